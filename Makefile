@@ -1,0 +1,26 @@
+# Entry points named in the README. Each sets up what it needs the first time.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PEERS_INSTALL := ../shared/peers/install.sh
+
+.PHONY: install peers test demo lint format
+
+install:  ## create .venv with the pinned stack (idempotent; ~10 min the very first time)
+	@bash tools/setup_env.sh
+
+peers: install  ## timm + mmpretrain beside the project, for parity tests/benchmarks (optional)
+	@if [ -f $(PEERS_INSTALL) ] && [ ! -d .peers/mmpretrain ]; then \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" bash $(PEERS_INSTALL) .peers \
+	  || { rm -rf .peers; echo "peers unavailable: parity tests will skip"; }; fi
+
+test: install peers  ## the whole test suite
+	$(PY) -m pytest tests
+
+demo: install  ## short backbone smoke job on generated data
+	$(PY) tools/demo.py
+
+lint: install
+	$(VENV)/bin/ruff check mmconvnext tools tests
+
+format: install
+	$(VENV)/bin/ruff format mmconvnext tools tests

@@ -1,0 +1,273 @@
+"""ConvNeXt checkpoint formats: detection, conversion, safe reading, loading.
+
+The project's own layout is mmpretrain's (``backbone.`` + ``downsample_layers`` /
+``stages.i.j.{depthwise_conv,norm,pointwise_conv1,pointwise_conv2,grn,gamma}`` /
+``norm{i}``, classifier ``head.fc``). Each foreign format has one pure function that
+maps a flat state dict to that layout; loading (``init_cfg`` Pretrained) and
+``tools/model_converters/convnext_to_mmconvnext.py`` both go through
+:func:`convert_to_mmconvnext`.
+
+Formats (see FACTS.md):
+    official   facebookresearch/ConvNeXt(-V2): ``dwconv``, ``pwconv1/2``, head LN ``norm``
+               and ``head``; V2 ``grn.gamma/beta`` shaped (1, 1, 1, C). Their detection /
+               segmentation checkpoints use the same names under ``backbone.``.
+    timm       ``stem.0/1``, ``stages.i.downsample.0/1``, ``stages.i.blocks.j.{conv_dw,
+               norm,mlp.fc1,mlp.fc2,mlp.grn,gamma}``, ``head.norm``, ``head.fc``.
+    mmpretrain mmpretrain / OpenMMLab downstream checkpoints and mmconvnext's own.
+
+Files are read with ``torch.load(weights_only=True)`` (or safetensors): a pickle that
+would run code is refused, never executed.
+"""
+import pickle
+import re
+from collections import OrderedDict
+from typing import Callable, Dict, Mapping, Optional, Tuple
+
+import torch
+from mmengine.logging import MMLogger, print_log
+
+__all__ = [
+    'CheckpointError', 'FORMATS', 'convert_official', 'convert_timm', 'convert_mmpretrain',
+    'convert_to_mmconvnext', 'detect_format', 'extract_state_dict', 'load_pretrained',
+    'read_checkpoint', 'backbone_state_dict',
+]
+
+StateDict = Dict[str, torch.Tensor]
+BACKBONE = 'backbone.'
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read, recognised or loaded; the message names it."""
+
+
+# ---------------------------------------------------------------------------- reading
+def read_checkpoint(filename: str, map_location: str = 'cpu') -> Mapping:
+    """Read a checkpoint without executing code from it.
+
+    ``.safetensors`` files go through safetensors; everything else through mmengine's
+    ``CheckpointLoader`` (local paths, ``http(s)://``, ``open-mmlab://`` ...), which
+    calls ``torch.load`` with its ``weights_only=True`` default. mmengine's own
+    objects are allow-listed by :mod:`mmconvnext.engine.safe_globals`.
+    """
+    filename = str(filename)
+    if filename.endswith('.safetensors'):
+        try:
+            from safetensors.torch import load_file
+        except ImportError as e:  # pragma: no cover - safetensors is a requirement
+            raise CheckpointError(f'{filename}: reading .safetensors needs `pip install safetensors`') from e
+        return load_file(filename, device=str(map_location))
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    try:
+        return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f'{filename}: refused to load: the file asks to build objects that are not '
+            f'plain tensors/containers or allow-listed mmengine state, so it could run code '
+            f'when unpickled. Only load it with weights_only=False if you trust its origin '
+            f'and convert it once. Details: {str(e).splitlines()[0]}'
+        ) from e
+    except FileNotFoundError as e:
+        raise CheckpointError(f'{filename}: checkpoint file not found') from e
+
+
+def extract_state_dict(checkpoint: Mapping, filename: str = '<checkpoint>') -> StateDict:
+    """The flat ``name -> tensor`` dict inside a checkpoint (``state_dict``, ``model`` or
+    the mapping itself), without a DistributedDataParallel ``module.`` prefix."""
+    if not isinstance(checkpoint, Mapping):
+        raise CheckpointError(f'{filename}: expected a dict of tensors, got {type(checkpoint).__name__}')
+    state = checkpoint
+    for key in ('state_dict', 'model', 'module'):
+        if isinstance(checkpoint.get(key), Mapping):
+            state = checkpoint[key]
+            break
+    state = OrderedDict((k, v) for k, v in state.items() if isinstance(v, torch.Tensor))
+    if not state:
+        raise CheckpointError(
+            f'{filename}: holds no tensors (top-level keys: {list(checkpoint)[:10]}); expected a '
+            "state dict, or a dict with 'state_dict' or 'model'"
+        )
+    if all(k.startswith('module.') for k in state):
+        state = OrderedDict((k[len('module.'):], v) for k, v in state.items())
+    return state
+
+
+# ---------------------------------------------------------------------------- formats
+_OFFICIAL_BLOCK = re.compile(r'^(backbone\.)?stages\.\d+\.\d+\.(dwconv|pwconv1)\.')
+_TIMM_KEY = re.compile(r'^(stem[._]0\.|stages[._]\d+\.blocks\.\d+\.conv_dw\.)')
+_MMPRETRAIN_BLOCK = re.compile(r'^(backbone\.)?stages\.\d+\.\d+\.(depthwise_conv|pointwise_conv1)\.')
+_BACKBONE_ROOT = re.compile(r'^(downsample_layers|stages|norm\d+)\.')
+
+
+def convert_official(state: StateDict) -> StateDict:
+    """facebookresearch/ConvNeXt(-V2) -> mmconvnext. Keys outside a ``backbone.`` prefix
+    are a classifier (``norm`` = head LN -> ``norm3``, ``head`` -> ``head.fc``); other
+    modules of detection/segmentation checkpoints (neck, heads) pass through."""
+    prefixed = any(k.startswith(BACKBONE) for k in state)
+    out = OrderedDict()
+    for key, value in state.items():
+        if prefixed and not key.startswith(BACKBONE):
+            out[key] = value
+            continue
+        name = key[len(BACKBONE):] if prefixed else key
+        if not prefixed and name.startswith('head.'):
+            out['head.fc.' + name[len('head.'):]] = value
+            continue
+        if not prefixed and name.startswith('norm.'):
+            name = 'norm3.' + name[len('norm.'):]
+        name = re.sub(r'\.dwconv\.', '.depthwise_conv.', name)
+        name = re.sub(r'\.pwconv([12])\.', r'.pointwise_conv\1.', name)
+        if re.search(r'\.grn\.(gamma|beta)$', name):
+            value = value.reshape(-1)  # V2 official: (1, 1, 1, C) -> (C,)
+        out[BACKBONE + name] = value
+    return out
+
+
+def convert_timm(state: StateDict) -> StateDict:
+    """timm ``convnext_*`` / ``convnextv2_*`` (also ``features_only`` names) -> mmconvnext."""
+    rules: Tuple[Tuple[str, str], ...] = (
+        (r'^stem[._]([01])\.', r'downsample_layers.0.\1.'),
+        (r'^stages[._](\d+)\.downsample\.([01])\.', r'downsample_layers.\1.\2.'),
+        (r'^stages[._](\d+)\.blocks\.(\d+)\.conv_dw\.', r'stages.\1.\2.depthwise_conv.'),
+        (r'^stages[._](\d+)\.blocks\.(\d+)\.mlp\.fc([12])\.', r'stages.\1.\2.pointwise_conv\3.'),
+        (r'^stages[._](\d+)\.blocks\.(\d+)\.mlp\.grn\.weight$', r'stages.\1.\2.grn.gamma'),
+        (r'^stages[._](\d+)\.blocks\.(\d+)\.mlp\.grn\.bias$', r'stages.\1.\2.grn.beta'),
+        (r'^stages[._](\d+)\.blocks\.(\d+)\.', r'stages.\1.\2.'),
+        (r'^head\.norm\.', 'norm{last}.'),
+    )
+    stage_ids = [int(m.group(1)) for k in state if (m := re.match(r'^stages[._](\d+)\.', k))]
+    last = max(stage_ids, default=3)
+    out = OrderedDict()
+    for key, value in state.items():
+        if key.startswith('head.fc.'):
+            out[key] = value
+            continue
+        for pattern, repl in rules:
+            if re.match(pattern, key):
+                out[BACKBONE + re.sub(pattern, repl.replace('{last}', str(last)), key)] = value
+                break
+        else:
+            out[key] = value  # not a ConvNeXt key (e.g. timm's head.pre_logits): kept, reported
+    return out
+
+
+def convert_mmpretrain(state: StateDict) -> StateDict:
+    """mmpretrain / OpenMMLab / mmconvnext -> mmconvnext: adds ``backbone.`` to a
+    backbone-only state dict, leaves everything else as it is."""
+    if any(k.startswith(BACKBONE) for k in state):
+        return OrderedDict(state)
+    return OrderedDict(
+        ((BACKBONE + k) if _BACKBONE_ROOT.match(k) else k, v) for k, v in state.items()
+    )
+
+
+FORMATS: Mapping[str, Callable[[StateDict], StateDict]] = {
+    'official': convert_official,
+    'timm': convert_timm,
+    'mmpretrain': convert_mmpretrain,
+}
+
+
+def detect_format(state: Mapping[str, torch.Tensor], filename: str = '<checkpoint>') -> str:
+    """``'official'``, ``'timm'`` or ``'mmpretrain'`` from the key names; an error naming
+    a few keys when none fits."""
+    keys = list(state)
+    for name, pattern in (
+        ('official', _OFFICIAL_BLOCK),
+        ('timm', _TIMM_KEY),
+        ('mmpretrain', _MMPRETRAIN_BLOCK),
+    ):
+        if any(pattern.match(k) for k in keys):
+            return name
+    raise CheckpointError(
+        f'{filename}: not a ConvNeXt checkpoint in a known format (official, timm, '
+        f'mmpretrain/mmconvnext); its first keys are {keys[:8]}'
+    )
+
+
+def convert_to_mmconvnext(
+    state: StateDict, filename: str = '<checkpoint>', fmt: Optional[str] = None
+) -> Tuple[StateDict, str]:
+    """Convert a flat state dict of any supported format; returns (state, format)."""
+    fmt = fmt or detect_format(state, filename)
+    if fmt not in FORMATS:
+        raise CheckpointError(f'unknown checkpoint format {fmt!r}; choose one of {sorted(FORMATS)}')
+    return FORMATS[fmt](state), fmt
+
+
+def backbone_state_dict(state: StateDict) -> StateDict:
+    """The ``backbone.`` part of an mmconvnext state dict, without the prefix."""
+    return OrderedDict((k[len(BACKBONE):], v) for k, v in state.items() if k.startswith(BACKBONE))
+
+
+# ---------------------------------------------------------------------------- loading
+def _fit_pointwise(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Linear (O, I) <-> 1x1 conv (O, I, 1, 1) weights, so ``linear_pw_conv`` may differ
+    between checkpoint and model; other shapes are returned unchanged."""
+    if value.shape != target.shape and value.numel() == target.numel():
+        squeezed = [d for d in value.shape if d != 1] == [d for d in target.shape if d != 1]
+        if squeezed and {value.dim(), target.dim()} == {2, 4}:
+            return value.reshape(target.shape)
+    return value
+
+
+def load_pretrained(
+    module: torch.nn.Module,
+    filename: str,
+    prefix: Optional[str] = None,
+    map_location: str = 'cpu',
+    logger: Optional[MMLogger] = None,
+) -> Tuple[list, list]:
+    """Load a ConvNeXt checkpoint of any supported format into a backbone ``module``.
+
+    ``prefix`` selects and strips a part of the file's keys first; ``None`` and
+    ``'backbone.'`` both mean "the backbone", whatever the format. Missing and
+    unexpected keys are logged by name; shape mismatches (a checkpoint of another arch)
+    raise :class:`CheckpointError` naming each key and both shapes.
+
+    Returns:
+        (missing keys, unexpected keys)
+    """
+    logger = logger or MMLogger.get_current_instance()
+    raw = extract_state_dict(read_checkpoint(filename, map_location), filename)
+    if prefix and prefix != BACKBONE:
+        selected = OrderedDict((k[len(prefix):], v) for k, v in raw.items() if k.startswith(prefix))
+        if not selected:
+            raise CheckpointError(f'{filename}: no key starts with prefix {prefix!r}; first keys: {list(raw)[:8]}')
+        raw = selected
+    converted, fmt = convert_to_mmconvnext(raw, filename)
+    state = backbone_state_dict(converted)
+    own = module.state_dict()
+    mismatched = []
+    for key, value in state.items():
+        if key in own:
+            state[key] = value = _fit_pointwise(value, own[key])
+            if value.shape != own[key].shape:
+                mismatched.append(f'{key}: checkpoint {tuple(value.shape)} vs model {tuple(own[key].shape)}')
+    if mismatched:
+        arch = getattr(module, 'depths', None), getattr(module, 'channels', None)
+        raise CheckpointError(
+            f'{filename} ({fmt} format) does not fit this {type(module).__name__} '
+            f'(depths/channels {arch[0]}/{arch[1]}); is it a checkpoint of another arch? '
+            f'{len(mismatched)} shape mismatches: ' + '; '.join(mismatched[:10])
+        )
+    matched = [k for k in state if k in own]
+    if not matched:
+        raise CheckpointError(
+            f'{filename} ({fmt} format): no key matches this {type(module).__name__}; '
+            f'checkpoint backbone keys start with {list(state)[:5]}, model keys with {list(own)[:5]}'
+        )
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    ignored = sorted(k for k in converted if not k.startswith(BACKBONE))
+    print_log(
+        f'Loaded {len(matched)}/{len(own)} backbone tensors from {filename} ({fmt} format)',
+        logger=logger,
+    )
+    if missing:
+        print_log(f'missing keys in {filename} (kept their initialisation): {missing}', logger=logger, level=30)
+    if unexpected:
+        print_log(f'unexpected keys in {filename} (ignored): {unexpected}', logger=logger, level=30)
+    if ignored:
+        print_log(f'non-backbone keys not loaded into the backbone: {ignored[:20]}'
+                  + (f' ... ({len(ignored)} in all)' if len(ignored) > 20 else ''), logger=logger)
+    return list(missing), list(unexpected)

@@ -1,0 +1,4 @@
+from .grn import GRN
+from .norm import LayerNorm2d, build_norm_layer
+
+__all__ = ['GRN', 'LayerNorm2d', 'build_norm_layer']

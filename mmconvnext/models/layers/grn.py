@@ -1,0 +1,35 @@
+"""Global Response Normalization (ConvNeXt V2, https://arxiv.org/abs/2301.00808).
+
+Not in mmcv or mmengine; parameter names ``gamma``/``beta`` of shape ``(C,)`` follow
+mmpretrain so its checkpoints load without renaming.
+"""
+import torch
+import torch.nn as nn
+
+
+class GRN(nn.Module):
+    """``gamma * (x * N(x)) + beta + x`` with ``N(x) = G(x) / mean_c G(x)``, ``G`` the
+    per-channel L2 norm over the spatial dimensions.
+
+    Args:
+        in_channels: number of channels ``C``.
+        eps: added to the denominator.
+    """
+
+    def __init__(self, in_channels: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.zeros(in_channels))
+        self.beta = nn.Parameter(torch.zeros(in_channels))
+
+    def forward(self, x: torch.Tensor, data_format: str = 'channel_last') -> torch.Tensor:
+        if data_format == 'channel_last':  # (N, H, W, C)
+            gx = torch.norm(x, p=2, dim=(1, 2), keepdim=True)  # (N, 1, 1, C)
+            nx = gx / (gx.mean(dim=-1, keepdim=True) + self.eps)
+            return self.gamma * (x * nx) + self.beta + x
+        if data_format == 'channel_first':  # (N, C, H, W)
+            gx = torch.norm(x, p=2, dim=(2, 3), keepdim=True)  # (N, C, 1, 1)
+            nx = gx / (gx.mean(dim=1, keepdim=True) + self.eps)
+            return self.gamma.view(1, -1, 1, 1) * (x * nx) + self.beta.view(1, -1, 1, 1) + x
+        raise ValueError(f"data_format must be 'channel_first' or 'channel_last', got {data_format!r}")

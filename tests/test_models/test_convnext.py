@@ -1,0 +1,248 @@
+import copy
+import inspect
+
+import pytest
+import torch
+
+from mmconvnext.models import ConvNeXt
+from mmconvnext.models.backbones.convnext import ARCH_SETTINGS
+
+# ConvNeXt-V1 parameter counts with the 1000-class head, from the paper / model zoos
+# (FACTS.md), in millions, with the precision FACTS.md gives them.
+PAPER_PARAMS_M = {
+    'atto': (3.7, 1), 'femto': (5.2, 1), 'pico': (9.1, 1), 'nano': (15.6, 1),
+    'tiny': (28.59, 2), 'small': (50.22, 2), 'base': (88.59, 2), 'large': (197.77, 2),
+    'xlarge': (350.20, 2),
+}
+
+# mmpretrain.ConvNeXt's constructor arguments (the drop-in contract)
+MMPRETRAIN_ARGS = [
+    'arch', 'in_channels', 'stem_patch_size', 'norm_cfg', 'act_cfg', 'linear_pw_conv', 'use_grn',
+    'drop_path_rate', 'layer_scale_init_value', 'out_indices', 'frozen_stages',
+    'gap_before_final_norm', 'with_cp', 'init_cfg',
+]
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_constructor_arguments_match_mmpretrain():
+    assert list(inspect.signature(ConvNeXt.__init__).parameters)[1:] == MMPRETRAIN_ARGS
+
+
+@pytest.mark.parametrize('arch', sorted(ARCH_SETTINGS))
+def test_every_arch_shapes_channels_strides(arch):
+    # meta tensors: real shapes for every arch, xlarge/huge included, without the memory
+    with torch.device('meta'):
+        model = ConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+        outs = model(torch.empty(2, 3, 64, 96))
+    channels = ARCH_SETTINGS[arch]['channels']
+    assert model.out_channels == tuple(channels)
+    assert model.out_strides == (4, 8, 16, 32)
+    assert len(outs) == 4
+    for out, c, s in zip(outs, model.out_channels, model.out_strides):
+        assert out.shape == (2, c, 64 // s, 96 // s)
+
+
+@pytest.mark.parametrize('arch', sorted(PAPER_PARAMS_M))
+def test_parameter_count_matches_paper(arch):
+    with torch.device('meta'):
+        model = ConvNeXt(arch)  # default out_indices=-1: norm3 plays the head LayerNorm
+    c = ARCH_SETTINGS[arch]['channels'][-1]
+    with_head = n_params(model) + c * 1000 + 1000  # + Linear(C, 1000)
+    expected, digits = PAPER_PARAMS_M[arch]
+    assert round(with_head / 1e6, digits) == expected
+
+
+@pytest.mark.parametrize('arch', ['atto', 'tiny'])
+def test_real_forward_and_classification_output(arch):
+    model = ConvNeXt(arch).eval()
+    with torch.no_grad():
+        (feat,) = model(torch.randn(2, 3, 64, 64))
+    assert feat.shape == (2, ARCH_SETTINGS[arch]['channels'][-1])
+    assert torch.isfinite(feat).all()
+
+
+def test_gap_before_final_norm_is_pool_then_norm(tiny_arch):
+    dense = ConvNeXt(tiny_arch, out_indices=(1, 3), gap_before_final_norm=False).eval()
+    pooled = ConvNeXt(tiny_arch, out_indices=(1, 3), gap_before_final_norm=True).eval()
+    pooled.load_state_dict(dense.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        maps, vecs = dense(x), pooled(x)
+        # recompute the pooled path by hand from the last stage's pre-norm features
+        h = x
+        for i in range(4):
+            h = dense.stages[i](dense.downsample_layers[i](h))
+        expected = dense.norm3(h.mean((2, 3), keepdim=True)).flatten(1)
+    assert [v.shape for v in vecs] == [(2, 16), (2, 64)]
+    assert maps[1].shape == (2, 64, 2, 2)
+    torch.testing.assert_close(vecs[1], expected)
+
+
+@pytest.mark.parametrize('use_grn', [False, True])
+@pytest.mark.parametrize('linear_pw_conv', [True, False])
+def test_every_parameter_gets_a_gradient(tiny_arch, use_grn, linear_pw_conv):
+    model = ConvNeXt(tiny_arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
+                     use_grn=use_grn, linear_pw_conv=linear_pw_conv, layer_scale_init_value=1.0,
+                     drop_path_rate=0.1)
+    model.init_weights()
+    if use_grn:  # GRN starts at zero, which gives it a gradient but nothing upstream of it
+        for m in model.modules():
+            if hasattr(m, 'beta') and hasattr(m, 'gamma') and m.gamma.dim() == 1:
+                torch.nn.init.normal_(m.gamma, std=0.1)
+    model.train()
+    outs = model(torch.randn(2, 3, 64, 64))
+    sum((o * torch.randn_like(o)).sum() for o in outs).backward()
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert no_grad == []
+
+
+def test_with_cp_same_outputs_and_gradients(tiny_arch):
+    kwargs = dict(arch=tiny_arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
+                  layer_scale_init_value=1.0)
+    plain = ConvNeXt(**kwargs)
+    plain.init_weights()
+    ckpt = ConvNeXt(with_cp=True, **kwargs)
+    ckpt.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    grads = []
+    for model in (plain, ckpt):
+        model.train()
+        outs = model(x)
+        loss = sum((o * torch.arange(o.numel()).reshape(o.shape).sin()).sum() for o in outs)
+        loss.backward()
+        grads.append(({n: p.grad.clone() for n, p in model.named_parameters()}, [o.detach() for o in outs]))
+    for a, b in zip(grads[0][1], grads[1][1]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for name, g in grads[0][0].items():
+        torch.testing.assert_close(grads[1][0][name], g, rtol=1e-5, atol=1e-7, msg=name)
+
+
+def test_with_cp_recomputes_in_backward(tiny_arch, monkeypatch):
+    model = ConvNeXt(tiny_arch, with_cp=True).train()
+    calls = []
+    block = model.stages[0][0]
+    original = block._inner_forward
+    monkeypatch.setattr(block, '_inner_forward', lambda x: calls.append(1) or original(x))
+    model(torch.randn(1, 3, 32, 32))[0].sum().backward()
+    assert len(calls) == 2  # forward, then recomputation during backward
+
+
+@pytest.mark.parametrize('frozen_stages', [1, 2, 4])
+def test_frozen_stages_stay_frozen_through_train(tiny_arch, frozen_stages):
+    model = ConvNeXt(tiny_arch, out_indices=(0, 1, 2, 3), frozen_stages=frozen_stages,
+                     gap_before_final_norm=False, layer_scale_init_value=1.0)
+    model.train()
+    before = copy.deepcopy(model.state_dict())
+    optim = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    outs = model(torch.randn(2, 3, 64, 64))
+    sum(o.sum() for o in outs).backward()
+    optim.step()
+    after = model.state_dict()
+    for i in range(4):
+        frozen = i < frozen_stages
+        for part in (model.downsample_layers[i], model.stages[i]):
+            assert all(not m.training for m in part.modules()) == frozen
+            assert all(not p.requires_grad for p in part.parameters()) == frozen
+        names = [k for k in after if k.startswith((f'downsample_layers.{i}.', f'stages.{i}.'))]
+        changed = [not torch.equal(before[k], after[k]) for k in names]
+        assert (not any(changed)) if frozen else all(changed)
+
+
+def test_frozen_stages_minus_one_freezes_nothing(tiny_arch):
+    model = ConvNeXt(tiny_arch, frozen_stages=-1).train()
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_v2_grn_without_layer_scale(tiny_arch):
+    model = ConvNeXt(tiny_arch, use_grn=True, layer_scale_init_value=0.0)
+    names = [n for n, _ in model.named_parameters()]
+    assert 'stages.0.0.grn.gamma' in names and 'stages.0.0.grn.beta' in names
+    assert not any(n.endswith('.gamma') and '.grn.' not in n for n in names)
+    v1 = ConvNeXt(tiny_arch)
+    # V2 adds 2 * 4C per block and drops C of layer scale per block
+    extra = sum(d * (8 * c - c) for d, c in zip(tiny_arch['depths'], tiny_arch['channels']))
+    assert n_params(model) - n_params(v1) == extra
+
+
+def test_grn_matches_its_definition():
+    from mmconvnext.models.layers import GRN
+
+    grn = GRN(6)
+    torch.nn.init.normal_(grn.gamma)
+    torch.nn.init.normal_(grn.beta)
+    x = torch.randn(2, 5, 4, 6)  # (N, H, W, C)
+    g = x.pow(2).sum(dim=(1, 2), keepdim=True).sqrt()
+    expected = grn.gamma * (x * g / (g.mean(-1, keepdim=True) + 1e-6)) + grn.beta + x
+    torch.testing.assert_close(grn(x), expected)
+    torch.testing.assert_close(grn(x.permute(0, 3, 1, 2), 'channel_first'), expected.permute(0, 3, 1, 2))
+
+
+def test_channels_last_input(tiny_arch):
+    model = ConvNeXt(tiny_arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+        got = model(x.contiguous(memory_format=torch.channels_last))
+    for a, b in zip(ref, got):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_negative_out_indices_and_caller_args_untouched(tiny_arch):
+    out_indices = [-1, 0]
+    norm_cfg = dict(type='LN2d', eps=1e-6)
+    model = ConvNeXt(tiny_arch, out_indices=out_indices, norm_cfg=norm_cfg, gap_before_final_norm=False)
+    assert model.out_indices == (0, 3) and hasattr(model, 'norm0') and hasattr(model, 'norm3')
+    assert not hasattr(model, 'norm1')
+    assert out_indices == [-1, 0] and norm_cfg == dict(type='LN2d', eps=1e-6)
+    assert model.out_channels == (8, 64) and model.out_strides == (4, 32)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(arch='gigantic'), "Unknown ConvNeXt arch 'gigantic'; choose one of ['atto', 'base'"),
+    (dict(arch={'depths': [1, 2]}), "'depths' and 'channels'"),
+    (dict(arch={'depths': [1, 2], 'channels': [8]}), 'of the same length'),
+    (dict(out_indices=4), 'out_indices entry 4 is out of range for 4 stages (valid: -4..3)'),
+    (dict(out_indices=(-5,)), 'out_indices entry -5 is out of range'),
+    (dict(out_indices=(1, -3)), 'name a stage twice'),
+    (dict(frozen_stages=5), 'frozen_stages must be an int in [-1, 4]'),
+    (dict(drop_path_rate=1.5), 'drop_path_rate must be in [0, 1)'),
+    (dict(norm_cfg=dict(type='NoSuchNorm')), "norm_cfg type 'NoSuchNorm' is not registered"),
+])
+def test_bad_arguments_fail_at_construction(kwargs, message):
+    with pytest.raises((ValueError, TypeError, KeyError)) as info:
+        ConvNeXt(**kwargs)
+    assert message in str(info.value)
+
+
+def test_other_norm_types_work(tiny_arch):
+    model = ConvNeXt(tiny_arch, norm_cfg=dict(type='GN', num_groups=4), gap_before_final_norm=False)
+    assert model(torch.randn(1, 3, 32, 32))[0].shape == (1, 64, 1, 1)
+
+
+def test_get_layer_depth_official_semantics():
+    with torch.device('meta'):
+        tiny, base = ConvNeXt('tiny'), ConvNeXt('base')
+    p = 'backbone.'
+    # layer_wise, tiny, num_layers 6 -> 8 groups
+    assert tiny.get_layer_depth(p + 'downsample_layers.0.0.weight', p, 6) == (0, 8)
+    assert tiny.get_layer_depth(p + 'downsample_layers.1.1.weight', p, 6) == (2, 8)
+    assert tiny.get_layer_depth(p + 'downsample_layers.2.1.weight', p, 6) == (3, 8)
+    assert tiny.get_layer_depth(p + 'downsample_layers.3.1.weight', p, 6) == (6, 8)
+    assert tiny.get_layer_depth(p + 'stages.0.2.gamma', p, 6) == (1, 8)
+    assert tiny.get_layer_depth(p + 'stages.1.0.gamma', p, 6) == (2, 8)
+    assert [tiny.get_layer_depth(p + f'stages.2.{j}.gamma', p, 6)[0] for j in range(9)] == [3] * 3 + [4] * 3 + [5] * 3
+    assert tiny.get_layer_depth(p + 'stages.3.0.gamma', p, 6) == (6, 8)
+    assert tiny.get_layer_depth(p + 'norm3.weight', p, 6) == (7, 8)
+    assert tiny.get_layer_depth('decode_head.conv_seg.weight', p, 6) == (7, 8)
+    # default num_layers as mmpretrain: 12 for 27-block stage 2
+    assert base.get_layer_depth(p + 'stages.2.26.gamma', p) == (11, 14)
+    # stage_wise
+    assert base.get_layer_depth(p + 'downsample_layers.3.1.weight', p, 12, 'stage_wise') == (0, 14)
+    assert base.get_layer_depth(p + 'stages.2.26.gamma', p, 12, 'stage_wise') == (3, 14)
+    assert base.get_layer_depth(p + 'stages.3.0.gamma', p, 12, 'stage_wise') == (4, 14)
+    assert base.get_layer_depth(p + 'norm0.weight', p, 12, 'stage_wise') == (13, 14)
+    with pytest.raises(ValueError, match='decay_type must be one of'):
+        base.get_layer_depth('x', p, 12, 'block_wise')

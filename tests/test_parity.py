@@ -1,0 +1,104 @@
+"""Numerical parity with timm and mmpretrain on identical weights (max relative error
+1e-4), and the same layer-decay groups as mmseg's constructor gives mmpretrain's
+ConvNeXt. The peers live outside the project (``../shared/peers``, installed into
+``.peers`` by ``make test``); without them these tests skip."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mmconvnext.checkpoint import load_pretrained
+from mmconvnext.engine import LearningRateDecayOptimizerConstructor
+from mmconvnext.models import ConvNeXt
+
+from .conftest import ROOT
+
+PEERS = ROOT / '.peers'
+STUB = ROOT.parent / 'shared' / 'peers' / 'stub'
+
+
+@pytest.fixture(scope='module')
+def peers(tmp_path_factory):
+    if not (PEERS / 'timm').is_dir() or not (PEERS / 'mmpretrain').is_dir() or not STUB.is_dir():
+        pytest.skip(f'peers not installed (bash ../shared/peers/install.sh .peers); looked in {PEERS}')
+    out = tmp_path_factory.mktemp('peers') / 'peers.pt'
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PEERS), str(STUB), str(ROOT)]))
+    res = subprocess.run([sys.executable, str(ROOT / 'tests' / 'peers_worker.py'), str(out)],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return torch.load(out, weights_only=True)
+
+
+def max_rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def ours_from(tmp_path, state_dict, **kwargs) -> ConvNeXt:
+    """Our atto loaded from a peer's state dict through the public loading path
+    (format detection, key conversion, 1x1-conv <-> linear pointwise weights)."""
+    path = tmp_path / 'peer.pth'
+    torch.save(dict(state_dict), path)
+    model = ConvNeXt('atto', **kwargs)
+    missing, unexpected = load_pretrained(model, str(path))
+    assert not unexpected
+    assert all(k.startswith('norm') for k in missing), missing  # timm features_only: no head norm
+    return model.eval()
+
+
+@pytest.mark.parametrize('version', ['v1', 'v2'])
+def test_timm_features_and_pooled(peers, version, tmp_path):
+    name = 'convnextv2_atto' if version == 'v2' else 'convnext_atto'
+    v2 = dict(use_grn=True, layer_scale_init_value=0.0) if version == 'v2' else {}
+    x = peers['input']
+    # features_only: the four stage outputs before any norm -> compare stage outputs
+    case = peers['cases'][f'timm/{name}/features']
+    model = ours_from(tmp_path, case['state_dict'], out_indices=(0, 1, 2, 3), gap_before_final_norm=False, **v2)
+    stage_outs = []
+    hooks = [s.register_forward_hook(lambda m, i, o: stage_outs.append(o)) for s in model.stages]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    for ours, theirs in zip(stage_outs, case['outputs'], strict=True):
+        assert max_rel_err(ours, theirs) <= 1e-4
+    # classifier trunk: pooled + head LayerNorm == our gap_before_final_norm output
+    case = peers['cases'][f'timm/{name}/pooled']
+    model = ours_from(tmp_path, case['state_dict'], **v2)
+    with torch.no_grad():
+        (ours,) = model(x)
+    assert max_rel_err(ours, case['outputs'][0]) <= 1e-4
+
+
+@pytest.mark.parametrize('version', ['v1', 'v2'])
+@pytest.mark.parametrize('mode', ['dense', 'pooled'])
+def test_mmpretrain_same_keys_params_and_outputs(peers, version, mode):
+    case = peers['cases'][f'mmpretrain/{version}/{mode}']
+    v2 = dict(use_grn=True, layer_scale_init_value=0.0) if version == 'v2' else {}
+    model = ConvNeXt('atto', out_indices=(0, 1, 2, 3) if mode == 'dense' else -1,
+                     gap_before_final_norm=mode == 'pooled', **v2)
+    model.load_state_dict(case['state_dict'], strict=True)  # identical parameter names
+    assert sum(p.numel() for p in model.parameters()) == case['n_params'].item()
+    with torch.no_grad():
+        outs = model.eval()(peers['input'])
+    for ours, theirs in zip(outs, case['outputs'], strict=True):
+        assert max_rel_err(ours, theirs) <= 1e-4
+
+
+@pytest.mark.parametrize('decay_type', ['layer_wise', 'stage_wise'])
+def test_layer_decay_groups_equal_mmseg_on_mmpretrain(peers, decay_type):
+    model = torch.nn.Module()
+    model.backbone = ConvNeXt('tiny', out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
+                              layer_scale_init_value=1.0)
+    model.decode_head = torch.nn.Conv2d(768, 5, 1)
+    opt = LearningRateDecayOptimizerConstructor(
+        dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05)),
+        paramwise_cfg=dict(decay_rate=0.9, decay_type=decay_type, num_layers=6))(model).optimizer
+    names = {id(p): n for n, p in model.named_parameters()}
+    ours = {names[id(p)]: (g['lr'], g['weight_decay']) for g in opt.param_groups for p in g['params']}
+    theirs = peers['groups'][decay_type]
+    assert ours.keys() == theirs.keys()
+    for name, (lr, wd) in ours.items():
+        assert lr == pytest.approx(theirs[name][0].item(), rel=1e-12), name
+        assert wd == theirs[name][1].item(), name

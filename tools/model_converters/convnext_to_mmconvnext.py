@@ -1,0 +1,59 @@
+"""Convert an official / timm / mmpretrain ConvNeXt checkpoint to mmconvnext's layout.
+
+    python tools/model_converters/convnext_to_mmconvnext.py SRC DST [--format auto]
+                                                            [--backbone-only]
+
+SRC is a path or URL (``.pth``/``.pt``/``.bin``/``.safetensors``); it is read without
+executing code (``weights_only``). DST gets ``{'state_dict': ..., 'meta': ...}`` with
+``backbone.`` keys (and ``head.fc`` unless ``--backbone-only``), written atomically.
+Configs can also load SRC directly: ``init_cfg=dict(type='Pretrained', checkpoint=SRC)``
+runs the same conversion.
+"""
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a source checkout
+
+from mmconvnext.checkpoint import (FORMATS, BACKBONE, CheckpointError,  # noqa: E402
+                                   convert_to_mmconvnext, extract_state_dict, read_checkpoint)
+from mmconvnext.version import __version__  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('src', help='checkpoint path or URL')
+    parser.add_argument('dst', help='output .pth path')
+    parser.add_argument('--format', default='auto', choices=['auto', *FORMATS],
+                        help='source format (default: detected from key names)')
+    parser.add_argument('--backbone-only', action='store_true', help='drop everything outside backbone.')
+    args = parser.parse_args(argv)
+    if os.path.exists(args.src) and os.path.abspath(args.src) == os.path.abspath(args.dst):
+        parser.error(f'refusing to overwrite the input {args.src}; choose another DST')
+    try:
+        state = extract_state_dict(read_checkpoint(args.src), args.src)
+        converted, fmt = convert_to_mmconvnext(state, args.src, None if args.format == 'auto' else args.format)
+    except CheckpointError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    if args.backbone_only:
+        converted = {k: v for k, v in converted.items() if k.startswith(BACKBONE)}
+    meta = {'source': str(args.src), 'source_format': fmt, 'mmconvnext_version': __version__}
+    dst = Path(args.dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    # write next to DST, then rename: an interrupted run never leaves a truncated file
+    with tempfile.NamedTemporaryFile(dir=dst.parent, suffix='.tmp', delete=False) as tmp:
+        torch.save({'state_dict': converted, 'meta': meta}, tmp)
+    os.replace(tmp.name, dst)
+    n_backbone = sum(k.startswith(BACKBONE) for k in converted)
+    print(f'{args.src} ({fmt} format) -> {dst}: {n_backbone} backbone tensors, '
+          f'{len(converted) - n_backbone} others')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
