@@ -1,5 +1,6 @@
 """Checkpoint formats: each foreign layout is written here by hand from its documented
 key names (FACTS.md), not produced by the converter under test."""
+import io
 import logging
 import os
 import pickle
@@ -10,6 +11,7 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from mmengine.logging import MMLogger
 
 from mmconvnext.checkpoint import (CheckpointError, convert_to_mmconvnext, detect_format,
                                    load_pretrained)
@@ -149,17 +151,19 @@ def test_linear_and_conv_pointwise_checkpoints_interchange(tmp_path):
     torch.testing.assert_close(src.eval()(x)[0], dst.eval()(x)[0], rtol=1e-4, atol=1e-4)
 
 
-def test_missing_and_unexpected_keys_are_logged_by_name(tmp_path, caplog):
+def test_missing_and_unexpected_keys_are_logged_by_name(tmp_path):
     src = make_model()  # classifier-style: only norm3
     path = write(tmp_path, {'state_dict': {**src.state_dict(), 'stages.0.0.extra': torch.zeros(1)}})
-    logger = logging.getLogger('mmengine')
-    logger.propagate = True
-    with caplog.at_level(logging.INFO, logger='mmengine'):
-        dst = ConvNeXt({k: list(v) for k, v in TINY_ARCH.items()}, out_indices=(0, 3))
-        missing, unexpected = load_pretrained(dst, path)
+    logger = MMLogger.get_instance('test_missing_keys')
+    stream = io.StringIO()
+    logger.addHandler(logging.StreamHandler(stream))
+    dst = ConvNeXt({k: list(v) for k, v in TINY_ARCH.items()}, out_indices=(0, 3))
+    missing, unexpected = load_pretrained(dst, path, logger=logger)
     assert missing == ['norm0.weight', 'norm0.bias']
     assert unexpected == ['stages.0.0.extra']
-    assert 'norm0.weight' in caplog.text and 'stages.0.0.extra' in caplog.text
+    text = stream.getvalue()
+    assert "missing keys in" in text and "'norm0.weight', 'norm0.bias'" in text
+    assert "unexpected keys in" in text and "'stages.0.0.extra'" in text
 
 
 def test_checkpoint_of_another_arch_names_keys_and_shapes(tmp_path):

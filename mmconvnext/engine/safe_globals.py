@@ -2,17 +2,35 @@
 
 torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 runner
 checkpoints (what ``--resume`` and ``load_from`` read) hold a few non-tensor objects:
-the message hub's ``HistoryBuffer`` with its numpy arrays. Rather than turning
-``weights_only`` off, which would execute whatever a file asks for, exactly those
-classes are allow-listed; a file that asks for anything else is still refused.
+the message hub's ``HistoryBuffer`` objects, their numpy arrays and scalars, and the
+buffer's statistics functions, which pickle refers to as ``getattr(HistoryBuffer,
+'mean')``. Rather than turning ``weights_only`` off, which would execute whatever a
+file asks for, exactly those are allow-listed; ``getattr`` itself is not: the name
+``builtins.getattr`` resolves to :func:`history_buffer_statistic`, which hands out
+HistoryBuffer's statistics methods and refuses everything else.
 """
+import pickle
+
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
+_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def history_buffer_statistic(obj, name: str):
+    """The only ``getattr`` a checkpoint may call: a statistics method of HistoryBuffer."""
+    allowed = set(_STATISTICS) | set(HistoryBuffer._statistics_methods)
+    if (obj is HistoryBuffer or type(obj) is HistoryBuffer) and name in allowed:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({type(obj).__name__}, {name!r}); only HistoryBuffer '
+        f'statistics {sorted(allowed)} are allowed'
+    )
+
 
 def _numpy_globals() -> list:
-    # numpy 2 moved multiarray under numpy._core; pickles name whichever wrote them.
+    # numpy 2 moved multiarray under numpy._core; a pickle names whichever wrote it.
     found = [np.ndarray, np.dtype]
     for module_name in ('numpy._core.multiarray', 'numpy.core.multiarray'):
         try:
@@ -20,12 +38,16 @@ def _numpy_globals() -> list:
         except ImportError:
             continue
         found += [(module._reconstruct, f'{module_name}._reconstruct'), (module.scalar, f'{module_name}.scalar')]
-    # dtype classes of the arrays/scalars mmengine stores (float/int/bool histories, seeds)
+    # the dtype classes whose instances get their state restored (BUILD) on load
     found += [type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32, np.bool_)]
     return found
 
 
-MMENGINE_SAFE_GLOBALS = [HistoryBuffer, *_numpy_globals()]
+MMENGINE_SAFE_GLOBALS = [
+    HistoryBuffer,
+    (history_buffer_statistic, 'builtins.getattr'),
+    *_numpy_globals(),
+]
 
 
 def register_safe_globals() -> None:

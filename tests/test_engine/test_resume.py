@@ -9,7 +9,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-from mmconvnext.engine.safe_globals import MMENGINE_SAFE_GLOBALS
+from mmconvnext.engine.safe_globals import MMENGINE_SAFE_GLOBALS, register_safe_globals
 from mmconvnext.models import ConvNeXt
 
 from ..conftest import TINY_ARCH
@@ -46,6 +46,7 @@ class NotAllowed:
 
 
 def make_runner(work_dir, max_iters, resume_from=None):
+    torch.manual_seed(0)  # the head's default init happens here, before the Runner seeds
     return Runner(
         model=ToyClassifier(),
         work_dir=str(work_dir),
@@ -79,7 +80,11 @@ def test_resume_equals_uninterrupted(tmp_path):
     ckpt = tmp_path / 'interrupted' / 'iter_4.pth'
     assert ckpt.exists()
     # the checkpoint holds objects beyond tensors, all of them allow-listed
-    needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(str(ckpt)))
+    torch.serialization.clear_safe_globals()  # what would torch refuse without the allow-list?
+    try:
+        needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(str(ckpt)))
+    finally:
+        register_safe_globals()
     assert any('HistoryBuffer' in g for g in needed)
     allowed = set()
     for g in MMENGINE_SAFE_GLOBALS:
@@ -104,4 +109,18 @@ def test_unsafe_objects_are_still_refused(tmp_path):
     path = tmp_path / 'x.pth'
     torch.save({'meta': NotAllowed()}, path)
     with pytest.raises(pickle.UnpicklingError):
+        torch.load(path)
+
+
+class GetattrAbuse:
+    def __reduce__(self):
+        return (getattr, (torch.Tensor, 'tofile'))
+
+
+def test_getattr_is_allowed_only_for_history_buffer_statistics(tmp_path):
+    import pickle
+
+    path = tmp_path / 'y.pth'
+    torch.save({'meta': GetattrAbuse()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer statistics'):
         torch.load(path)

@@ -88,6 +88,7 @@ def test_upernet_from_mmseg_base_config_trains_a_step(tmp_path):
 _base_ = ['mmseg::_base_/models/upernet_r50.py']
 custom_imports = dict(imports=['mmconvnext'], allow_failed_imports=False)
 model = dict(
+    pretrained=None,  # as mmseg's own ConvNeXt configs: the base's ResNet weights do not apply
     data_preprocessor=dict(size=(64, 64)),
     backbone=dict(_delete_=True, **{backbone_cfg()!r}),
     decode_head=dict(in_channels={ARCH['channels']!r}, channels=32, num_classes=5),

@@ -52,7 +52,10 @@ def test_parameter_count_matches_paper(arch):
     c = ARCH_SETTINGS[arch]['channels'][-1]
     with_head = n_params(model) + c * 1000 + 1000  # + Linear(C, 1000)
     expected, digits = PAPER_PARAMS_M[arch]
-    assert round(with_head / 1e6, digits) == expected
+    if digits == 2:
+        assert round(with_head / 1e6, 2) == expected
+    else:  # one-decimal figures were rounded twice (pico: 9.05M -> 9.1M): allow 1%
+        assert abs(with_head / 1e6 - expected) / expected < 0.01
 
 
 @pytest.mark.parametrize('arch', ['atto', 'tiny'])
@@ -138,7 +141,7 @@ def test_frozen_stages_stay_frozen_through_train(tiny_arch, frozen_stages):
     before = copy.deepcopy(model.state_dict())
     optim = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
     outs = model(torch.randn(2, 3, 64, 64))
-    sum(o.sum() for o in outs).backward()
+    sum((o * torch.randn_like(o)).sum() for o in outs).backward()  # a plain sum of LN outputs has no gradient
     optim.step()
     after = model.state_dict()
     for i in range(4):
