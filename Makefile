@@ -13,7 +13,8 @@ peers: install  ## timm + mmpretrain beside the project, for parity tests/benchm
 	  PATH="$(abspath $(VENV))/bin:$$PATH" bash $(PEERS_INSTALL) .peers \
 	  || { rm -rf .peers; echo "peers unavailable: parity tests will skip"; }; fi
 
-test: install peers  ## the whole test suite
+test: install peers  ## lint, then the whole test suite
+	$(VENV)/bin/ruff check mmconvnext tools tests
 	$(PY) -m pytest tests
 
 demo: install  ## short backbone smoke job on generated data

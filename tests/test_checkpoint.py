@@ -13,8 +13,7 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 
-from mmconvnext.checkpoint import (CheckpointError, convert_to_mmconvnext, detect_format,
-                                   load_pretrained)
+from mmconvnext.checkpoint import CheckpointError, convert_to_mmconvnext, detect_format, load_pretrained
 from mmconvnext.models import ConvNeXt
 
 from .conftest import ROOT, TINY_ARCH

@@ -1,5 +1,4 @@
 import pytest
-import torch
 import torch.nn as nn
 from mmengine.registry import OPTIM_WRAPPERS  # noqa: F401  (mmengine optim wrappers registered)
 

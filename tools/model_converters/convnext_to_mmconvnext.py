@@ -19,8 +19,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a source checkout
 
-from mmconvnext.checkpoint import (FORMATS, BACKBONE, CheckpointError,  # noqa: E402
-                                   convert_to_mmconvnext, extract_state_dict, read_checkpoint)
+from mmconvnext.checkpoint import (  # noqa: E402
+    BACKBONE,
+    FORMATS,
+    CheckpointError,
+    convert_to_mmconvnext,
+    extract_state_dict,
+    read_checkpoint,
+)
 from mmconvnext.version import __version__  # noqa: E402
 
 
