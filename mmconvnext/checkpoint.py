@@ -61,11 +61,19 @@ def read_checkpoint(filename: str, map_location: str = 'cpu') -> Mapping:
     try:
         return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
     except pickle.UnpicklingError as e:
+        message = str(e)
+        lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+        noise = ('Weights only load failed', 'Please file', 'Check the documentation', '(1)', '(2)', 'WeightsUnpickler')
+        detail = next((ln for ln in lines if not ln.startswith(noise)), lines[0] if lines else '')
+        if any(m in message for m in ('Unsupported operand', 'invalid load key', 'truncated', 'EOF')):
+            raise CheckpointError(
+                f'{filename}: not a readable checkpoint (corrupt or not a torch/pickle file): {detail}'
+            ) from e
         raise CheckpointError(
-            f'{filename}: refused to load: the file asks to build objects that are not '
-            f'plain tensors/containers or allow-listed mmengine state, so it could run code '
-            f'when unpickled. Only load it with weights_only=False if you trust its origin '
-            f'and convert it once. Details: {str(e).splitlines()[0]}'
+            f'{filename}: refused to load: the file asks to build objects that are not plain '
+            f'tensors/containers or allow-listed mmengine state, so it could run code when '
+            f'unpickled ({detail}). Load it with weights_only=False only if you trust its '
+            f'origin, and convert it once.'
         ) from e
     except FileNotFoundError as e:
         raise CheckpointError(f'{filename}: checkpoint file not found') from e

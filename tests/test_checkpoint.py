@@ -184,6 +184,10 @@ def test_unknown_format_and_bad_prefix_are_named(tmp_path):
         load_into_fresh(path, prefix='model.')
     with pytest.raises(CheckpointError, match='not found'):
         load_into_fresh(str(tmp_path / 'nope.pth'))
+    corrupt = tmp_path / 'corrupt.pth'
+    corrupt.write_bytes(b'\x00not a checkpoint')
+    with pytest.raises(CheckpointError, match='corrupt.pth: not a readable checkpoint'):
+        load_into_fresh(str(corrupt))
 
 
 class _Exploit:
@@ -205,8 +209,11 @@ def test_a_pickle_that_runs_code_is_refused(tmp_path):
     assert not marker.exists()
     # a raw pickle (not a torch zip) is refused as well
     raw = tmp_path / 'evil.pkl'
-    raw.write_bytes(pickle.dumps(_Exploit(marker)))
-    with pytest.raises(CheckpointError, match='refused to load'):
+    raw.write_bytes(pickle.dumps(_Exploit(marker), protocol=2))
+    with pytest.raises(CheckpointError, match='refused to load.*GLOBAL posix.system'):
+        load_into_fresh(str(raw))
+    raw.write_bytes(pickle.dumps(_Exploit(marker), protocol=5))  # opcodes torch does not even parse
+    with pytest.raises(CheckpointError, match='not a readable checkpoint'):
         load_into_fresh(str(raw))
     assert not marker.exists()
 
