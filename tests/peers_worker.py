@@ -15,6 +15,21 @@ def randomize(model: torch.nn.Module) -> None:
             p.copy_(torch.randn(p.shape, generator=g) * 0.2 + (1.0 if p.dim() == 1 else 0.0))
 
 
+def decay_groups(backbone_cls, constructor_cls, decay_type: str) -> dict:
+    """``{param name: tensor([lr, weight_decay])}`` that ``constructor_cls`` gives a
+    ConvNeXt-T ``backbone_cls`` + head model (shared with tests/test_parity.py)."""
+    model = torch.nn.Module()
+    model.backbone = backbone_cls(arch='tiny', out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
+                                  layer_scale_init_value=1.0)
+    model.decode_head = torch.nn.Conv2d(768, 5, 1)
+    opt = constructor_cls(
+        dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05)),
+        paramwise_cfg=dict(decay_rate=0.9, decay_type=decay_type, num_layers=6))(model).optimizer
+    names = {id(p): n for n, p in model.named_parameters()}
+    return {names[id(p)]: torch.tensor([g['lr'], g['weight_decay']], dtype=torch.float64)
+            for g in opt.param_groups for p in g['params']}
+
+
 def main(out_path: str) -> None:
     import timm
     from mmpretrain.models.backbones.convnext import ConvNeXt as MMPretrainConvNeXt
@@ -49,18 +64,8 @@ def main(out_path: str) -> None:
     # mmseg's layer-decay constructor on a model with mmpretrain's ConvNeXt (tiny)
     from mmseg.engine.optimizers import LearningRateDecayOptimizerConstructor
 
-    groups = {}
-    for decay_type in ('layer_wise', 'stage_wise'):
-        model = torch.nn.Module()
-        model.backbone = MMPretrainConvNeXt(arch='tiny', out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
-                                            layer_scale_init_value=1.0)
-        model.decode_head = torch.nn.Conv2d(768, 5, 1)
-        opt = LearningRateDecayOptimizerConstructor(
-            dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05)),
-            paramwise_cfg=dict(decay_rate=0.9, decay_type=decay_type, num_layers=6))(model).optimizer
-        names = {id(p): n for n, p in model.named_parameters()}
-        groups[decay_type] = {names[id(p)]: torch.tensor([g['lr'], g['weight_decay']], dtype=torch.float64)
-                              for g in opt.param_groups for p in g['params']}
+    groups = {t: decay_groups(MMPretrainConvNeXt, LearningRateDecayOptimizerConstructor, t)
+              for t in ('layer_wise', 'stage_wise')}
     torch.save({'input': x, 'cases': cases, 'groups': groups}, out_path)
 
 

@@ -14,6 +14,7 @@ from mmconvnext.engine import LearningRateDecayOptimizerConstructor
 from mmconvnext.models import ConvNeXt
 
 from .conftest import ROOT
+from .peers_worker import decay_groups
 
 PEERS = ROOT / '.peers'
 STUB = ROOT.parent / 'shared' / 'peers' / 'stub'
@@ -88,17 +89,9 @@ def test_mmpretrain_same_keys_params_and_outputs(peers, version, mode):
 
 @pytest.mark.parametrize('decay_type', ['layer_wise', 'stage_wise'])
 def test_layer_decay_groups_equal_mmseg_on_mmpretrain(peers, decay_type):
-    model = torch.nn.Module()
-    model.backbone = ConvNeXt('tiny', out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
-                              layer_scale_init_value=1.0)
-    model.decode_head = torch.nn.Conv2d(768, 5, 1)
-    opt = LearningRateDecayOptimizerConstructor(
-        dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05)),
-        paramwise_cfg=dict(decay_rate=0.9, decay_type=decay_type, num_layers=6))(model).optimizer
-    names = {id(p): n for n, p in model.named_parameters()}
-    ours = {names[id(p)]: (g['lr'], g['weight_decay']) for g in opt.param_groups for p in g['params']}
+    ours = decay_groups(ConvNeXt, LearningRateDecayOptimizerConstructor, decay_type)
     theirs = peers['groups'][decay_type]
     assert ours.keys() == theirs.keys()
     for name, (lr, wd) in ours.items():
-        assert lr == pytest.approx(theirs[name][0].item(), rel=1e-12), name
-        assert wd == theirs[name][1].item(), name
+        assert lr.item() == pytest.approx(theirs[name][0].item(), rel=1e-12), name
+        assert wd.item() == theirs[name][1].item(), name

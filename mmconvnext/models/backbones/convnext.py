@@ -129,24 +129,18 @@ class ConvNeXtBlock(nn.Module):
     def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
         x = self.depthwise_conv(x)
-        if self.linear_pw_conv:
+        channels_last = self.linear_pw_conv  # nn.Linear works on the last dimension
+        if channels_last:
             x = x.permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
-            x = _apply_norm(self.norm, x, channels_last=True)
-            x = self.act(self.pointwise_conv1(x))
-            if self.grn is not None:
-                x = self.grn(x, data_format='channel_last')
-            x = self.pointwise_conv2(x)
-            if self.gamma is not None:
-                x = x * self.gamma
+        x = _apply_norm(self.norm, x, channels_last)
+        x = self.act(self.pointwise_conv1(x))
+        if self.grn is not None:
+            x = self.grn(x, data_format='channel_last' if channels_last else 'channel_first')
+        x = self.pointwise_conv2(x)
+        if self.gamma is not None:
+            x = x * (self.gamma if channels_last else self.gamma.view(1, -1, 1, 1))
+        if channels_last:
             x = x.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
-        else:
-            x = _apply_norm(self.norm, x, channels_last=False)
-            x = self.act(self.pointwise_conv1(x))
-            if self.grn is not None:
-                x = self.grn(x, data_format='channel_first')
-            x = self.pointwise_conv2(x)
-            if self.gamma is not None:
-                x = x * self.gamma.view(1, -1, 1, 1)
         return shortcut + self.drop_path(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
