@@ -8,10 +8,11 @@ import argparse
 import os
 import os.path as osp
 
-import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from mmconvnext.engine.cpu_dist import prepare_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -56,9 +57,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    if args.launcher != 'none' and not torch.cuda.is_available():
-        # CPU-only machines: NCCL is unavailable, gloo runs the same DDP code.
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    prepare_cpu_distributed(cfg)  # no GPU: gloo + CPU DDP (a no-op otherwise)
     return cfg
 
 
