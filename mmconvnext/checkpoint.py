@@ -133,6 +133,8 @@ def convert_official(state: StateDict) -> StateDict:
 
 def convert_timm(state: StateDict) -> StateDict:
     """timm ``convnext_*`` / ``convnextv2_*`` (also ``features_only`` names) -> mmconvnext."""
+    stage_ids = [int(m.group(1)) for k in state if (m := re.match(r'^stages[._](\d+)\.', k))]
+    last = max(stage_ids, default=3)  # the head LayerNorm becomes the last stage's output norm
     rules: Tuple[Tuple[str, str], ...] = (
         (r'^stem[._]([01])\.', r'downsample_layers.0.\1.'),
         (r'^stages[._](\d+)\.downsample\.([01])\.', r'downsample_layers.\1.\2.'),
@@ -141,18 +143,17 @@ def convert_timm(state: StateDict) -> StateDict:
         (r'^stages[._](\d+)\.blocks\.(\d+)\.mlp\.grn\.weight$', r'stages.\1.\2.grn.gamma'),
         (r'^stages[._](\d+)\.blocks\.(\d+)\.mlp\.grn\.bias$', r'stages.\1.\2.grn.beta'),
         (r'^stages[._](\d+)\.blocks\.(\d+)\.', r'stages.\1.\2.'),
-        (r'^head\.norm\.', 'norm{last}.'),
+        (r'^head\.norm\.', f'norm{last}.'),
     )
-    stage_ids = [int(m.group(1)) for k in state if (m := re.match(r'^stages[._](\d+)\.', k))]
-    last = max(stage_ids, default=3)
     out = OrderedDict()
     for key, value in state.items():
         if key.startswith('head.fc.'):
             out[key] = value
             continue
         for pattern, repl in rules:
-            if re.match(pattern, key):
-                out[BACKBONE + re.sub(pattern, repl.replace('{last}', str(last)), key)] = value
+            name, matched = re.subn(pattern, repl, key, count=1)
+            if matched:
+                out[BACKBONE + name] = value
                 break
         else:
             out[key] = value  # not a ConvNeXt key (e.g. timm's head.pre_logits): kept, reported

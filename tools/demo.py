@@ -1,6 +1,6 @@
 """Backbone smoke job on generated data (runs on a 2-core CPU in about a minute).
 
-    python tools/demo.py [--iters 80] [--work-dir work_dirs/demo]
+    python tools/demo.py [--iters 300] [--work-dir work_dirs/demo]
 
 1. Prints every arch's parameter count (with a 1000-class head) beside the paper's.
 2. Trains ConvNeXt-atto + a 1x1-conv head (300 iterations) to segment generated shapes, through

@@ -57,12 +57,12 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    prepare_cpu_distributed(cfg)  # no GPU: gloo + CPU DDP (a no-op otherwise)
     return cfg
 
 
 def main() -> None:
     cfg = build_cfg(parse_args())
+    prepare_cpu_distributed(cfg)  # no GPU: gloo + CPU DDP (a no-op otherwise)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 
