@@ -8,6 +8,7 @@ import argparse
 import os
 import os.path as osp
 
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -64,7 +65,13 @@ def main() -> None:
     cfg = build_cfg(parse_args())
     prepare_cpu_distributed(cfg)  # no GPU: gloo + CPU DDP (a no-op otherwise)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    finally:
+        # mmengine leaves the process group up; a gloo group still alive at interpreter
+        # exit aborts the process ("terminate called without an active exception").
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == '__main__':
