@@ -1,5 +1,7 @@
 """Shared fixtures: small archs and inputs keep the suite fast on a 2-core CPU."""
 import os
+import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,3 +26,24 @@ def tiny_arch() -> dict:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def tool_env(**extra: str) -> dict:
+    """Environment for running the tools in a subprocess: this venv's python first on
+    PATH (torchrun, srun stubs), one thread per process, a free port for torchrun."""
+    path = os.pathsep.join([os.path.dirname(sys.executable), extra.pop('PATH', ''), os.environ.get('PATH', '')])
+    return dict(os.environ, PATH=path, PORT=str(free_port()), OMP_NUM_THREADS='1', **extra)
+
+
+def run_tool(args: list, env: dict, timeout: int = 300) -> str:
+    """Run a tool from the repository root; assert success; return stdout + stderr."""
+    run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-4000:]
+    return log

@@ -1,19 +1,16 @@
 """Train any mmconvnext config (segmentation, detection, classification) with mmengine.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-                                 [--auto-scale-lr] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr]
+                                 [--data-root DIR] [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG NUM_PROCS [same options]    # torchrun, multi-process/node
+    tools/slurm_train.sh PARTITION JOB CONFIG [same options]
 """
 import argparse
 import os
-import os.path as osp
 
-import torch.distributed as dist
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.config import DictAction
 
-from mmconvnext.engine.cpu_dist import prepare_cpu_distributed
+from mmconvnext.engine import build_runner, distributed_teardown, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -27,6 +24,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help="scale lr by actual batch / the config's auto_scale_lr.base_batch_size")
+    parser.add_argument('--data-root', help="the dataset's root directory (every dataloader of the config)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -36,15 +34,10 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def build_cfg(args: argparse.Namespace) -> Config:
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file {args.config!r} not found')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args.config, cfg_options=args.cfg_options, launcher=args.launcher, work_dir=args.work_dir,
+                      data_root=args.data_root)
     if args.amp:
         wrapper = cfg.optim_wrapper
         if wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
@@ -58,20 +51,8 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    return cfg
-
-
-def main() -> None:
-    cfg = build_cfg(parse_args())
-    prepare_cpu_distributed(cfg)  # no GPU: gloo + CPU DDP (a no-op otherwise)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    try:
-        runner.train()
-    finally:
-        # mmengine leaves the process group up; a gloo group still alive at interpreter
-        # exit aborts the process ("terminate called without an active exception").
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
+    with distributed_teardown():
+        build_runner(cfg).train()
 
 
 if __name__ == '__main__':

@@ -1,32 +1,143 @@
 """Multi-process training without a GPU (gloo) through mmengine's own DDP path.
 
-mmengine 0.10.7 assumes CUDA for ``launcher='pytorch'``: ``init_dist`` calls
-``torch.cuda.set_device`` and the runner wraps the model with ``device_ids=[rank]``,
-which DistributedDataParallel rejects for CPU modules. mmengine has no switch for
-either, so this initialises the gloo process group from torchrun's environment before
-the Runner does (the Runner then skips ``init_dist``) and asks for the DDP wrapper
-without ``device_ids``. Everything else (samplers, DDP, hooks) stays mmengine's.
+mmengine 0.10.7 assumes CUDA for ``launcher='pytorch'`` and ``'slurm'``: ``init_dist``
+calls ``torch.cuda.set_device`` and the runner wraps the model with
+``device_ids=[rank]``, which DistributedDataParallel rejects for CPU modules; and
+torch's ``SyncBatchNorm`` (what mmdet/mmseg configs call ``SyncBN``) refuses CPU tensors
+once a process group is up. mmengine has no switch for any of these, so, when there is
+no CUDA, :func:`prepare_cpu_distributed` initialises the gloo process group from the
+torchrun (or slurm) environment before the Runner does (the Runner then skips
+``init_dist``) and asks for :class:`CPUDistributedDataParallel`: mmengine's wrapper
+without ``device_ids`` whose SyncBN layers all-reduce their statistics over gloo.
+Everything else (samplers, DDP, hooks) stays mmengine's.
 """
 import os
+import subprocess
 
 import torch
 import torch.distributed as dist
+import torch.distributed.nn.functional as dist_fn
 from mmengine.config import Config
+from mmengine.model import MMDistributedDataParallel
+from torch import nn
+
+from mmconvnext.registry import MODEL_WRAPPERS
+
+__all__ = ['CPUDistributedDataParallel', 'CPUSyncBatchNorm', 'convert_sync_batchnorm_for_cpu',
+           'prepare_cpu_distributed', 'slurm_to_torch_env']
+
+_TORCH_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+
+
+class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """Batch norm whose training statistics are reduced over the default process group.
+
+    Written by hand because ``torch.nn.SyncBatchNorm`` (and mmcv's) accept only
+    accelerator tensors. Two differentiable all-reduces per call (sum and count, then
+    the centred sum of squares), so gradients flow across processes exactly as in
+    ``SyncBatchNorm``. Outside training, or without a process group of more than one
+    process, it is plain batch norm.
+    """
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f'expected at least a 2D input (N, C, ...), got {input.dim()}D')
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input_dim(x)
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        c = x.shape[1]
+        dims = [0, *range(2, x.dim())]
+        shape = (1, c) + (1,) * (x.dim() - 2)
+        count = x.new_full((1,), x.numel() // c)
+        total = dist_fn.all_reduce(torch.cat([x.sum(dims), count]))
+        n = total[c]
+        mean = total[:c] / n
+        centred = x - mean.view(shape)
+        var = dist_fn.all_reduce((centred * centred).sum(dims)) / n  # biased, as batch norm normalises
+        if self.track_running_stats and self.running_mean is not None:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                self.running_var.mul_(1 - m).add_(var.detach() * (n / (n - 1).clamp(min=1)), alpha=m)
+        y = centred * torch.rsqrt(var + self.eps).view(shape)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+
+def convert_sync_batchnorm_for_cpu(module: nn.Module) -> nn.Module:
+    """Replace every ``torch.nn.SyncBatchNorm`` under ``module`` (in place) by a
+    :class:`CPUSyncBatchNorm` sharing its parameters and buffers; returns ``module``."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.SyncBatchNorm):
+            new = CPUSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
+                                   child.track_running_stats)
+            if child.affine:
+                new.weight, new.bias = child.weight, child.bias
+            if child.track_running_stats:
+                new.running_mean, new.running_var = child.running_mean, child.running_var
+                new.num_batches_tracked = child.num_batches_tracked
+            new.train(child.training)
+            setattr(module, name, new)
+        else:
+            convert_sync_batchnorm_for_cpu(child)
+    return module
+
+
+@MODEL_WRAPPERS.register_module()
+class CPUDistributedDataParallel(MMDistributedDataParallel):
+    """mmengine's DDP wrapper for CPU modules: no ``device_ids``, and SyncBN that works
+    over gloo (see :class:`CPUSyncBatchNorm`)."""
+
+    def __init__(self, module: nn.Module, **kwargs):
+        kwargs['device_ids'] = None
+        super().__init__(module=convert_sync_batchnorm_for_cpu(module), **kwargs)
+
+
+def slurm_to_torch_env(environ=os.environ) -> None:
+    """Fill torchrun's variables from slurm's, as mmengine's slurm launcher does (it then
+    calls the CUDA-only ``torch.cuda.set_device``, which this avoids)."""
+    missing = [k for k in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST') if k not in environ]
+    if missing:
+        raise RuntimeError(f'--launcher slurm needs the slurm job environment (missing {missing}); '
+                           'start it with tools/slurm_train.sh')
+    environ['RANK'] = environ['SLURM_PROCID']
+    environ['WORLD_SIZE'] = environ['SLURM_NTASKS']
+    environ['LOCAL_RANK'] = environ.get('SLURM_LOCALID', '0')
+    environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in environ:
+        nodes = environ['SLURM_NODELIST']
+        try:
+            first = subprocess.run(['scontrol', 'show', 'hostnames', nodes], capture_output=True, text=True,
+                                   check=True).stdout.split()[0]
+        except (OSError, subprocess.CalledProcessError, IndexError) as e:
+            raise RuntimeError(f'cannot resolve the master node of SLURM_NODELIST={nodes!r} with scontrol; '
+                               'set MASTER_ADDR') from e
+        environ['MASTER_ADDR'] = first
 
 
 def prepare_cpu_distributed(cfg: Config) -> bool:
-    """For ``cfg.launcher == 'pytorch'`` on a machine without CUDA: init gloo and set
-    ``cfg.model_wrapper_cfg`` for CPU DDP. Returns whether it did so."""
-    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+    """For ``cfg.launcher`` ``'pytorch'`` or ``'slurm'`` on a machine without CUDA: init
+    gloo and ask for :class:`CPUDistributedDataParallel`. Returns whether it did so."""
+    launcher = cfg.get('launcher', 'none')
+    if launcher not in ('pytorch', 'slurm') or torch.cuda.is_available():
         return False
-    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
+    if launcher == 'slurm':
+        slurm_to_torch_env()
+    missing = [k for k in _TORCH_ENV if k not in os.environ]
     if missing:
         raise RuntimeError(f'--launcher pytorch needs the torchrun environment (missing {missing}); '
-                           'start it with tools/dist_train.sh')
+                           'start it with tools/dist_train.sh or tools/dist_test.sh')
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel', broadcast_buffers=False,
                                                    find_unused_parameters=cfg.get('find_unused_parameters', False))
-    wrapper['device_ids'] = None  # CPU module
+    if wrapper.get('type') in ('MMDistributedDataParallel', 'mmengine.MMDistributedDataParallel'):
+        wrapper['type'] = 'mmconvnext.CPUDistributedDataParallel'
+    else:
+        wrapper['device_ids'] = None  # the user's own wrapper: at least make it a CPU one
     cfg.model_wrapper_cfg = wrapper
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')

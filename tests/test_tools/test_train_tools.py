@@ -1,8 +1,5 @@
 """tools/train.py and tools/dist_train.sh end to end on a throwaway config: 2 CPU
 processes (gloo DDP through mmengine), then --resume in one process."""
-import os
-import socket
-import subprocess
 import sys
 import textwrap
 
@@ -10,7 +7,7 @@ import torch
 
 import mmconvnext  # noqa: F401  (its import allow-lists mmengine checkpoint state for torch.load)
 
-from ..conftest import ROOT
+from ..conftest import ROOT, run_tool, tool_env
 
 TOY_MODULE = '''
 import torch
@@ -63,33 +60,20 @@ auto_scale_lr = dict(base_batch_size=8)
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_dist_train_two_cpu_processes_then_resume(tmp_path):
     (tmp_path / 'toy_module.py').write_text(textwrap.dedent(TOY_MODULE))
     config = tmp_path / 'toy_config.py'
     config.write_text(CONFIG)
     work_dir = tmp_path / 'work'
-    env = dict(os.environ, PYTHONPATH=str(tmp_path), PORT=str(free_port()),
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''),
-               OMP_NUM_THREADS='1')
-    run = subprocess.run(['bash', str(ROOT / 'tools/dist_train.sh'), str(config), '2', '--work-dir', str(work_dir),
-                          '--auto-scale-lr', '--cfg-options', 'train_cfg.max_iters=3'],
-                         env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
-    log = run.stdout + run.stderr
-    assert run.returncode == 0, log[-3000:]
+    env = tool_env(PYTHONPATH=str(tmp_path))
+    log = run_tool(['bash', str(ROOT / 'tools/dist_train.sh'), str(config), '2', '--work-dir', str(work_dir),
+                    '--auto-scale-lr', '--cfg-options', 'train_cfg.max_iters=3'], env)
     assert 'Distributed training: True' in log
     assert 'current batch size is 8' in log  # 2 processes x 4 images
     assert (work_dir / 'iter_3.pth').exists()
 
-    run = subprocess.run([sys.executable, str(ROOT / 'tools/train.py'), str(config), '--work-dir', str(work_dir),
-                          '--resume'], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
-    log = run.stdout + run.stderr
-    assert run.returncode == 0, log[-3000:]
+    log = run_tool([sys.executable, str(ROOT / 'tools/train.py'), str(config), '--work-dir', str(work_dir),
+                    '--resume'], env)
     assert 'resumed epoch: 0, iter: 3' in log
     ckpt = torch.load(work_dir / 'iter_6.pth', map_location='cpu')  # weights_only, allow-listed
     assert ckpt['meta']['iter'] == 6

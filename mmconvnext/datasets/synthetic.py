@@ -1,0 +1,137 @@
+"""A small, deterministic segmentation dataset of shapes, written in the ADE20K layout.
+
+The embedded demo data: no download, the same bytes on every machine for a given seed.
+Each image is a textured background with one to four shapes (disc, box, triangle,
+ring) of random size, rotation, colour and texture, so the class is the shape and not
+its colour. Label maps follow ADE20K's convention: 0 is "unlabelled" (here a one-pixel
+band along every shape's outline, ignored by ``reduce_zero_label``), class k is k+1.
+
+    make_shapes_dataset('data/shapes_ade')   # -> data/shapes_ade/ADEChallengeData2016/...
+"""
+import json
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+
+from mmconvnext.registry import DATASETS
+
+from .ade20k import ADE20KDataset
+
+__all__ = ['SHAPE_CLASSES', 'ShapesADE20KDataset', 'make_shapes_dataset']
+
+SHAPE_CLASSES = ('background', 'disc', 'box', 'triangle', 'ring')
+_PALETTE = [[120, 120, 120], [220, 20, 60], [0, 130, 255], [250, 170, 30], [60, 200, 90]]
+_FORMAT_VERSION = 1
+
+
+@DATASETS.register_module()
+class ShapesADE20KDataset(ADE20KDataset):
+    """The generated shapes data: ADE20K's layout and label convention, five classes."""
+
+    METAINFO = dict(classes=SHAPE_CLASSES, palette=_PALETTE)
+    SOURCE_HINT = ('This is the generated demo dataset: write it with '
+                   'mmconvnext.datasets.make_shapes_dataset(ROOT) (tools/demo.py does so).')
+
+
+def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A float32 (size, size, 3) pattern in [0, 1]: gradient, stripes or checks, plus noise."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    base = rng.uniform(0.1, 0.9, 3).astype(np.float32)
+    alt = rng.uniform(0.1, 0.9, 3).astype(np.float32)
+    kind = rng.integers(3)
+    if kind == 0:  # linear gradient in a random direction
+        a = rng.uniform(0, np.pi)
+        t = (np.cos(a) * xx + np.sin(a) * yy)[..., None]
+        img = base * (1 - t) + alt * t
+    else:
+        freq = rng.uniform(4, 14)
+        a = rng.uniform(0, np.pi)
+        u, v = np.cos(a) * xx + np.sin(a) * yy, -np.sin(a) * xx + np.cos(a) * yy
+        if kind == 1:  # stripes
+            m = (np.sin(2 * np.pi * freq * u) > 0)[..., None]
+        else:  # checks
+            m = ((np.floor(freq * u) + np.floor(freq * v)) % 2 == 0)[..., None]
+        img = np.where(m, base, alt)
+    img = img + rng.normal(0, 0.04, (size, size, 3)).astype(np.float32)
+    return np.clip(img, 0, 1)
+
+
+def _shape_mask(rng: np.random.Generator, cls: int, size: int) -> np.ndarray:
+    """A uint8 mask of one shape of class ``cls`` (1..4) at a random place, size and angle."""
+    mask = np.zeros((size, size), np.uint8)
+    r = rng.uniform(0.09, 0.22) * size
+    cx, cy = rng.uniform(r, size - r, 2)
+    angle = rng.uniform(0, 2 * np.pi)
+    center = (int(round(cx)), int(round(cy)))
+    if cls == 1:  # disc
+        cv2.circle(mask, center, int(round(r)), 1, -1)
+    elif cls == 4:  # ring
+        cv2.circle(mask, center, int(round(r)), 1, max(2, int(round(r * 0.35))))
+    else:
+        n = 4 if cls == 2 else 3
+        aspect = rng.uniform(0.6, 1.0) if cls == 2 else 1.0
+        t = angle + np.arange(n) * 2 * np.pi / n + (np.pi / 4 if n == 4 else 0)
+        pts = np.stack([cx + r * np.cos(t) * (aspect if n == 4 else 1), cy + r * np.sin(t)], 1)
+        if n == 4:  # rotate the (possibly non-square) box as a whole
+            c, s = np.cos(angle), np.sin(angle)
+            d = pts - [cx, cy]
+            pts = np.stack([cx + c * d[:, 0] - s * d[:, 1], cy + s * d[:, 0] + c * d[:, 1]], 1)
+        cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1)
+    return mask
+
+
+def _sample(rng: np.random.Generator, size: int) -> tuple:
+    """One (BGR uint8 image, uint8 ADE-style label map) pair."""
+    img = _texture(rng, size)
+    label = np.ones((size, size), np.uint8)  # class 0 'background' -> value 1
+    outline = np.zeros((size, size), np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(rng.integers(1, 5)):
+        cls = int(rng.integers(1, len(SHAPE_CLASSES)))
+        mask = _shape_mask(rng, cls, size)
+        if not mask.any():
+            continue
+        fill = _texture(rng, size) if rng.random() < 0.5 else np.broadcast_to(
+            rng.uniform(0, 1, 3).astype(np.float32), img.shape)
+        img = np.where(mask[..., None].astype(bool), fill, img)
+        label[mask > 0] = cls + 1
+        outline = np.maximum(outline, cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, kernel))
+    label[outline > 0] = 0  # ADE20K's "unlabelled"
+    return (img[..., ::-1] * 255).round().astype(np.uint8), label
+
+
+def make_shapes_dataset(root: str, num_train: int = 240, num_val: int = 40, size: int = 128,
+                        seed: int = 0) -> str:
+    """Write the dataset under ``root/ADEChallengeData2016`` and return that path.
+
+    Deterministic in its arguments; an existing copy made with the same arguments is
+    kept (a ``shapes.json`` stamp records them), any other is rewritten.
+    """
+    data_root = osp.join(root, 'ADEChallengeData2016')
+    stamp = osp.join(data_root, 'shapes.json')
+    spec = dict(version=_FORMAT_VERSION, num_train=num_train, num_val=num_val, size=size, seed=seed)
+    if osp.isfile(stamp):
+        with open(stamp) as f:
+            if json.load(f) == spec:
+                return data_root
+        os.remove(stamp)
+    for split, n, split_seed in (('training', num_train, seed), ('validation', num_val, seed + 1_000_003)):
+        img_dir = osp.join(data_root, 'images', split)
+        ann_dir = osp.join(data_root, 'annotations', split)
+        os.makedirs(img_dir, exist_ok=True)
+        os.makedirs(ann_dir, exist_ok=True)
+        for stale in os.listdir(img_dir):
+            os.remove(osp.join(img_dir, stale))
+        for stale in os.listdir(ann_dir):
+            os.remove(osp.join(ann_dir, stale))
+        rng = np.random.default_rng(split_seed)
+        for i in range(n):
+            img, label = _sample(rng, size)
+            name = f'shapes_{split}_{i:05d}'
+            cv2.imwrite(osp.join(img_dir, name + '.jpg'), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(osp.join(ann_dir, name + '.png'), label)
+    with open(stamp, 'w') as f:
+        json.dump(spec, f)
+    return data_root

@@ -1,0 +1,79 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share: config loading with command-line
+overrides, the runner (with the CPU distributed preparation), and process-group teardown.
+
+The tools serve every task (segmentation, detection, classification): nothing here
+knows which one a config is.
+"""
+import contextlib
+import os.path as osp
+from typing import Iterator, Optional
+
+import torch.distributed as dist
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from .cpu_dist import prepare_cpu_distributed
+
+__all__ = ['build_runner', 'distributed_teardown', 'load_config', 'set_data_root']
+
+_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def load_config(config: str, *, cfg_options: Optional[dict] = None, launcher: str = 'none',
+                work_dir: Optional[str] = None, data_root: Optional[str] = None) -> Config:
+    """``Config.fromfile`` + ``--cfg-options`` + ``--data-root``; the work dir defaults to
+    ``./work_dirs/<config name>`` (as in mmdet/mmseg)."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} not found')
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if data_root is not None:
+        set_data_root(cfg, data_root)
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    return cfg
+
+
+def _datasets(dataset: ConfigDict) -> Iterator[ConfigDict]:
+    """A dataset config and the ones it wraps (RepeatDataset, ConcatDataset, ...)."""
+    yield dataset
+    inner = dataset.get('dataset')
+    if isinstance(inner, dict):
+        yield from _datasets(inner)
+    for inner in dataset.get('datasets', []) or []:
+        yield from _datasets(inner)
+
+
+def set_data_root(cfg: Config, data_root: str) -> None:
+    """Point every dataloader's dataset (and the datasets it wraps) that has a
+    ``data_root`` at ``data_root``: one flag instead of three ``--cfg-options``."""
+    found = False
+    for key in _LOADERS:
+        loader = cfg.get(key)
+        if not loader or 'dataset' not in loader:
+            continue
+        for ds in _datasets(loader.dataset):
+            if 'data_root' in ds:
+                ds.data_root = data_root
+                found = True
+    if not found:
+        raise KeyError('--data-root: no dataset in train/val/test_dataloader has a data_root to override')
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The config's runner; on a machine without CUDA a distributed launcher gets gloo."""
+    prepare_cpu_distributed(cfg)  # a no-op unless launcher is pytorch/slurm and there is no CUDA
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+
+
+@contextlib.contextmanager
+def distributed_teardown() -> Iterator[None]:
+    """mmengine leaves the process group up; a gloo group still alive at interpreter exit
+    aborts the process ("terminate called without an active exception")."""
+    try:
+        yield
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()

@@ -1,0 +1,120 @@
+"""The segmentation job end to end through the real tools, on the real UperNet config
+shrunk by a derived config (tiny backbone, 32x32 crops) and a tiny ADE20K-layout
+dataset made on the fly: train -> resume -> test (mIoU, overlays, --out, --tta), then
+2 CPU processes through dist_train.sh (gloo, SyncBN) and slurm_train.sh (a stub srun)."""
+import pickle
+import sys
+
+import pytest
+import torch
+
+import mmconvnext  # noqa: F401  (its import allow-lists mmengine checkpoint state for torch.load)
+from mmconvnext.datasets import make_shapes_dataset
+
+from ..conftest import ROOT, run_tool, tool_env
+
+DERIVED = '''
+_base_ = '{base}'
+crop_size = (32, 32)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(arch=dict(_delete_=True, depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]), init_cfg=None),
+    decode_head=dict(in_channels=[8, 16, 32, 64], channels=16),
+    auxiliary_head=dict(in_channels=32, channels=8),
+    test_cfg=dict(crop_size=crop_size, stride=(21, 21)))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='RandomResize', scale=(64, 32), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(64, 32), keep_ratio=True),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='PackSegInputs'),
+]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.75, 1.0)],
+        [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+         dict(type='RandomFlip', prob=1.0, direction='horizontal')],
+        [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]]),
+]
+loader = dict(num_workers=0, persistent_workers=False)
+train_dataloader = dict(loader, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(loader, dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+train_cfg = dict(max_iters=2, val_interval=2)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
+'''
+
+
+@pytest.fixture(scope='module')
+def seg_job(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('seg')
+    data_root = make_shapes_dataset(str(tmp / 'data'), num_train=4, num_val=2, size=48)
+    config = tmp / 'upernet_tiny_derived.py'
+    config.write_text(DERIVED.format(base=ROOT / 'configs' / 'upernet_convnext_tiny_ade20k.py'))
+    return dict(tmp=tmp, data_root=data_root, config=str(config), env=tool_env())
+
+
+def test_train_resume_test(seg_job):
+    tmp, config, env, data = seg_job['tmp'], seg_job['config'], seg_job['env'], seg_job['data_root']
+    work = tmp / 'work'
+    train = [sys.executable, 'tools/train.py', config, '--work-dir', str(work), '--data-root', data]
+    log = run_tool(train, env)
+    assert 'Iter(train) [2/2]' in log and 'mIoU' in log  # validated at iteration 2
+    assert (work / 'iter_2.pth').exists()
+
+    log = run_tool(train + ['--resume', '--cfg-options', 'train_cfg.max_iters=4'], env)
+    assert 'resumed epoch: 0, iter: 2' in log and 'Iter(train) [4/4]' in log
+    ckpt = torch.load(work / 'iter_4.pth', map_location='cpu')  # weights_only, allow-listed
+    assert ckpt['meta']['iter'] == 4
+
+    show, out = tmp / 'show', tmp / 'preds.pkl'
+    log = run_tool([sys.executable, 'tools/test.py', config, str(work / 'iter_4.pth'), '--work-dir', str(work),
+                    '--data-root', data, '--show-dir', str(show), '--out', str(out)], env)
+    assert 'Iter(test) [2/2]' in log and 'mIoU:' in log
+    overlays = sorted(show.rglob('*.png'))
+    assert len(overlays) == 2, overlays  # one drawing per validation image
+    with open(out, 'rb') as f:
+        preds = pickle.load(f)
+    assert len(preds) == 2 and preds[0]['pred_sem_seg']['data'].shape[-2:] == (48, 48)
+
+    log = run_tool([sys.executable, 'tools/test.py', config, str(work / 'iter_4.pth'), '--work-dir', str(work),
+                    '--data-root', data, '--tta', '--out', str(tmp / 'label_maps')], env)
+    assert 'mIoU:' in log
+    assert len(list((tmp / 'label_maps').glob('*.png'))) == 2
+
+
+def test_dist_train_two_cpu_processes_with_sync_bn(seg_job):
+    work = seg_job['tmp'] / 'dist'
+    log = run_tool(['bash', 'tools/dist_train.sh', seg_job['config'], '2', '--work-dir', str(work),
+                    '--data-root', seg_job['data_root']], seg_job['env'])
+    assert 'Distributed training: True' in log and 'Iter(train) [2/2]' in log
+    assert (work / 'iter_2.pth').exists()
+
+
+def test_slurm_train_through_a_stub_srun(seg_job):
+    """slurm_train.sh -> srun (a stub that runs one task with slurm's variables) ->
+    train.py --launcher slurm, which on a CPU machine takes the gloo path."""
+    bin_dir = seg_job['tmp'] / 'bin'
+    bin_dir.mkdir(exist_ok=True)
+    srun = bin_dir / 'srun'
+    srun.write_text('#!/usr/bin/env bash\n'
+                    'echo "srun $*" >&2\n'
+                    'while [ "$1" != python ]; do shift; done\n'  # drop srun's own options
+                    'SLURM_PROCID=0 SLURM_NTASKS=1 SLURM_LOCALID=0 SLURM_NODELIST=localhost '
+                    'MASTER_ADDR=127.0.0.1 MASTER_PORT=$PORT exec "$@"\n')
+    srun.chmod(0o755)
+    work = seg_job['tmp'] / 'slurm'
+    env = tool_env(PATH=str(bin_dir), GPUS='1', GPUS_PER_NODE='1', CPU_ONLY='1')
+    log = run_tool(['bash', 'tools/slurm_train.sh', 'cpu', 'job', seg_job['config'], '--work-dir', str(work),
+                    '--data-root', seg_job['data_root']], env)
+    assert 'srun -p cpu --job-name=job --ntasks=1' in log and '--gres' not in log
+    assert 'Distributed training: True' in log and (work / 'iter_2.pth').exists()

@@ -1,0 +1,125 @@
+"""Parameters and FLOPs of any mmconvnext config's model (segmentation, detection, classification).
+
+    python tools/analysis/get_flops.py CONFIG [CONFIG ...] [--shape H [W]] [--params-only]
+                                       [--cfg-options k=v ...]
+
+FLOPs are counted by mmengine's ``FlopAnalyzer`` (one multiply-add = one FLOP, the
+convention of the paper's and the model zoos' tables) over the inference forward
+(``mode='tensor'``: for a segmentor the backbone and decode head, the auxiliary head
+is training-only). The default shape is the one the paper's tables use: a
+segmentation config's test scale (2048x512 for 512 crops, 2560x640 for 640 crops),
+1280x800 for detection, 224x224 otherwise. Prints a Markdown table:
+``params`` counts every parameter of the model, ``inference params`` only those the
+forward uses. ``--params-only`` builds the model on the meta device (no memory, no
+forward), for quick counts of the largest models.
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+from mmengine.analysis import FlopAnalyzer
+from mmengine.config import Config, DictAction
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import MODELS, DefaultScope, init_default_scope
+
+DEFAULT_SHAPES = {'mmseg': (2048, 512), 'mmdet': (1280, 800)}
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Count the parameters and FLOPs of config models')
+    parser.add_argument('configs', nargs='+', help='config file(s)')
+    parser.add_argument('--shape', type=int, nargs='+',
+                        help="input H [W] (default: the config's test scale, or the task's paper shape)")
+    parser.add_argument('--params-only', action='store_true', help='count parameters on the meta device only')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
+    args = parser.parse_args(argv)
+    if args.shape is not None and len(args.shape) not in (1, 2):
+        parser.error(f'--shape takes H or H W, got {args.shape}')
+    return args
+
+
+def default_shape(cfg: Config, scope: str) -> Tuple[int, int]:
+    """The test scale of a segmentation config's test pipeline, else the task's convention."""
+    if scope == 'mmseg':
+        pipeline = cfg.get('test_pipeline') or cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
+        for t in pipeline:
+            if t.get('type') == 'Resize' and isinstance(t.get('scale'), (tuple, list)):
+                return tuple(t['scale'])
+    return DEFAULT_SHAPES.get(scope, (224, 224))
+
+
+def _data_samples(scope: str, shape: Tuple[int, int]) -> Optional[list]:
+    meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape, scale_factor=(1.0, 1.0))
+    if scope == 'mmseg':
+        from mmseg.structures import SegDataSample
+        return [SegDataSample(metainfo=meta)]
+    if scope == 'mmdet':
+        from mmdet.structures import DetDataSample
+        return [DetDataSample(metainfo=meta)]
+    return None
+
+
+class _TensorForward(torch.nn.Module):
+    """The model's inference forward (``mode='tensor'``) as a one-input module for tracing."""
+
+    def __init__(self, model: torch.nn.Module, data_samples: Optional[list]):
+        super().__init__()
+        self.model = model
+        self.data_samples = data_samples
+
+    def forward(self, inputs: torch.Tensor):
+        return self.model(inputs, self.data_samples, mode='tensor')
+
+
+def complexity(config: str, shape: Optional[Sequence[int]] = None, params_only: bool = False,
+               cfg_options: Optional[dict] = None) -> Dict[str, object]:
+    """``dict(shape, params, inference_params, flops, flops_by_operator)`` for one config
+    (the last three are None with ``params_only``)."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} not found')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    scope = cfg.get('default_scope') or 'mmengine'
+    if shape is None:
+        shape = default_shape(cfg, scope)
+    shape = (shape[0], shape[-1])
+    with DefaultScope.overwrite_default_scope(scope):
+        init_default_scope(scope)
+        with torch.device('meta' if params_only else 'cpu'):
+            model = MODELS.build(cfg.model)
+    result = dict(shape=shape, params=sum(p.numel() for p in model.parameters()), inference_params=None,
+                  flops=None, flops_by_operator=None)
+    if params_only:
+        return result
+    model = revert_sync_batchnorm(model).eval()
+    analyzer = FlopAnalyzer(_TensorForward(model, _data_samples(scope, shape)), (torch.zeros(1, 3, *shape),))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    with torch.no_grad():
+        result['flops'] = analyzer.total()
+        result['flops_by_operator'] = dict(analyzer.by_operator())
+    unused = {name.removeprefix('model.') for name in analyzer.uncalled_modules()}
+    result['inference_params'] = sum(
+        p.numel() for name, p in model.named_parameters()
+        if not any(name == u or name.startswith(u + '.') for u in unused if u))
+    return result
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    print('| config | input | params (M) | inference params (M) | GFLOPs |')
+    print('|---|---|---|---|---|')
+    for config in args.configs:
+        r = complexity(config, args.shape, args.params_only, args.cfg_options)
+        h, w = r['shape']
+        params, used = (f'{v / 1e6:.2f}' if v is not None else '-' for v in (r['params'], r['inference_params']))
+        gflops = '-' if r['flops'] is None else f"{r['flops'] / 1e9:.1f}"
+        print(f'| {osp.basename(config)} | {h}x{w} | {params} | {used} | {gflops} |')
+        sys.stdout.flush()
+
+
+if __name__ == '__main__':
+    main()
