@@ -17,7 +17,7 @@ test: install peers  ## lint, then the whole test suite
 	$(VENV)/bin/ruff check mmconvnext tools tests
 	$(PY) -m pytest tests
 
-demo: install  ## short backbone smoke job on generated data
+demo: install  ## UperNet + ConvNeXt-atto trained and evaluated on generated ADE20K-layout shapes
 	$(PY) tools/demo.py
 
 lint: install

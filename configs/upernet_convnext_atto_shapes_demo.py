@@ -6,11 +6,14 @@ _base_ = ['./_base_/models/upernet_convnext.py', 'mmseg::_base_/default_runtime.
 data_root = 'data/shapes_ade/ADEChallengeData2016'  # written by mmconvnext.datasets.make_shapes_dataset
 crop_size = (128, 128)
 num_classes = 5
+classifier_init = dict(type='Normal', std=0.1, override=dict(name='conv_seg'))
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(arch='atto', drop_path_rate=0.0),
-    decode_head=dict(in_channels=[40, 80, 160, 320], channels=64, num_classes=num_classes),
-    auxiliary_head=dict(in_channels=160, channels=32, num_classes=num_classes),
+    # trained from scratch here: the classifiers' usual std-0.01 init (made for pretrained
+    # backbones) left every pixel "background" for hundreds of iterations
+    decode_head=dict(in_channels=[40, 80, 160, 320], channels=64, num_classes=num_classes, init_cfg=classifier_init),
+    auxiliary_head=dict(in_channels=160, channels=32, num_classes=num_classes, init_cfg=classifier_init),
     test_cfg=dict(_delete_=True, mode='whole'))
 
 train_pipeline = [
@@ -41,21 +44,25 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
 
-max_iters = 600
+max_iters = 1200
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=4e-3, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='mmconvnext.LearningRateDecayOptimizerConstructor',
     paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=50),
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=50, end=max_iters),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=150)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=300)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=25, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

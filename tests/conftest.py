@@ -38,7 +38,7 @@ def tool_env(**extra: str) -> dict:
     """Environment for running the tools in a subprocess: this venv's python first on
     PATH (torchrun, srun stubs), one thread per process, a free port for torchrun."""
     path = os.pathsep.join([os.path.dirname(sys.executable), extra.pop('PATH', ''), os.environ.get('PATH', '')])
-    return dict(os.environ, PATH=path, PORT=str(free_port()), OMP_NUM_THREADS='1', **extra)
+    return {**os.environ, 'OMP_NUM_THREADS': '1', **extra, 'PATH': path, 'PORT': str(free_port())}
 
 
 def run_tool(args: list, env: dict, timeout: int = 300) -> str:

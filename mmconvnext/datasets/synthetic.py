@@ -1,9 +1,11 @@
 """A small, deterministic segmentation dataset of shapes, written in the ADE20K layout.
 
-The embedded demo data: no download, the same bytes on every machine for a given seed.
-Each image is a textured background with one to four shapes (disc, box, triangle,
-ring) of random size, rotation, colour and texture, so the class is the shape and not
-its colour. Label maps follow ADE20K's convention: 0 is "unlabelled" (here a one-pixel
+The embedded demo data: no download, the same images for the same arguments (numpy's
+seeded generator; label PNGs are byte-identical, JPEGs as identical as the encoder).
+Each image is a noisy gradient background with one to three shapes (disc, box,
+triangle, ring) of random size, rotation and colour that stand out from it. A class is
+a shape and a fill (boxes are striped, triangles checked, discs and rings plain), never
+a colour. Label maps follow ADE20K's convention: 0 is "unlabelled" (here a one-pixel
 band along every shape's outline, ignored by ``reduce_zero_label``), class k is k+1.
 
     make_shapes_dataset('data/shapes_ade')   # -> data/shapes_ade/ADEChallengeData2016/...
@@ -23,7 +25,8 @@ __all__ = ['SHAPE_CLASSES', 'ShapesADE20KDataset', 'make_shapes_dataset']
 
 SHAPE_CLASSES = ('background', 'disc', 'box', 'triangle', 'ring')
 _PALETTE = [[120, 120, 120], [220, 20, 60], [0, 130, 255], [250, 170, 30], [60, 200, 90]]
-_FORMAT_VERSION = 1
+_FILL = {1: 0, 2: 1, 3: 2, 4: 0}  # disc: plain, box: striped, triangle: checked, ring: plain
+_FORMAT_VERSION = 6
 
 
 @DATASETS.register_module()
@@ -35,18 +38,18 @@ class ShapesADE20KDataset(ADE20KDataset):
                    'mmconvnext.datasets.make_shapes_dataset(ROOT) (tools/demo.py does so).')
 
 
-def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A float32 (size, size, 3) pattern in [0, 1]: gradient, stripes or checks, plus noise."""
+def _texture(rng: np.random.Generator, size: int, base: np.ndarray, contrast: float, kind: int) -> np.ndarray:
+    """A float32 (size, size, 3) pattern in [0, 1] around colour ``base``: a gradient
+    (kind 0), stripes (1) or checks (2) of the given contrast, plus noise."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    base = rng.uniform(0.1, 0.9, 3).astype(np.float32)
-    alt = rng.uniform(0.1, 0.9, 3).astype(np.float32)
-    kind = rng.integers(3)
+    step = rng.uniform(0.6, 1.0, 3) * contrast
+    alt = np.where(base > 0.5, base - step, base + step).astype(np.float32)  # never clipped flat
     if kind == 0:  # linear gradient in a random direction
         a = rng.uniform(0, np.pi)
         t = (np.cos(a) * xx + np.sin(a) * yy)[..., None]
         img = base * (1 - t) + alt * t
     else:
-        freq = rng.uniform(4, 14)
+        freq = rng.uniform(8, 16)  # cycles per image side: several stripes or checks on every shape
         a = rng.uniform(0, np.pi)
         u, v = np.cos(a) * xx + np.sin(a) * yy, -np.sin(a) * xx + np.cos(a) * yy
         if kind == 1:  # stripes
@@ -61,7 +64,7 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
 def _shape_mask(rng: np.random.Generator, cls: int, size: int) -> np.ndarray:
     """A uint8 mask of one shape of class ``cls`` (1..4) at a random place, size and angle."""
     mask = np.zeros((size, size), np.uint8)
-    r = rng.uniform(0.09, 0.22) * size
+    r = rng.uniform(0.12, 0.26) * size
     cx, cy = rng.uniform(r, size - r, 2)
     angle = rng.uniform(0, 2 * np.pi)
     center = (int(round(cx)), int(round(cy)))
@@ -84,17 +87,20 @@ def _shape_mask(rng: np.random.Generator, cls: int, size: int) -> np.ndarray:
 
 def _sample(rng: np.random.Generator, size: int) -> tuple:
     """One (BGR uint8 image, uint8 ADE-style label map) pair."""
-    img = _texture(rng, size)
+    background = rng.uniform(0.15, 0.85, 3).astype(np.float32)
+    img = _texture(rng, size, background, contrast=0.3, kind=0)
     label = np.ones((size, size), np.uint8)  # class 0 'background' -> value 1
     outline = np.zeros((size, size), np.uint8)
     kernel = np.ones((3, 3), np.uint8)
-    for _ in range(rng.integers(1, 5)):
+    for _ in range(rng.integers(1, 4)):
         cls = int(rng.integers(1, len(SHAPE_CLASSES)))
         mask = _shape_mask(rng, cls, size)
         if not mask.any():
             continue
-        fill = _texture(rng, size) if rng.random() < 0.5 else np.broadcast_to(
-            rng.uniform(0, 1, 3).astype(np.float32), img.shape)
+        colour = rng.uniform(0, 1, 3).astype(np.float32)
+        while np.abs(colour - background).max() < 0.35:  # stands out from the background
+            colour = rng.uniform(0, 1, 3).astype(np.float32)
+        fill = _texture(rng, size, colour, contrast=0.6, kind=_FILL[cls])
         img = np.where(mask[..., None].astype(bool), fill, img)
         label[mask > 0] = cls + 1
         outline = np.maximum(outline, cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, kernel))

@@ -1,7 +1,8 @@
 """The segmentation job end to end through the real tools, on the real UperNet config
 shrunk by a derived config (tiny backbone, 32x32 crops) and a tiny ADE20K-layout
 dataset made on the fly: train -> resume -> test (mIoU, overlays, --out, --tta), then
-2 CPU processes through dist_train.sh (gloo, SyncBN) and slurm_train.sh (a stub srun)."""
+2 CPU processes through dist_train.sh (gloo, SyncBN) and dist_test.sh, and
+slurm_train.sh (a stub srun)."""
 import pickle
 import sys
 
@@ -92,12 +93,16 @@ def test_train_resume_test(seg_job):
     assert len(list((tmp / 'label_maps').glob('*.png'))) == 2
 
 
-def test_dist_train_two_cpu_processes_with_sync_bn(seg_job):
+def test_dist_train_and_dist_test_two_cpu_processes_with_sync_bn(seg_job):
     work = seg_job['tmp'] / 'dist'
     log = run_tool(['bash', 'tools/dist_train.sh', seg_job['config'], '2', '--work-dir', str(work),
                     '--data-root', seg_job['data_root']], seg_job['env'])
     assert 'Distributed training: True' in log and 'Iter(train) [2/2]' in log
     assert (work / 'iter_2.pth').exists()
+
+    log = run_tool(['bash', 'tools/dist_test.sh', seg_job['config'], str(work / 'iter_2.pth'), '2', '--work-dir',
+                    str(work), '--data-root', seg_job['data_root']], tool_env())
+    assert 'Distributed training: True' in log and 'Iter(test) [1/1]' in log and 'mIoU:' in log  # 2 images / 2
 
 
 def test_slurm_train_through_a_stub_srun(seg_job):

@@ -1,0 +1,104 @@
+"""Every config under configs/ builds its model, its heads agree with its backbone, and
+the ADE20K configs carry the paper's hyper-parameters (FACTS.md)."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope, init_default_scope
+
+from .conftest import ROOT, run_tool, tool_env
+
+CONFIGS = sorted(p for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
+
+# arch, checkpoint (ImageNet-1K or -22K), crop, lr, layer-decay num_layers, drop path (FACTS.md "ADE20K")
+ADE20K = {
+    'upernet_convnext_tiny_ade20k.py': ('tiny', '1k', 512, 1e-4, 6, 0.4),
+    'upernet_convnext_small_ade20k.py': ('small', '1k', 512, 1e-4, 12, 0.3),
+    'upernet_convnext_base_ade20k.py': ('base', '1k', 512, 1e-4, 12, 0.4),
+    'upernet_convnext_base_ade20k_640.py': ('base', '22k', 640, 1e-4, 12, 0.4),
+    'upernet_convnext_large_ade20k_640.py': ('large', '22k', 640, 1e-4, 12, 0.4),
+    'upernet_convnext_xlarge_ade20k_640.py': ('xlarge', '22k', 640, 8e-5, 12, 0.4),
+}
+# FACTS.md: params (M) and GFLOPs of the six UperNet models
+PAPER = {'tiny_ade20k': (60, 939), 'small_ade20k': (82, 1027), 'base_ade20k': (122, 1170),
+         'base_ade20k_640': (122, 1828), 'large_ade20k_640': (235, 2458), 'xlarge_ade20k_640': (391, 3335)}
+
+
+def _build_on_meta(cfg: Config) -> torch.nn.Module:
+    scope = cfg.get('default_scope') or 'mmengine'
+    with DefaultScope.overwrite_default_scope(scope):
+        init_default_scope(scope)
+        with torch.device('meta'):
+            return MODELS.build(cfg.model)
+
+
+def test_configs_are_found():
+    assert {p.name for p in CONFIGS} >= set(ADE20K)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[p.name for p in CONFIGS])
+def test_every_config_builds_its_model(path: Path):
+    cfg = Config.fromfile(str(path))
+    model = _build_on_meta(cfg)
+    assert sum(p.numel() for p in model.parameters()) > 0
+    backbone = getattr(model, 'backbone', None)
+    if backbone is not None and hasattr(backbone, 'out_channels'):
+        if hasattr(model, 'decode_head'):
+            assert list(cfg.model.decode_head.in_channels) == list(backbone.out_channels)
+        aux = cfg.model.get('auxiliary_head')
+        if aux:
+            assert aux.in_channels == backbone.out_channels[aux.in_index]
+
+
+@pytest.mark.parametrize('name', sorted(ADE20K))
+def test_ade20k_configs_hold_the_papers_setup(name: str):
+    arch, weights, crop, lr, num_layers, drop_path = ADE20K[name]
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    bb, head, aux = cfg.model.backbone, cfg.model.decode_head, cfg.model.auxiliary_head
+    assert bb.type == 'mmconvnext.ConvNeXt' and bb.arch == arch and bb.drop_path_rate == drop_path
+    assert bb.layer_scale_init_value == 1.0 and tuple(bb.out_indices) == (0, 1, 2, 3)
+    assert bb.init_cfg.type == 'Pretrained' and f'convnext_{arch}_{weights}_224' in bb.init_cfg.checkpoint
+    assert cfg.model.pretrained is None
+    assert head.type == 'UPerHead' and head.channels == 512 and tuple(head.pool_scales) == (1, 2, 3, 6)
+    assert aux.type == 'FCNHead' and aux.loss_decode.loss_weight == 0.4 and head.num_classes == aux.num_classes == 150
+    assert cfg.model.test_cfg.mode == 'slide' and tuple(cfg.model.test_cfg.crop_size) == (crop, crop)
+    assert tuple(cfg.model.test_cfg.stride) == ((341, 341) if crop == 512 else (426, 426))
+    assert tuple(cfg.model.data_preprocessor.size) == (crop, crop)
+    opt = cfg.optim_wrapper
+    assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == lr and opt.optimizer.weight_decay == 0.05
+    assert opt.constructor == 'mmconvnext.LearningRateDecayOptimizerConstructor'
+    assert dict(opt.paramwise_cfg) == dict(decay_rate=0.9, decay_type='stage_wise', num_layers=num_layers)
+    warmup, poly = cfg.param_scheduler
+    assert (warmup.type, warmup.begin, warmup.end, warmup.by_epoch) == ('LinearLR', 0, 1500, False)
+    assert (poly.type, poly.power, poly.begin, poly.end, poly.eta_min) == ('PolyLR', 1.0, 1500, 160000, 0.0)
+    assert cfg.train_cfg.max_iters == 160000
+    assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 16  # 8 processes x 2
+    assert cfg.train_dataloader.dataset.type == 'mmconvnext.ADE20KDataset'
+    assert cfg.train_dataloader.dataset.data_root == 'data/ade/ADEChallengeData2016'
+    crop_t = next(t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'RandomCrop')
+    assert tuple(crop_t.crop_size) == (crop, crop)
+    assert 'tta_model' in cfg and 'tta_pipeline' in cfg  # tools/test.py --tta
+
+
+def test_get_flops_parameter_counts_of_the_six_upernets_match_the_paper():
+    """All six through the tool (meta device), within 1.5% of FACTS.md."""
+    configs = [str(ROOT / 'configs' / n) for n in sorted(ADE20K)]
+    log = run_tool([sys.executable, 'tools/analysis/get_flops.py', *configs, '--params-only'], tool_env())
+    rows = {line.split('|')[1].strip(): line.split('|') for line in log.splitlines() if line.startswith('| upernet')}
+    assert len(rows) == 6, log[-2000:]
+    for name, row in rows.items():
+        paper_params, _ = PAPER[name.removeprefix('upernet_convnext_').removesuffix('.py')]
+        params = float(row[3])
+        assert abs(params / paper_params - 1) <= 0.015, (name, params, paper_params)
+
+
+def test_get_flops_of_upernet_tiny_at_2048x512_matches_the_paper():
+    """The real count for T (about 15 s); the six are in docs/benchmarks.md."""
+    log = run_tool([sys.executable, 'tools/analysis/get_flops.py', 'configs/upernet_convnext_tiny_ade20k.py',
+                    '--shape', '2048', '512'], tool_env(OMP_NUM_THREADS='2'))
+    row = next(line.split('|') for line in log.splitlines() if line.startswith('| upernet'))
+    assert row[2].strip() == '2048x512'
+    params, gflops = float(row[3]), float(row[5])
+    assert abs(params / 60 - 1) <= 0.015 and abs(gflops / 939 - 1) <= 0.05, row
