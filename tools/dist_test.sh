@@ -7,13 +7,5 @@ CONFIG=$1
 CHECKPOINT=$2
 NPROC=$3
 shift 3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 here=$(cd "$(dirname "$0")" && pwd)
-PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}" \
-exec python -m torch.distributed.run \
-  --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-  --nproc_per_node="$NPROC" --master_port="$PORT" \
-  "$here/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"
+exec bash "$here/torchrun.sh" "$NPROC" "$here/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"

@@ -9,6 +9,7 @@ import argparse
 import os
 
 from mmengine.config import DictAction
+from mmengine.device import get_device
 
 from mmconvnext.engine import build_runner, distributed_teardown, load_config
 
@@ -39,6 +40,8 @@ def main() -> None:
     cfg = load_config(args.config, cfg_options=args.cfg_options, launcher=args.launcher, work_dir=args.work_dir,
                       data_root=args.data_root)
     if args.amp:
+        if get_device() == 'cpu':
+            raise SystemExit('--amp: mmengine\'s AmpOptimWrapper needs a GPU (or NPU/MLU/MUSA); this machine has none')
         wrapper = cfg.optim_wrapper
         if wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
             wrapper.type = 'AmpOptimWrapper'

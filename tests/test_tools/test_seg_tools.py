@@ -4,6 +4,7 @@ dataset made on the fly: train -> resume -> test (mIoU, overlays, --out, --tta),
 2 CPU processes through dist_train.sh (gloo, SyncBN) and dist_test.sh, and
 slurm_train.sh (a stub srun)."""
 import pickle
+import subprocess
 import sys
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 
 import mmconvnext  # noqa: F401  (its import allow-lists mmengine checkpoint state for torch.load)
 from mmconvnext.datasets import make_shapes_dataset
+from mmconvnext.datasets.ade20k import ADE20K_URL
 
 from ..conftest import ROOT, run_tool, tool_env
 
@@ -123,3 +125,22 @@ def test_slurm_train_through_a_stub_srun(seg_job):
                     '--data-root', seg_job['data_root']], env)
     assert 'srun -p cpu --job-name=job --ntasks=1' in log and '--gres' not in log
     assert 'Distributed training: True' in log and (work / 'iter_2.pth').exists()
+
+
+def test_missing_dataset_through_the_real_config(tmp_path):
+    """The unmodified tiny config, pointed at nothing: one message naming the path and the source."""
+    missing = tmp_path / 'nowhere' / 'ADEChallengeData2016'
+    run = subprocess.run([sys.executable, 'tools/train.py', 'configs/upernet_convnext_tiny_ade20k.py', '--work-dir',
+                          str(tmp_path / 'work'), '--data-root', str(missing)], env=tool_env(), capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)
+    assert run.returncode != 0
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith('FileNotFoundError: ADE20KDataset: dataset not found')
+    assert str(missing / 'images' / 'training') in last and ADE20K_URL in last
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message given without a GPU')
+def test_amp_without_a_gpu_says_so(seg_job):
+    run = subprocess.run([sys.executable, 'tools/train.py', seg_job['config'], '--amp'], env=seg_job['env'],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode != 0 and '--amp' in run.stderr and 'needs a GPU' in run.stderr
