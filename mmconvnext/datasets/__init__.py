@@ -1,6 +1,9 @@
-"""Datasets in the mmconvnext scope. Importing this package imports mmseg; the package
-root does not import it (the DATASETS registry reaches it lazily by its location)."""
+"""Datasets in the mmconvnext scope. Importing this package imports mmseg and mmdet;
+the package root does not import it (the DATASETS registry reaches it lazily by its
+location)."""
 from .ade20k import ADE20KDataset
-from .synthetic import ShapesADE20KDataset, make_shapes_dataset
+from .coco import CocoDataset
+from .synthetic import ShapesADE20KDataset, ShapesCocoDataset, make_shapes_coco, make_shapes_dataset
 
-__all__ = ['ADE20KDataset', 'ShapesADE20KDataset', 'make_shapes_dataset']
+__all__ = ['ADE20KDataset', 'CocoDataset', 'ShapesADE20KDataset', 'ShapesCocoDataset', 'make_shapes_coco',
+           'make_shapes_dataset']

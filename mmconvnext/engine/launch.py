@@ -48,16 +48,26 @@ def _datasets(dataset: ConfigDict) -> Iterator[ConfigDict]:
 
 def set_data_root(cfg: Config, data_root: str) -> None:
     """Point every dataloader's dataset (and the datasets it wraps) that has a
-    ``data_root`` at ``data_root``: one flag instead of three ``--cfg-options``."""
-    found = False
+    ``data_root`` at ``data_root``, and the evaluators' ``ann_file`` under the old root
+    with them: one flag instead of several ``--cfg-options``."""
+    old_roots = set()
     for key in _LOADERS:
         loader = cfg.get(key)
         if not loader or 'dataset' not in loader:
             continue
         for ds in _datasets(loader.dataset):
             if 'data_root' in ds:
+                old_roots.add(ds.data_root)
                 ds.data_root = data_root
-                found = True
+    found = bool(old_roots)
+    # metrics that read the annotation file themselves (COCO) name it under the old root
+    for key in ('val_evaluator', 'test_evaluator'):
+        evaluators = cfg.get(key) or []
+        for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
+            ann_file = ev.get('ann_file') if isinstance(ev, dict) else None
+            for old in old_roots:
+                if isinstance(ann_file, str) and old and ann_file.startswith(old):
+                    ev.ann_file = osp.join(data_root, ann_file[len(old):].lstrip('/'))
     if not found:
         raise KeyError('--data-root: no dataset in train/val/test_dataloader has a data_root to override')
 

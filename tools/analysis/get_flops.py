@@ -6,9 +6,11 @@
 FLOPs are counted by mmengine's ``FlopAnalyzer`` (one multiply-add = one FLOP, the
 convention of the paper's and the model zoos' tables) over the inference forward
 (``mode='tensor'``: for a segmentor the backbone and decode head, the auxiliary head
-is training-only). The default shape is the one the paper's tables use: a
-segmentation config's test scale (2048x512 for 512 crops, 2560x640 for 640 crops),
-1280x800 for detection, 224x224 otherwise. Prints a Markdown table:
+is training-only; a two-stage detector as the paper's table counted it: 1000
+proposals through every box head, the first 100 through every mask head). The
+default shape is the one the paper's tables use: a segmentation config's test scale
+(2048x512 for 512 crops, 2560x640 for 640 crops), 1280x800 for detection, 224x224
+otherwise. Prints a Markdown table:
 ``params`` counts every parameter of the model, ``inference params`` only those the
 forward uses. ``--params-only`` builds the model on the meta device (no memory, no
 forward), for quick counts of the largest models.
@@ -61,6 +63,38 @@ def _data_samples(scope: str, shape: Tuple[int, int]) -> Optional[list]:
     return None
 
 
+class _TwoStageDetectorForward(torch.nn.Module):
+    """A two-stage detector counted the way the paper's table was (mmdet 2.x
+    ``forward_dummy``): backbone, neck and RPN head on the image, then every RoI head
+    stage's box branch on 1000 proposals and its mask branch on the first 100. (mmdet
+    3.x's ``mode='tensor'`` runs Cascade R-CNN's three mask heads on all proposals.)"""
+
+    num_proposals, num_mask_rois = 1000, 100
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor):
+        from mmdet.structures.bbox import bbox2roi
+
+        x = self.model.extract_feat(inputs)
+        outs = [self.model.rpn_head(x)]
+        h, w = inputs.shape[-2:]
+        g = torch.Generator().manual_seed(0)
+        xy = torch.rand(self.num_proposals, 2, generator=g) * torch.tensor([w * 0.75, h * 0.75])
+        wh = torch.rand(self.num_proposals, 2, generator=g) * torch.tensor([w * 0.25, h * 0.25]) + 8
+        rois = bbox2roi([torch.cat([xy, xy + wh], 1)])
+        head = self.model.roi_head
+        stages = [(s,) for s in range(head.num_stages)] if hasattr(head, 'num_stages') else [()]
+        for s in stages:
+            outs.append(head._bbox_forward(*s, x, rois)['cls_score'])
+        if head.with_mask:
+            for s in stages:
+                outs.append(head._mask_forward(*s, x, rois[:self.num_mask_rois])['mask_preds'])
+        return outs
+
+
 class _TensorForward(torch.nn.Module):
     """The model's inference forward (``mode='tensor'``) as a one-input module for tracing."""
 
@@ -95,13 +129,15 @@ def complexity(config: str, shape: Optional[Sequence[int]] = None, params_only: 
     if params_only:
         return result
     model = revert_sync_batchnorm(model).eval()
-    analyzer = FlopAnalyzer(_TensorForward(model, _data_samples(scope, shape)), (torch.zeros(1, 3, *shape),))
+    counted = (_TwoStageDetectorForward(model) if hasattr(model, 'roi_head') and hasattr(model, 'rpn_head')
+               else _TensorForward(model, _data_samples(scope, shape)))
+    analyzer = FlopAnalyzer(counted, (torch.zeros(1, 3, *shape),))
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     with torch.no_grad():
         result['flops'] = analyzer.total()
         result['flops_by_operator'] = dict(analyzer.by_operator())
-    unused = {name.removeprefix('model.') for name in analyzer.uncalled_modules()}
+    unused = {name.removeprefix('model.') for name in analyzer.uncalled_modules()}  # e.g. auxiliary heads
     result['inference_params'] = sum(
         p.numel() for name, p in model.named_parameters()
         if not any(name == u or name.startswith(u + '.') for u in unused if u))

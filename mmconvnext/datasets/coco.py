@@ -1,0 +1,101 @@
+"""COCO 2017 instance segmentation in its standard layout, with errors that say what
+is missing or malformed and where the data comes from.
+
+    data/coco/annotations/instances_{train,val}2017.json
+    data/coco/{train,val}2017/*.jpg
+"""
+import json
+import numbers
+import os.path as osp
+from typing import List, Optional
+
+from mmdet.datasets import CocoDataset as _MMDetCocoDataset
+
+from mmconvnext.registry import DATASETS
+
+from .errors import SampleFileErrorsMixin
+
+__all__ = ['CocoDataset', 'coco_annotation_problem']
+
+COCO_URL = 'https://cocodataset.org/#download'
+
+
+def coco_annotation_problem(path: str) -> Optional[str]:
+    """The first thing wrong with COCO annotation file ``path`` (None when nothing is
+    found): invalid JSON, missing lists, or an image / annotation / category entry
+    without its required fields, with a bad box, or pointing at an unknown id."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        return f'not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})'
+    except (OSError, UnicodeDecodeError) as e:
+        return f'cannot be read ({e})'
+    if not isinstance(data, dict):
+        return f'the top level is a {type(data).__name__}, expected an object with images/annotations/categories'
+    for key in ('images', 'annotations', 'categories'):
+        if not isinstance(data.get(key), list):
+            return f"no '{key}' list at the top level"
+    required = {'images': ('id', 'file_name', 'width', 'height'), 'categories': ('id', 'name'),
+                'annotations': ('id', 'image_id', 'category_id', 'bbox')}
+    for key, fields in required.items():
+        for i, entry in enumerate(data[key]):
+            missing = [f for f in fields if not isinstance(entry, dict) or f not in entry]
+            if missing:
+                return f'{key}[{i}] lacks {missing}'
+    image_ids = {img['id'] for img in data['images']}
+    category_ids = {cat['id'] for cat in data['categories']}
+    for i, ann in enumerate(data['annotations']):
+        where = f"annotations[{i}] (id {ann['id']})"
+        bbox = ann['bbox']
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, numbers.Number) for v in bbox)):
+            return f'{where}: bbox {bbox!r} is not [x, y, width, height]'
+        if bbox[2] < 0 or bbox[3] < 0:
+            return f'{where}: bbox {bbox!r} has a negative width or height'
+        if ann['image_id'] not in image_ids:
+            return f"{where}: image_id {ann['image_id']!r} is not among the images"
+        if ann['category_id'] not in category_ids:
+            return f"{where}: category_id {ann['category_id']!r} is not among the categories"
+        seg = ann.get('segmentation')
+        if seg is not None and not isinstance(seg, (list, dict)):
+            return f'{where}: segmentation is a {type(seg).__name__}, expected polygons (list) or RLE (dict)'
+    return None
+
+
+@DATASETS.register_module()
+class CocoDataset(SampleFileErrorsMixin, _MMDetCocoDataset):
+    """mmdet's ``CocoDataset`` (80 classes) that checks its files.
+
+    A missing annotation file or image directory raises a ``FileNotFoundError`` naming
+    the path expected and where COCO comes from; an annotation file that cannot be
+    parsed raises a ``ValueError`` naming the file and its first problem; a sample whose
+    image cannot be decoded raises an error naming the image.
+    """
+
+    SOURCE_HINT = (f'COCO 2017 comes from {COCO_URL} ("2017 Train images", "2017 Val images", '
+                   '"2017 Train/Val annotations"): unzip them into data/coco/ so that '
+                   'data/coco/annotations/instances_{train,val}2017.json, data/coco/train2017/ and '
+                   'data/coco/val2017/ exist, or point the config at your copy with --data-root DIR')
+
+    def load_data_list(self) -> List[dict]:
+        name = type(self).__name__
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(f'{name}: annotation file {self.ann_file!r} not found '
+                                    f'(data_root={self.data_root!r}). {self.SOURCE_HINT}')
+        img_dir = self.data_prefix.get('img')
+        if img_dir and not osp.isdir(img_dir):
+            raise FileNotFoundError(f'{name}: image directory {img_dir!r} not found '
+                                    f'(data_root={self.data_root!r}). {self.SOURCE_HINT}')
+        try:
+            return super().load_data_list()
+        except Exception as e:
+            problem = coco_annotation_problem(self.ann_file) or f'{type(e).__name__}: {e}'
+            raise ValueError(f'{name}: malformed COCO annotation file {self.ann_file!r}: {problem}') from e
+
+    def parse_data_info(self, raw_data_info: dict):
+        # mmdet skips annotations of unknown categories without a word; they are errors
+        for ann in raw_data_info['raw_ann_info']:
+            if ann.get('category_id') not in self.coco.cats:
+                raise ValueError(f"annotation id {ann.get('id')}: category_id {ann.get('category_id')!r} is not "
+                                 'among the categories')
+        return super().parse_data_info(raw_data_info)
