@@ -47,6 +47,9 @@ def test_every_config_builds_its_model(path: Path):
     if backbone is not None and hasattr(backbone, 'out_channels'):
         if hasattr(model, 'decode_head'):
             assert list(cfg.model.decode_head.in_channels) == list(backbone.out_channels)
+        neck = cfg.model.get('neck')
+        if neck and 'in_channels' in neck:
+            assert list(neck.in_channels) == list(backbone.out_channels)
         aux = cfg.model.get('auxiliary_head')
         if aux:
             assert aux.in_channels == backbone.out_channels[aux.in_index]
@@ -102,3 +105,58 @@ def test_get_flops_of_upernet_tiny_at_2048x512_matches_the_paper():
     assert row[2].strip() == '2048x512'
     params, gflops = float(row[3]), float(row[5])
     assert abs(params / 60 - 1) <= 0.015 and abs(gflops / 939 - 1) <= 0.05, row
+
+
+# arch, weights, lr, decay_rate, num_layers, drop path, epochs, params (M), GFLOPs @1280x800 (FACTS.md "COCO")
+COCO = {
+    'mask_rcnn_convnext_tiny_coco_1x.py': ('tiny', '1k', 1e-4, 0.95, 6, 0.4, 12, 48, 262),
+    'mask_rcnn_convnext_tiny_coco_3x.py': ('tiny', '1k', 1e-4, 0.95, 6, 0.4, 36, 48, 262),
+    'cascade_mask_rcnn_convnext_tiny_coco_3x.py': ('tiny', '1k', 2e-4, 0.7, 6, 0.4, 36, 86, 741),
+    'cascade_mask_rcnn_convnext_small_coco_3x.py': ('small', '1k', 2e-4, 0.7, 12, 0.6, 36, 108, 827),
+    'cascade_mask_rcnn_convnext_base_coco_3x.py': ('base', '1k', 2e-4, 0.8, 12, 0.7, 36, 146, 964),
+    'cascade_mask_rcnn_convnext_base_in22k_coco_3x.py': ('base', '22k', 1e-4, 0.8, 12, 0.6, 36, 146, 964),
+    'cascade_mask_rcnn_convnext_large_in22k_coco_3x.py': ('large', '22k', 1e-4, 0.7, 12, 0.7, 36, 255, 1354),
+    'cascade_mask_rcnn_convnext_xlarge_in22k_coco_3x.py': ('xlarge', '22k', 1e-4, 0.7, 12, 0.8, 36, 407, 1898),
+}
+
+
+@pytest.mark.parametrize('name', sorted(COCO))
+def test_coco_configs_hold_the_papers_setup(name: str):
+    arch, weights, lr, decay, num_layers, drop_path, epochs, _, _ = COCO[name]
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    bb = cfg.model.backbone
+    assert bb.type == 'mmconvnext.ConvNeXt' and bb.arch == arch and bb.drop_path_rate == drop_path
+    assert bb.layer_scale_init_value == 1.0 and tuple(bb.out_indices) == (0, 1, 2, 3)
+    assert f'convnext_{arch}_{weights}_224' in bb.init_cfg.checkpoint
+    opt = cfg.optim_wrapper
+    assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == lr and opt.optimizer.weight_decay == 0.05
+    assert dict(opt.paramwise_cfg) == dict(decay_rate=decay, decay_type='layer_wise', num_layers=num_layers)
+    warmup, steps = cfg.param_scheduler
+    assert (warmup.type, warmup.end, warmup.by_epoch) == ('LinearLR', 1000, False)
+    assert cfg.train_cfg.max_epochs == epochs
+    assert list(steps.milestones) == ([27, 33] if epochs == 36 else [8, 11])
+    assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 16
+    assert cfg.train_dataloader.dataset.type == 'mmconvnext.CocoDataset'
+    types = [t.type for t in cfg.train_dataloader.dataset.pipeline]
+    assert ('RandomChoice' in types) == (epochs == 36)  # 3x: the multi-scale DETR recipe; 1x: single scale
+    if cfg.model.type == 'CascadeRCNN':
+        for head in cfg.model.roi_head.bbox_head:
+            assert (head.type, head.num_shared_convs, head.num_shared_fcs) == ('ConvFCBBoxHead', 4, 1)
+            assert head.loss_bbox.type == 'GIoULoss' and head.reg_decoded_bbox and head.norm_cfg.type == 'SyncBN'
+
+
+def test_get_flops_parameter_counts_of_the_detectors_match_the_paper():
+    configs = [str(ROOT / 'configs' / n) for n in sorted(COCO)]
+    log = run_tool([sys.executable, 'tools/analysis/get_flops.py', *configs, '--params-only'], tool_env())
+    rows = {line.split('|')[1].strip(): line.split('|') for line in log.splitlines() if 'rcnn' in line}
+    assert len(rows) == len(COCO), log[-2000:]
+    for name, row in rows.items():
+        params = float(row[3])
+        assert abs(params / COCO[name][7] - 1) <= 0.015, (name, params)
+
+
+def test_get_flops_of_mask_rcnn_tiny_at_1280x800_matches_the_paper():
+    log = run_tool([sys.executable, 'tools/analysis/get_flops.py', 'configs/mask_rcnn_convnext_tiny_coco_1x.py'],
+                   tool_env(OMP_NUM_THREADS='2'))
+    row = next(line.split('|') for line in log.splitlines() if line.startswith('| mask_rcnn'))
+    assert row[2].strip() == '1280x800' and abs(float(row[5]) / 262 - 1) <= 0.05, row

@@ -67,9 +67,15 @@ def coco(tmp_path_factory):
     return tmp, make_shapes_coco(str(tmp / 'data'), num_train=4, num_val=2, size=128)
 
 
-FOUR_CLASSES = {  # the bbox heads: one dict for Mask R-CNN, a list of three for Cascade
-    'mask_rcnn_convnext_tiny_coco_1x.py': ['model.roi_head.bbox_head.num_classes=4'],
-    'cascade_mask_rcnn_convnext_tiny_coco_3x.py': [f'model.roi_head.bbox_head.{i}.num_classes=4' for i in range(3)],
+# four classes in the bbox heads (one dict for Mask R-CNN, a list of three for Cascade), and
+# fewer RoIs than COCO's 512 sampled / 1000 proposals, to keep the test short
+SMALL = ['model.train_cfg.rpn_proposal.max_per_img=200', 'model.test_cfg.rpn.max_per_img=100']
+FOUR_CLASSES = {
+    'mask_rcnn_convnext_tiny_coco_1x.py': ['model.roi_head.bbox_head.num_classes=4',
+                                           'model.train_cfg.rcnn.sampler.num=64', *SMALL],
+    'cascade_mask_rcnn_convnext_tiny_coco_3x.py': [*(f'model.roi_head.bbox_head.{i}.num_classes=4' for i in range(3)),
+                                                   *(f'model.train_cfg.rcnn.{i}.sampler.num=64' for i in range(3)),
+                                                   *SMALL],
 }
 
 
