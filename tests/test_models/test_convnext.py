@@ -191,6 +191,23 @@ def test_channels_last_input(tiny_arch):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize('use_grn', [False, True])
+def test_dense_outputs_are_nchw_contiguous_for_mmcv_roi_align(tiny_arch, use_grn):
+    """mmcv's RoIAlign reads its input's memory as contiguous NCHW: a channels-last view
+    (what a channels-first LayerNorm returns) gave Mask R-CNN's RoI heads wrong features."""
+    from mmcv.ops import RoIAlign
+
+    model = ConvNeXt(tiny_arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False, use_grn=use_grn).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, 64, 64))
+    assert all(o.is_contiguous() for o in outs)
+    rois = torch.tensor([[0.0, 1.0, 2.0, 11.0, 9.0]])
+    roi_align = RoIAlign(output_size=3, spatial_scale=1.0, sampling_ratio=0, aligned=True)
+    got = roi_align(outs[0], rois)
+    ref = roi_align(outs[0].clone(memory_format=torch.contiguous_format), rois)  # the same values, NCHW memory
+    torch.testing.assert_close(got, ref)
+
+
 def test_negative_out_indices_and_caller_args_untouched(tiny_arch):
     out_indices = [-1, 0]
     norm_cfg = dict(type='LN2d', eps=1e-6)

@@ -322,7 +322,10 @@ class ConvNeXt(BaseModule):
                 if self.gap_before_final_norm:
                     outs.append(norm(x.mean((-2, -1), keepdim=True)).flatten(1))
                 else:
-                    outs.append(norm(x))
+                    # Dense outputs leave in NCHW memory: the channels-first LayerNorm returns a
+                    # channels-last-strided view, and mmcv's RoIAlign (Mask R-CNN's RoI heads)
+                    # reads its input's memory as contiguous NCHW, so a view gave it garbage.
+                    outs.append(norm(x).contiguous())
         return tuple(outs)
 
     # ------------------------------------------------------------------ freezing
