@@ -47,3 +47,10 @@ def run_tool(args: list, env: dict, timeout: int = 300) -> str:
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-4000:]
     return log
+
+
+def run_tool_failing(args: list, env: dict, timeout: int = 300) -> str:
+    """Run a tool that must fail; return its stderr."""
+    run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    assert run.returncode != 0, (run.stdout + run.stderr)[-4000:]
+    return run.stderr

@@ -4,9 +4,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from mmengine.config import Config
-from mmengine.registry import MODELS, DefaultScope, init_default_scope
+
+from mmconvnext.engine import build_model
 
 from .conftest import ROOT, run_tool, tool_env
 
@@ -26,14 +26,6 @@ PAPER = {'tiny_ade20k': (60, 939), 'small_ade20k': (82, 1027), 'base_ade20k': (1
          'base_ade20k_640': (122, 1828), 'large_ade20k_640': (235, 2458), 'xlarge_ade20k_640': (391, 3335)}
 
 
-def _build_on_meta(cfg: Config) -> torch.nn.Module:
-    scope = cfg.get('default_scope') or 'mmengine'
-    with DefaultScope.overwrite_default_scope(scope):
-        init_default_scope(scope)
-        with torch.device('meta'):
-            return MODELS.build(cfg.model)
-
-
 def test_configs_are_found():
     assert {p.name for p in CONFIGS} >= set(ADE20K)
 
@@ -41,7 +33,7 @@ def test_configs_are_found():
 @pytest.mark.parametrize('path', CONFIGS, ids=[p.name for p in CONFIGS])
 def test_every_config_builds_its_model(path: Path):
     cfg = Config.fromfile(str(path))
-    model = _build_on_meta(cfg)
+    model = build_model(cfg, 'meta')
     assert sum(p.numel() for p in model.parameters()) > 0
     backbone = getattr(model, 'backbone', None)
     if backbone is not None and hasattr(backbone, 'out_channels'):

@@ -8,14 +8,15 @@ import contextlib
 import os.path as osp
 from typing import Iterator, Optional
 
+import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
-from mmengine.registry import RUNNERS
+from mmengine.registry import MODELS, RUNNERS, DefaultScope
 from mmengine.runner import Runner
 
 from .cpu_dist import prepare_cpu_distributed
 
-__all__ = ['build_runner', 'distributed_teardown', 'load_config', 'set_data_root']
+__all__ = ['build_model', 'build_runner', 'distributed_teardown', 'load_config', 'set_data_root']
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -70,6 +71,13 @@ def set_data_root(cfg: Config, data_root: str) -> None:
                     ev.ann_file = osp.join(data_root, ann_file[len(old):].lstrip('/'))
     if not found:
         raise KeyError('--data-root: no dataset in train/val/test_dataloader has a data_root to override')
+
+
+def build_model(cfg: Config, device: str = 'cpu') -> torch.nn.Module:
+    """``cfg.model`` built in the config's default scope, its parameters on ``device``
+    (``'meta'``: no memory, for counting or checking construction)."""
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope') or 'mmengine'), torch.device(device):
+        return MODELS.build(cfg.model)
 
 
 def build_runner(cfg: Config) -> Runner:

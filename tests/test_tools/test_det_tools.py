@@ -3,7 +3,6 @@ R-CNN (3x config, its multi-scale crop pipeline shrunk) with a tiny backbone on 
 COCO-format fixture made on the fly (polygons, RLE, boxes): a few iterations with
 tools/train.py, then tools/test.py reporting bbox and segm mAP and drawing results."""
 import json
-import subprocess
 import sys
 
 import pytest
@@ -12,7 +11,7 @@ import mmconvnext  # noqa: F401
 from mmconvnext.datasets import make_shapes_coco
 from mmconvnext.datasets.coco import COCO_URL
 
-from ..conftest import ROOT, run_tool, tool_env
+from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
 
 COMMON = '''
 _base_ = '{base}'
@@ -103,11 +102,10 @@ def test_train_then_test_reports_bbox_and_segm_map(coco, name, template):
 def test_missing_and_malformed_coco(tmp_path, coco):
     _, data_root = coco
     missing = tmp_path / 'coco'
-    run = subprocess.run([sys.executable, 'tools/train.py', 'configs/mask_rcnn_convnext_tiny_coco_1x.py',
-                          '--work-dir', str(tmp_path / 'w'), '--data-root', str(missing)],
-                         env=tool_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
-    last = run.stderr.strip().splitlines()[-1]
-    assert run.returncode != 0 and last.startswith('FileNotFoundError: CocoDataset: annotation file')
+    stderr = run_tool_failing([sys.executable, 'tools/train.py', 'configs/mask_rcnn_convnext_tiny_coco_1x.py',
+                               '--work-dir', str(tmp_path / 'w'), '--data-root', str(missing)], tool_env())
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith('FileNotFoundError: CocoDataset: annotation file')
     assert str(missing / 'annotations' / 'instances_train2017.json') in last and COCO_URL in last
 
     from mmengine.registry import init_default_scope

@@ -4,7 +4,6 @@ dataset made on the fly: train -> resume -> test (mIoU, overlays, --out, --tta),
 2 CPU processes through dist_train.sh (gloo, SyncBN) and dist_test.sh, and
 slurm_train.sh (a stub srun)."""
 import pickle
-import subprocess
 import sys
 
 import pytest
@@ -14,7 +13,7 @@ import mmconvnext  # noqa: F401  (its import allow-lists mmengine checkpoint sta
 from mmconvnext.datasets import make_shapes_dataset
 from mmconvnext.datasets.ade20k import ADE20K_URL
 
-from ..conftest import ROOT, run_tool, tool_env
+from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
 
 DERIVED = '''
 _base_ = '{base}'
@@ -130,17 +129,14 @@ def test_slurm_train_through_a_stub_srun(seg_job):
 def test_missing_dataset_through_the_real_config(tmp_path):
     """The unmodified tiny config, pointed at nothing: one message naming the path and the source."""
     missing = tmp_path / 'nowhere' / 'ADEChallengeData2016'
-    run = subprocess.run([sys.executable, 'tools/train.py', 'configs/upernet_convnext_tiny_ade20k.py', '--work-dir',
-                          str(tmp_path / 'work'), '--data-root', str(missing)], env=tool_env(), capture_output=True,
-                         text=True, timeout=300, cwd=ROOT)
-    assert run.returncode != 0
-    last = run.stderr.strip().splitlines()[-1]
+    stderr = run_tool_failing([sys.executable, 'tools/train.py', 'configs/upernet_convnext_tiny_ade20k.py',
+                               '--work-dir', str(tmp_path / 'work'), '--data-root', str(missing)], tool_env())
+    last = stderr.strip().splitlines()[-1]
     assert last.startswith('FileNotFoundError: ADE20KDataset: dataset not found')
     assert str(missing / 'images' / 'training') in last and ADE20K_URL in last
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message given without a GPU')
 def test_amp_without_a_gpu_says_so(seg_job):
-    run = subprocess.run([sys.executable, 'tools/train.py', seg_job['config'], '--amp'], env=seg_job['env'],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert run.returncode != 0 and '--amp' in run.stderr and 'needs a GPU' in run.stderr
+    stderr = run_tool_failing([sys.executable, 'tools/train.py', seg_job['config'], '--amp'], seg_job['env'])
+    assert '--amp' in stderr and 'needs a GPU' in stderr

@@ -24,7 +24,8 @@ import torch
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config, DictAction
 from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import MODELS, DefaultScope, init_default_scope
+
+from mmconvnext.engine import build_model
 
 DEFAULT_SHAPES = {'mmseg': (2048, 512), 'mmdet': (1280, 800)}
 
@@ -120,10 +121,7 @@ def complexity(config: str, shape: Optional[Sequence[int]] = None, params_only: 
     if shape is None:
         shape = default_shape(cfg, scope)
     shape = (shape[0], shape[-1])
-    with DefaultScope.overwrite_default_scope(scope):
-        init_default_scope(scope)
-        with torch.device('meta' if params_only else 'cpu'):
-            model = MODELS.build(cfg.model)
+    model = build_model(cfg, 'meta' if params_only else 'cpu')
     result = dict(shape=shape, params=sum(p.numel() for p in model.parameters()), inference_params=None,
                   flops=None, flops_by_operator=None)
     if params_only:
