@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PEERS_INSTALL := ../shared/peers/install.sh
 
-.PHONY: install peers test demo lint format
+.PHONY: install peers test demo demo-det lint format
 
 install:  ## create .venv with the pinned stack (idempotent; ~10 min the very first time)
 	@bash tools/setup_env.sh
@@ -19,6 +19,9 @@ test: install peers  ## lint, then the whole test suite
 
 demo: install  ## UperNet + ConvNeXt-atto trained and evaluated on generated ADE20K-layout shapes
 	$(PY) tools/demo.py
+
+demo-det: install  ## Mask R-CNN + ConvNeXt-atto trained and evaluated on generated COCO-layout shapes
+	$(PY) tools/demo.py --task det
 
 lint: install
 	$(VENV)/bin/ruff check mmconvnext tools tests

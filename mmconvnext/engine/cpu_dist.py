@@ -18,6 +18,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
 from torch import nn
 
@@ -94,7 +95,11 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
 
     def __init__(self, module: nn.Module, **kwargs):
         kwargs['device_ids'] = None
+        num_sync = sum(isinstance(m, nn.SyncBatchNorm) for m in module.modules())
         super().__init__(module=convert_sync_batchnorm_for_cpu(module), **kwargs)
+        if num_sync:
+            print_log(f'CPU DDP: {num_sync} SyncBatchNorm layers synchronise over gloo (CPUSyncBatchNorm)',
+                      logger='current')
 
 
 def slurm_to_torch_env(environ=os.environ) -> None:

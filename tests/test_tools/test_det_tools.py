@@ -125,3 +125,19 @@ def test_missing_and_malformed_coco(tmp_path, coco):
             CocoDataset(data_root=data_root, ann_file=str(bad), data_prefix=dict(img='val2017/'), pipeline=[],
                         metainfo=dict(classes=('disc', 'box', 'triangle', 'ring')))
         assert str(bad) in str(e.value) and problem in str(e.value), str(e.value)
+
+
+def test_cascade_trains_with_two_cpu_processes_and_sync_bn(coco):
+    """dist_train.sh with 2 processes (gloo): the Cascade heads' SyncBN synchronises
+    through mmconvnext's CPU SyncBN, as it would through NCCL on GPUs."""
+    tmp, data_root = coco
+    name = 'cascade_mask_rcnn_convnext_tiny_coco_3x.py'
+    config = tmp / f'dist_{name}'
+    config.write_text(CASCADE.format(base=ROOT / 'configs' / name))
+    work = tmp / 'dist_work'
+    log = run_tool(['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work), '--data-root', data_root,
+                    '--cfg-options', *FOUR_CLASSES[name], 'train_dataloader.batch_size=2'], tool_env())
+    assert 'Distributed training: True' in log and 'Epoch(train) [1][1/1]' in log  # 4 images / (2 x 2)
+    # the three 4conv1fc heads' SyncBN (one per conv), reported by rank 0
+    assert 'CPU DDP: 12 SyncBatchNorm layers synchronise over gloo' in log, log[-3000:]
+    assert 'coco/bbox_mAP' in log and (work / 'epoch_1.pth').exists()
