@@ -29,7 +29,7 @@ from mmengine.logging import MMLogger, print_log
 __all__ = [
     'CheckpointError', 'FORMATS', 'convert_official', 'convert_timm', 'convert_mmpretrain',
     'convert_to_mmconvnext', 'detect_format', 'extract_state_dict', 'load_pretrained',
-    'read_checkpoint', 'backbone_state_dict',
+    'read_checkpoint', 'backbone_state_dict', 'select_weights',
 ]
 
 StateDict = Dict[str, torch.Tensor]
@@ -98,6 +98,32 @@ def extract_state_dict(checkpoint: Mapping, filename: str = '<checkpoint>') -> S
     if all(k.startswith('module.') for k in state):
         state = OrderedDict((k[len('module.'):], v) for k, v in state.items())
     return state
+
+
+def select_weights(checkpoint: Mapping, which: str = 'raw', filename: str = '<checkpoint>') -> StateDict:
+    """The raw or the EMA weights of a checkpoint, as a flat state dict.
+
+    mmengine's ``EMAHook`` saves the EMA weights as ``state_dict`` and the raw ones as
+    ``ema_state_dict`` (``module.``-prefixed, plus a ``steps`` counter); the official
+    repository saves ``model`` and ``model_ema``. A checkpoint without EMA weights has
+    only raw ones: asking it for ``'ema'`` raises :class:`CheckpointError`.
+    """
+    if which not in ('raw', 'ema'):
+        raise ValueError(f"which must be 'raw' or 'ema', got {which!r}")
+    if not isinstance(checkpoint, Mapping):
+        return extract_state_dict(checkpoint, filename)  # raises, naming the type
+    if isinstance(checkpoint.get('ema_state_dict'), Mapping):  # mmengine EMAHook
+        if which == 'ema':
+            return extract_state_dict({'state_dict': checkpoint['state_dict']}, filename)
+        raw = {k[len('module.'):]: v for k, v in checkpoint['ema_state_dict'].items() if k.startswith('module.')}
+        return extract_state_dict(raw, filename)
+    if isinstance(checkpoint.get('model_ema'), Mapping):  # the official trainer
+        return extract_state_dict(checkpoint['model_ema'] if which == 'ema' else checkpoint['model'], filename)
+    if which == 'ema':
+        raise CheckpointError(
+            f'{filename}: holds no EMA weights (no ema_state_dict from mmengine\'s EMAHook, no model_ema from '
+            f'the official trainer; top-level keys: {list(checkpoint)[:10]})')
+    return extract_state_dict(checkpoint, filename)
 
 
 # ---------------------------------------------------------------------------- formats

@@ -152,3 +152,71 @@ def test_get_flops_of_mask_rcnn_tiny_at_1280x800_matches_the_paper():
                    tool_env(OMP_NUM_THREADS='2'))
     row = next(line.split('|') for line in log.splitlines() if line.startswith('| mask_rcnn'))
     assert row[2].strip() == '1280x800' and abs(float(row[5]) / 262 - 1) <= 0.05, row
+
+
+# arch, classes, drop path, lr, base batch, layer decay (None: none), mixup, EMA, epochs, size,
+# per-process batch (FACTS.md "ImageNet-1K" and the official training commands)
+IMAGENET = {
+    'convnext_tiny_in1k.py': ('tiny', 1000, 0.1, 4e-3, 4096, None, True, True, 300, 224, 128),
+    'convnext_small_in1k.py': ('small', 1000, 0.4, 4e-3, 4096, None, True, True, 300, 224, 128),
+    'convnext_base_in1k.py': ('base', 1000, 0.5, 4e-3, 4096, None, True, True, 300, 224, 128),
+    'convnext_large_in1k.py': ('large', 1000, 0.5, 4e-3, 4096, None, True, True, 300, 224, 64),
+    'convnext_base_in22k.py': ('base', 21841, 0.1, 4e-3, 4096, None, True, False, 90, 224, 32),
+    'convnext_large_in22k.py': ('large', 21841, 0.1, 4e-3, 4096, None, True, False, 90, 224, 32),
+    'convnext_xlarge_in22k.py': ('xlarge', 21841, 0.2, 4e-3, 4096, None, True, False, 90, 224, 32),
+    'convnext_base_in22k_ft_in1k.py': ('base', 1000, 0.2, 5e-5, 512, 0.8, False, False, 30, 224, 32),
+    'convnext_large_in22k_ft_in1k.py': ('large', 1000, 0.3, 5e-5, 512, 0.8, False, False, 30, 224, 32),
+    'convnext_xlarge_in22k_ft_in1k.py': ('xlarge', 1000, 0.4, 5e-5, 512, 0.8, False, True, 30, 224, 16),
+    'convnext_base_in22k_ft_in1k_384.py': ('base', 1000, 0.2, 5e-5, 512, 0.8, False, False, 30, 384, 16),
+    'convnext_large_in22k_ft_in1k_384.py': ('large', 1000, 0.3, 5e-5, 512, 0.8, False, False, 30, 384, 16),
+    'convnext_xlarge_in22k_ft_in1k_384.py': ('xlarge', 1000, 0.4, 5e-5, 512, 0.8, False, True, 30, 384, 8),
+    'convnext_base_in1k_384.py': ('base', 1000, 0.8, 5e-5, 512, 0.7, False, False, 30, 384, 32),
+    'convnext_large_in1k_384.py': ('large', 1000, 0.95, 5e-5, 512, 0.7, False, False, 30, 384, 32),
+}
+
+
+@pytest.mark.parametrize('name', sorted(IMAGENET))
+def test_imagenet_configs_hold_the_papers_recipe(name: str):
+    arch, classes, dpr, lr, base_batch, decay, mixup, ema, epochs, size, batch = IMAGENET[name]
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    m, bb, pre = cfg.model, cfg.model.backbone, cfg.model.data_preprocessor
+    assert m.type == 'mmconvnext.ConvNeXtClassifier' and m.num_classes == classes and m.label_smoothing == 0.1
+    assert (bb.arch, bb.drop_path_rate, bb.layer_scale_init_value, bb.gap_before_final_norm) == (arch, dpr, 1e-6, True)
+    finetune = decay is not None
+    assert m.head_init_scale == (0.001 if finetune else 1.0)
+    if finetune:
+        assert bb.init_cfg.type == 'Pretrained' and bb.init_cfg.prefix == 'backbone.'
+        assert ('_22k_224' if 'in22k' in name else '_1k_224_ema') in bb.init_cfg.checkpoint
+    # batch-level augmentations: RandAugment rand-m9-mstd0.5-inc1, Erasing 0.25, Mixup/CutMix
+    assert pre.rand_augment == dict(num_ops=2, magnitude=9, magnitude_std=0.5, increasing=True)
+    assert pre.random_erasing == dict(prob=0.25)
+    if mixup:
+        assert pre.mixup_cutmix == dict(mixup_alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5)
+    else:
+        assert pre.mixup_cutmix is None
+    opt = cfg.optim_wrapper
+    assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == lr
+    assert opt.optimizer.weight_decay == (1e-8 if finetune else 0.05)
+    assert opt.constructor == 'mmconvnext.LearningRateDecayOptimizerConstructor'
+    assert opt.paramwise_cfg.decay_rate == (decay or 1.0)
+    if finetune:
+        assert (opt.paramwise_cfg.decay_type, opt.paramwise_cfg.num_layers) == ('layer_wise', 12)
+    assert cfg.auto_scale_lr == dict(base_batch_size=base_batch, enable=True)
+    assert cfg.train_dataloader.batch_size == batch and cfg.train_cfg.max_epochs == epochs
+    sched = cfg.param_scheduler
+    assert sched[-1].type == 'CosineAnnealingLR' and sched[-1].end == epochs
+    if finetune:
+        assert len(sched) == 1  # no warm-up
+    else:
+        assert sched[0].type == 'LinearLR' and sched[0].end == (5 if classes == 21841 else 20)
+    hooks = [h for h in cfg.get('custom_hooks', []) if h.type == 'EMAHook']
+    assert bool(hooks) == ema and all(h.momentum == 1e-4 for h in hooks)  # decay 0.9999
+    crop = cfg.train_dataloader.dataset.pipeline[1]
+    assert (crop.type, crop.scale, crop.interpolation) == ('mmconvnext.RandomResizedCrop', size, 'bicubic')
+    if cfg.get('val_dataloader'):
+        test = cfg.val_dataloader.dataset.pipeline
+        if size == 224:
+            assert test[1].scale[1] == 256 and test[2].crop_size == 224  # 224 / 0.875
+        else:
+            assert test[1].scale == (384, 384) and not test[1].keep_ratio
+        assert cfg.val_cfg.type == 'mmconvnext.RawAndEMAValLoop'

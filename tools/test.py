@@ -94,7 +94,15 @@ def main() -> None:
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} not found')
     cfg = load_config(args.config, cfg_options=args.cfg_options, launcher=args.launcher, work_dir=args.work_dir,
                       data_root=args.data_root)
+    if args.checkpoint.endswith('.safetensors'):
+        raise SystemExit(f'{args.checkpoint}: tools/test.py reads .pth checkpoints; convert this file first with '
+                         'tools/model_converters/convnext_to_mmconvnext.py SRC DST.pth')
     cfg.load_from, cfg.resume = args.checkpoint, False
+    # mmengine's EMAHook saves the averaged weights as the checkpoint's state_dict, so the
+    # test evaluates them without the hook; the hook would also require a 'state_dict'
+    # key, which official/timm checkpoints (evaluated here too) do not have.
+    hooks = cfg.get('custom_hooks') or []
+    cfg.custom_hooks = [h for h in hooks if h.get('type') not in ('EMAHook', 'mmengine.EMAHook')]
     if args.show_dir:
         enable_visualization(cfg, args.show_dir, args.show_interval)
     if args.out:

@@ -1,12 +1,15 @@
-"""Convert an official / timm / mmpretrain ConvNeXt checkpoint to mmconvnext's layout.
+"""Convert an official / timm / mmpretrain ConvNeXt checkpoint to mmconvnext's layout,
+or export the weights of an mmconvnext trainer checkpoint.
 
     python tools/model_converters/convnext_to_mmconvnext.py SRC DST [--format auto]
-                                                            [--backbone-only]
+                                                            [--backbone-only] [--ema]
 
 SRC is a path or URL (``.pth``/``.pt``/``.bin``/``.safetensors``); it is read without
 executing code (``weights_only``). DST gets ``{'state_dict': ..., 'meta': ...}`` with
 ``backbone.`` keys (and ``head.fc`` unless ``--backbone-only``), written atomically.
-Configs can also load SRC directly: ``init_cfg=dict(type='Pretrained', checkpoint=SRC)``
+``--ema`` takes the exponential moving average of the weights instead of the raw ones
+(mmengine's EMAHook keeps both in its checkpoints, the official trainer as
+``model_ema``). Configs can also load SRC directly: ``init_cfg=dict(type='Pretrained', checkpoint=SRC)``
 runs the same conversion.
 """
 import argparse
@@ -24,8 +27,8 @@ from mmconvnext.checkpoint import (  # noqa: E402
     FORMATS,
     CheckpointError,
     convert_to_mmconvnext,
-    extract_state_dict,
     read_checkpoint,
+    select_weights,
 )
 from mmconvnext.version import __version__  # noqa: E402
 
@@ -37,18 +40,20 @@ def main(argv=None) -> int:
     parser.add_argument('--format', default='auto', choices=['auto', *FORMATS],
                         help='source format (default: detected from key names)')
     parser.add_argument('--backbone-only', action='store_true', help='drop everything outside backbone.')
+    parser.add_argument('--ema', action='store_true', help='export the EMA weights (default: the raw weights)')
     args = parser.parse_args(argv)
     if os.path.exists(args.src) and os.path.abspath(args.src) == os.path.abspath(args.dst):
         parser.error(f'refusing to overwrite the input {args.src}; choose another DST')
     try:
-        state = extract_state_dict(read_checkpoint(args.src), args.src)
+        state = select_weights(read_checkpoint(args.src), 'ema' if args.ema else 'raw', args.src)
         converted, fmt = convert_to_mmconvnext(state, args.src, None if args.format == 'auto' else args.format)
     except CheckpointError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     if args.backbone_only:
         converted = {k: v for k, v in converted.items() if k.startswith(BACKBONE)}
-    meta = {'source': str(args.src), 'source_format': fmt, 'mmconvnext_version': __version__}
+    meta = {'source': str(args.src), 'source_format': fmt, 'weights': 'ema' if args.ema else 'raw',
+            'mmconvnext_version': __version__}
     dst = Path(args.dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     # write next to DST, then rename: an interrupted run never leaves a truncated file

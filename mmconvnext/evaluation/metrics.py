@@ -1,0 +1,87 @@
+"""Top-k classification accuracy (mmpretrain's ``Accuracy``, written here because
+mmpretrain cannot be imported in this environment).
+
+    val_evaluator = dict(type='mmconvnext.Accuracy', topk=(1, 5))
+    # -> {'accuracy/top1': 81.2, 'accuracy/top5': 95.6}  (percent)
+"""
+import warnings
+from typing import Any, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.structures import BaseDataElement
+
+from mmconvnext.registry import METRICS
+
+__all__ = ['Accuracy']
+
+
+def _field(sample: Union[BaseDataElement, dict], key: str, index: int) -> Any:
+    value = sample.get(key) if isinstance(sample, (dict, BaseDataElement)) else None
+    if value is None:
+        keys = sorted(sample.keys()) if isinstance(sample, (dict, BaseDataElement)) else type(sample).__name__
+        raise KeyError(f"Accuracy: data sample {index} has no '{key}' (it has {keys}); expected the classifier's "
+                       "outputs with 'pred_score' (class scores) and 'gt_label' (the true class)")
+    return value
+
+
+@METRICS.register_module()
+class Accuracy(BaseMetric):
+    """Top-k accuracy in percent, one metric ``top{k}`` per k (``accuracy/top1``, ...).
+
+    Each data sample (a ``BaseDataElement`` or, as mmengine's ``Evaluator`` passes
+    them, its ``to_dict()``) needs ``pred_score`` (a float tensor of the class scores)
+    and ``gt_label`` (the true class: an int or a tensor of shape (1,)). A sample is
+    right at k when its class is among the k best-scored; equal scores rank the lower
+    class index first (deterministic). A k larger than the number of classes counts as
+    that number (with one warning). Results are gathered across ranks by
+    ``BaseMetric`` (one small entry per sample).
+
+    Args:
+        topk: the k (or ks) to report.
+        collect_device: ``'cpu'`` or ``'gpu'``, how ranks gather results.
+        prefix: the metric name prefix; default ``'accuracy'``.
+        collect_dir: the temporary directory of the ``'cpu'`` gathering.
+    """
+
+    default_prefix: Optional[str] = 'accuracy'
+
+    def __init__(self,
+                 topk: Union[int, Sequence[int]] = (1, 5),
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 collect_dir: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        ks = (topk,) if isinstance(topk, (int, np.integer)) else tuple(topk)
+        if not ks or not all(isinstance(k, (int, np.integer)) and k >= 1 for k in ks):
+            raise ValueError(f'Accuracy: topk must be a positive int or a sequence of them, got {topk!r}')
+        self.topk = tuple(int(k) for k in ks)
+        self._warned = False
+
+    def process(self, data_batch: Any, data_samples: Sequence[Union[BaseDataElement, dict]]) -> None:
+        kmax = max(self.topk)
+        for i, sample in enumerate(data_samples):
+            score = torch.as_tensor(_field(sample, 'pred_score', i)).detach().reshape(-1).float().cpu()
+            label = torch.as_tensor(_field(sample, 'gt_label', i)).reshape(-1)
+            if label.numel() != 1:
+                raise ValueError(f'Accuracy: data sample {i} has gt_label of shape {tuple(label.shape)}, '
+                                 'expected one class index')
+            num_classes = score.numel()
+            if kmax > num_classes and not self._warned:
+                self._warned = True
+                warnings.warn(f'Accuracy: topk={self.topk} asks for more classes than the {num_classes} scored; '
+                              f'top-k for k > {num_classes} is computed as top-{num_classes}', stacklevel=2)
+            # a stable descending sort: equal scores keep the lower class index first
+            order = torch.sort(score, descending=True, stable=True).indices[:kmax]
+            self.results.append(dict(topk=order.numpy().astype(np.int64), gt_label=int(label.item())))
+
+    def compute_metrics(self, results: List[dict]) -> dict:
+        metrics = {}
+        for k in self.topk:
+            if not results:
+                metrics[f'top{k}'] = 0.0
+                continue
+            correct = sum(r['gt_label'] in r['topk'][:k] for r in results)
+            metrics[f'top{k}'] = 100.0 * correct / len(results)
+        return metrics
