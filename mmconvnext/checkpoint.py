@@ -261,7 +261,9 @@ def load_pretrained(
     raise :class:`CheckpointError` naming each key and both shapes.
 
     Returns:
-        (missing keys, unexpected keys)
+        (missing keys, unexpected keys). The per-stage output norms a multi-scale
+        backbone has beyond a classifier's final norm are logged as new layers, not
+        counted as missing, when the checkpoint holds an output norm of its own.
     """
     logger = logger or MMLogger.get_current_instance()
     raw = extract_state_dict(read_checkpoint(filename, map_location), filename)
@@ -298,6 +300,15 @@ def load_pretrained(
         f'Loaded {len(matched)}/{len(own)} backbone tensors from {filename} ({fmt} format)',
         logger=logger,
     )
+    # A classifier has one output norm (after its last stage); a multi-scale backbone adds
+    # one per extra output stage. Those layers exist in no classification checkpoint, so
+    # they are new layers (initialised as identity LayerNorms), not missing weights.
+    if any(re.match(r'norm\d+\.', k) for k in state):
+        new_norms = sorted(k for k in missing if re.match(r'norm\d+\.', k))
+        if new_norms:
+            print_log(f'output norms new in this multi-scale backbone (a classifier has only its final '
+                      f'one; kept their initialisation): {new_norms}', logger=logger)
+            missing = [k for k in missing if k not in new_norms]
     if missing:
         print_log(f'missing keys in {filename} (kept their initialisation): {missing}', logger=logger, level=30)
     if unexpected:

@@ -152,17 +152,20 @@ def test_linear_and_conv_pointwise_checkpoints_interchange(tmp_path):
 
 def test_missing_and_unexpected_keys_are_logged_by_name(tmp_path):
     src = make_model()  # classifier-style: only norm3
-    path = write(tmp_path, {'state_dict': {**src.state_dict(), 'stages.0.0.extra': torch.zeros(1)}})
+    state = {k: v for k, v in src.state_dict().items() if k != 'stages.1.0.gamma'}
+    path = write(tmp_path, {'state_dict': {**state, 'stages.0.0.extra': torch.zeros(1)}})
     logger = MMLogger.get_instance('test_missing_keys')
     stream = io.StringIO()
     logger.addHandler(logging.StreamHandler(stream))
     dst = ConvNeXt({k: list(v) for k, v in TINY_ARCH.items()}, out_indices=(0, 3))
     missing, unexpected = load_pretrained(dst, path, logger=logger)
-    assert missing == ['norm0.weight', 'norm0.bias']
+    assert missing == ['stages.1.0.gamma']
     assert unexpected == ['stages.0.0.extra']
     text = stream.getvalue()
-    assert "missing keys in" in text and "'norm0.weight', 'norm0.bias'" in text
+    assert "missing keys in" in text and "'stages.1.0.gamma'" in text
     assert "unexpected keys in" in text and "'stages.0.0.extra'" in text
+    # the extra output norm of a multi-scale backbone is a new layer, named as such
+    assert "output norms new in this multi-scale backbone" in text and "'norm0.bias', 'norm0.weight'" in text
 
 
 def test_checkpoint_of_another_arch_names_keys_and_shapes(tmp_path):

@@ -2,6 +2,7 @@
 with the full augmentation stack and EMA, resume, tools/test.py (top-1/top-5), the
 converter's exports, and the checkpoint loaded as-is by an UperNet and a Mask R-CNN
 config (every backbone tensor matched by name)."""
+import pickle
 import re
 import sys
 
@@ -102,7 +103,7 @@ def test_trainer_checkpoint_loads_into_dense_configs(trained, config):
     extra = sorted(set(backbone) - set(from_ckpt))
     assert extra == [f'norm{i}.{p}' for i in range(3) for p in ('bias', 'weight')], extra
     missing, unexpected = load_pretrained(model.backbone, ckpt, prefix='backbone.')
-    assert sorted(missing) == extra and not unexpected
+    assert missing == [] and unexpected == []  # those norms are reported as new layers, not missing
 
 
 def test_converter_exports_backbone_raw_or_ema(trained, tmp_path):
@@ -125,22 +126,31 @@ def test_converter_exports_backbone_raw_or_ema(trained, tmp_path):
                            saved['ema_state_dict']['module.backbone.downsample_layers.0.0.weight'])
 
 
-def test_foreign_checkpoint_evaluates_through_tools_test(trained, tmp_path):
-    """An official-layout classifier file (made from the trained weights) gives the same
-    accuracy through tools/test.py as the trainer checkpoint."""
-    from ..test_checkpoint import official_key
+def test_foreign_checkpoints_evaluate_through_tools_test(trained, tmp_path):
+    """Official- and timm-layout classifier files (made from the trained weights) give
+    the same accuracy through tools/test.py as the trainer checkpoint."""
+    from ..test_checkpoint import official_key, timm_key
 
     work, data, _, _ = trained
     state = torch.load(work / 'epoch_3.pth', map_location='cpu', weights_only=True)['state_dict']
-    official = {official_key(k[len('backbone.'):]): v for k, v in state.items() if k.startswith('backbone.')}
+    backbone = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    official = {official_key(k): v for k, v in backbone.items()}
     official['head.weight'], official['head.bias'] = state['head.fc.weight'], state['head.fc.bias']
-    path = tmp_path / 'official.pth'
-    torch.save({'model': official}, path)
-    logs = [run_tool([sys.executable, 'tools/test.py', CONFIG, str(ck), '--work-dir', str(tmp_path),
-                      '--data-root', data, '--cfg-options', *SMALL], tool_env())
-            for ck in (path, work / 'epoch_3.pth')]
-    accs = [re.search(r'Epoch\(test\).*accuracy/top1: ([0-9.]+)', log).group(1) for log in logs]
-    assert accs[0] == accs[1]
+    timm = {timm_key(k): v for k, v in backbone.items()}
+    timm['head.fc.weight'], timm['head.fc.bias'] = state['head.fc.weight'], state['head.fc.bias']
+    torch.save({'model': official}, tmp_path / 'official.pth')
+    torch.save(timm, tmp_path / 'timm.pth')
+    scores = []
+    for name, ck in (('official', tmp_path / 'official.pth'), ('timm', tmp_path / 'timm.pth'),
+                     ('ours', work / 'epoch_3.pth')):
+        out = tmp_path / f'{name}.pkl'
+        log = run_tool([sys.executable, 'tools/test.py', CONFIG, str(ck), '--work-dir', str(tmp_path), '--out',
+                        str(out), '--data-root', data, '--cfg-options', *SMALL], tool_env())
+        assert re.search(r'Epoch\(test\).*accuracy/top1: [0-9.]+', log), log[-2000:]
+        with open(out, 'rb') as f:
+            scores.append(torch.stack([torch.as_tensor(r['pred_score']) for r in pickle.load(f)]))
+    assert scores[0].shape == (40, 4)
+    assert torch.equal(scores[0], scores[2]) and torch.equal(scores[1], scores[2])  # same weights, same head
 
 
 def test_missing_imagenet_names_the_layout(tmp_path):
