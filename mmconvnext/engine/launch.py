@@ -90,8 +90,15 @@ def build_runner(cfg: Config) -> Runner:
 def distributed_teardown() -> Iterator[None]:
     """mmengine leaves the process group up; a gloo group still alive at interpreter exit
     aborts the process ("terminate called without an active exception")."""
+    ok = False
     try:
         yield
+        ok = True
     finally:
         if dist.is_available() and dist.is_initialized():
+            if ok:
+                # every rank reaches this point before any closes its connections: a rank that
+                # finished first (no checkpoint to write) and tore down its gloo pairs while
+                # the others still used them aborted the job now and then
+                dist.barrier()
             dist.destroy_process_group()

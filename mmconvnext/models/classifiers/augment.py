@@ -38,18 +38,16 @@ import math
 from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 import torch
-from kornia.enhance import (
-    adjust_brightness_accumulative,
-    adjust_contrast_with_mean_subtraction,
-    adjust_saturation_with_gray_subtraction,
-    equalize,
-    invert,
-    posterize,
-    sharpness,
-    solarize,
-)
-from kornia.geometry.transform import invert_affine_transform, warp_affine
 from torch import Tensor, nn
+
+
+def _kornia():
+    """kornia, imported on first use: ``import mmconvnext`` and every detection /
+    segmentation process stay free of it (and of the threads its Rust extension starts)."""
+    import kornia.enhance
+    import kornia.geometry.transform
+
+    return kornia
 
 __all__ = [
     'RAND_INCREASING_OPS',
@@ -180,11 +178,13 @@ def _pil_affine(imgs: Tensor, coeffs: Sequence[Tensor], fill: Tensor) -> Tensor:
     c = c + 0.5 * (a + b - 1.0)
     f = f + 0.5 * (d + e - 1.0)
     dst_to_src = torch.stack([a, b, c, d, e, f], dim=1).view(-1, 2, 3).to(imgs)
-    src_to_dst = invert_affine_transform(dst_to_src)
+    geometry = _kornia().geometry.transform
+    src_to_dst = geometry.invert_affine_transform(dst_to_src)
     size = (imgs.shape[-2], imgs.shape[-1])
-    content = warp_affine(imgs, src_to_dst, size, mode='bilinear', padding_mode='border', align_corners=True)
+    content = geometry.warp_affine(imgs, src_to_dst, size, mode='bilinear', padding_mode='border', align_corners=True)
     ones = imgs.new_ones(imgs.shape[0], 1, *size)
-    inside = warp_affine(ones, src_to_dst, size, mode='nearest', padding_mode='zeros', align_corners=True) > 0.5
+    inside = geometry.warp_affine(ones, src_to_dst, size, mode='nearest', padding_mode='zeros', align_corners=True)
+    inside = inside > 0.5
     return torch.where(inside, content, fill.to(imgs).view(1, -1, 1, 1))
 
 
@@ -237,31 +237,31 @@ def _image_op(name: str) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
     if base == 'AutoContrast':
         return lambda x, arg, fill: _auto_contrast(x)
     if base == 'Equalize':  # kornia: PIL's ImageOps.equalize on the 8-bit levels int(255 x)
-        return lambda x, arg, fill: equalize(x)
+        return lambda x, arg, fill: _kornia().enhance.equalize(x)
     if base == 'Invert':
-        return lambda x, arg, fill: invert(x)
+        return lambda x, arg, fill: _kornia().enhance.invert(x)
     if base == 'Rotate':
         return lambda x, arg, fill: _rotate(x, arg, fill)
     if base == 'Posterize':  # kornia: keeps the top ``bits`` of the 8-bit level, as ImageOps.posterize
-        return lambda x, arg, fill: posterize(x, arg.round().long())
+        return lambda x, arg, fill: _kornia().enhance.posterize(x, arg.round().long())
     if base == 'Solarize':  # kornia: inverts x >= threshold, as ImageOps.solarize; threshold v -> v / 255
-        return lambda x, arg, fill: solarize(x, arg / 255.0)
+        return lambda x, arg, fill: _kornia().enhance.solarize(x, arg / 255.0)
     if base == 'SolarizeAdd':
         return lambda x, arg, fill: _solarize_add(x, arg)
     if base == 'Color':
         # ImageEnhance.Color blends with the luma (L) image: kornia's *_with_gray_subtraction variant, not
         # adjust_saturation, which scales HSV saturation (grey = max(R, G, B) at factor 0).
-        return lambda x, arg, fill: adjust_saturation_with_gray_subtraction(x, arg)
+        return lambda x, arg, fill: _kornia().enhance.adjust_saturation_with_gray_subtraction(x, arg)
     if base == 'Contrast':
         # ImageEnhance.Contrast blends with the image's mean luma: kornia's *_with_mean_subtraction variant,
         # not adjust_contrast, which multiplies the pixels. (PIL rounds that mean to an 8-bit level.)
-        return lambda x, arg, fill: adjust_contrast_with_mean_subtraction(x, arg)
+        return lambda x, arg, fill: _kornia().enhance.adjust_contrast_with_mean_subtraction(x, arg)
     if base == 'Brightness':
         # ImageEnhance.Brightness blends with black, i.e. multiplies: kornia's *_accumulative variant, not
         # adjust_brightness, which adds the factor.
-        return lambda x, arg, fill: adjust_brightness_accumulative(x, arg)
+        return lambda x, arg, fill: _kornia().enhance.adjust_brightness_accumulative(x, arg)
     if base == 'Sharpness':  # kornia: blend with PIL's SMOOTH-filtered image, border pixels kept, as PIL
-        return lambda x, arg, fill: sharpness(x, arg)
+        return lambda x, arg, fill: _kornia().enhance.sharpness(x, arg)
     if base == 'ShearX':  # PIL AFFINE (1, f, 0, 0, 1, 0)
         return lambda x, arg, fill: _pil_affine(x, _affine(arg, b=arg), fill)
     if base == 'ShearY':  # PIL AFFINE (1, 0, 0, f, 1, 0)
