@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PEERS_INSTALL := ../shared/peers/install.sh
 
-.PHONY: install peers test demo demo-det lint format
+.PHONY: install peers test demo demo-det bench lint format
 
 install:  ## create .venv with the pinned stack (idempotent; ~10 min the very first time)
 	@bash tools/setup_env.sh
@@ -22,6 +22,9 @@ demo: install  ## UperNet + ConvNeXt-atto trained and evaluated on generated ADE
 
 demo-det: install  ## Mask R-CNN + ConvNeXt-atto trained and evaluated on generated COCO-layout shapes
 	$(PY) tools/demo.py --task det
+
+bench: install peers  ## speed vs timm/mmpretrain and the matmul bound, training steps and memory (docs/benchmarks.md)
+	PYTHONPATH=.peers:../shared/peers/stub $(PY) tools/analysis/benchmark.py --whole-model
 
 lint: install
 	$(VENV)/bin/ruff check mmconvnext tools tests

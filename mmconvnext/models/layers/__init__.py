@@ -1,4 +1,5 @@
+from . import onednn
 from .grn import GRN
 from .norm import LayerNorm2d, build_norm_layer
 
-__all__ = ['GRN', 'LayerNorm2d', 'build_norm_layer']
+__all__ = ['GRN', 'LayerNorm2d', 'build_norm_layer', 'onednn']
