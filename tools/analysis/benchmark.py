@@ -15,10 +15,11 @@ fp32 matmul rate (median of 2048^3 ``torch.mm``) over the model's FLOPs (2 x the
 multiply-adds mmengine's FlopAnalyzer counts): ``ours/bound`` is the fraction of the
 matmul rate the whole backbone reaches.
 
-``--whole-model`` also times a training step (forward, backward, AdamW step) of
-UperNet-T (512x512, batch 2) and Mask R-CNN-T (``--det-size``, batch 2) built from the
-project's configs, once with mmconvnext's backbone and once with mmpretrain's, and
-UperNet-T with ``with_cp=True``; each case runs in a subprocess of its own so its
+``--whole-model`` also times training steps (forward, backward, AdamW step): the
+backbone alone (the benchmark's batch and size) with and without ``with_cp``; UperNet-T
+(512x512, batch 2) and Mask R-CNN-T (``--det-size``, batch 2) built from the project's
+configs, once with mmconvnext's backbone and once with mmpretrain's, and UperNet-T
+with ``with_cp=True``. Each case runs in a subprocess of its own so its
 peak memory (the process's resident high-water mark above what it held before the
 first step) is its own.
 """
@@ -117,8 +118,8 @@ def time_backbone(model: torch.nn.Module, x: torch.Tensor, warmup: int, repeats:
 
 
 # ---------------------------------------------------------------------------- whole models
-WHOLE_CASES = ('upernet/mmconvnext', 'upernet/mmpretrain', 'upernet/mmconvnext+with_cp',
-               'maskrcnn/mmconvnext', 'maskrcnn/mmpretrain')
+WHOLE_CASES = ('backbone/mmconvnext', 'backbone/mmconvnext+with_cp', 'upernet/mmconvnext', 'upernet/mmpretrain',
+               'upernet/mmconvnext+with_cp', 'maskrcnn/mmconvnext', 'maskrcnn/mmpretrain')
 
 
 def _rss_bytes() -> int:
@@ -126,7 +127,8 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
 
 
-def run_whole_case(case: str, det_size: List[int], warmup: int, repeats: int) -> Dict[str, float]:
+def run_whole_case(case: str, det_size: List[int], warmup: int, repeats: int, batch: int = 8,
+                   size: int = 224, arch: str = 'tiny') -> Dict[str, float]:
     """One training-step case, in this process (the parent runs each in a subprocess)."""
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
@@ -134,6 +136,24 @@ def run_whole_case(case: str, det_size: List[int], warmup: int, repeats: int) ->
     from mmconvnext.engine import build_model
 
     task, variant = case.split('/')
+    if task == 'backbone':  # the backbone alone at the benchmark's batch and size
+        from mmconvnext.models import ConvNeXt
+
+        torch.manual_seed(0)
+        model = ConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
+                         with_cp=variant.endswith('with_cp')).train()
+        x = torch.randn(batch, 3, size, size)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def backbone_step():
+            optimizer.zero_grad(set_to_none=True)
+            sum(o.mean() for o in model(x)).backward()
+            optimizer.step()
+
+        before = _rss_bytes()
+        seconds = median_time(backbone_step, warmup, repeats)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return {'step_s': seconds, 'peak_mib': (peak - before) / 2**20, 'size': f'{size}x{size}', 'batch': batch}
     if task == 'upernet':
         cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upernet_convnext_tiny_ade20k.py'))
         h, w = 512, 512
@@ -167,7 +187,7 @@ def run_whole_case(case: str, det_size: List[int], warmup: int, repeats: int) ->
     before = _rss_bytes()
     seconds = median_time(step, warmup, repeats)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {'step_s': seconds, 'peak_mib': (peak - before) / 2**20, 'size': f'{h}x{w}'}
+    return {'step_s': seconds, 'peak_mib': (peak - before) / 2**20, 'size': f'{h}x{w}', 'batch': 2}
 
 
 def _batch(task: str, h: int, w: int):
@@ -205,9 +225,10 @@ def _batch(task: str, h: int, w: int):
 
 
 # ---------------------------------------------------------------------------- report
-def _child(options: List[str]) -> Optional[dict]:
+def _child(options: List[str], env: Optional[dict] = None) -> Optional[dict]:
     """Run this tool on one case in a fresh process; its JSON line, or None (reported)."""
-    run = subprocess.run([sys.executable, osp.abspath(__file__), *options], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run([sys.executable, osp.abspath(__file__), *options], capture_output=True, text=True, cwd=ROOT,
+                         env=None if env is None else {**os.environ, **env})
     if run.returncode != 0:
         print(f'[benchmark] {" ".join(options[:2])} failed (a peer not importable?):\n{run.stderr[-1500:]}',
               file=sys.stderr)
@@ -245,7 +266,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     torch.set_num_threads(args.threads)
 
     if args.case:
-        print(json.dumps(run_whole_case(args.case, args.det_size, args.warmup, args.repeats)))
+        print(json.dumps(run_whole_case(args.case, args.det_size, args.warmup, args.repeats, args.batch, args.size,
+                                        args.arch)))
         return 0
     if args.impl:
         torch.manual_seed(0)
@@ -293,26 +315,31 @@ def main(argv: Optional[List[str]] = None) -> int:
         for case in WHOLE_CASES:
             if 'mmpretrain' in case and 'mmpretrain' not in backbone:
                 continue
-            r = _child(['--case', case, '--threads', str(args.threads), '--warmup', '1',
-                        '--repeats', str(max(3, args.repeats // 3)), '--det-size', *map(str, args.det_size)])
-            if r is not None:
-                whole[case] = r
+            common = ['--case', case, '--threads', str(args.threads), '--det-size', *map(str, args.det_size),
+                      '--batch', str(args.batch), '--size', str(args.size), '--arch', args.arch]
+            r = _child(common + ['--warmup', '1', '--repeats', str(max(3, args.repeats // 2))])
+            # memory in a second process of one step, with glibc returning every block of
+            # 64 KiB or more to the system at once, so the resident high-water mark is the
+            # peak of live tensors, not of the allocator's cache (slower: not for timing)
+            m = _child(common + ['--warmup', '0', '--repeats', '1'], env={'MALLOC_MMAP_THRESHOLD_': '65536'})
+            if r is not None and m is not None:
+                whole[case] = dict(r, peak_mib=m['peak_mib'])
         results['whole_model'] = whole
-        print('\n| training step (batch 2) | size | s / step | peak MiB | mmconvnext speed-up |')
-        print('|---|---|---|---|---|')
+        print('\n| training step (fwd, bwd, AdamW) | batch | size | s / step | peak MiB | note |')
+        print('|---|---|---|---|---|---|')
         for case, r in whole.items():
             task = case.split('/')[0]
             base = whole.get(f'{task}/mmconvnext')
             other = whole.get(f'{task}/mmpretrain')
             note = ''
             if case == f'{task}/mmpretrain' and base:
-                note = f"{r['step_s'] / base['step_s']:.3f}x"
+                note = f"mmconvnext {r['step_s'] / base['step_s']:.3f}x as fast"
             elif case.endswith('with_cp') and base:
                 note = (f"memory {r['peak_mib'] / base['peak_mib'] - 1:+.0%}, "
                         f"time {r['step_s'] / base['step_s'] - 1:+.0%} vs without")
             elif other is None and case == f'{task}/mmconvnext':
                 note = '(no peer)'
-            print(f"| {case} | {r['size']} | {r['step_s']:.2f} | {r['peak_mib']:.0f} | {note} |")
+            print(f"| {case} | {r['batch']} | {r['size']} | {r['step_s']:.2f} | {r['peak_mib']:.0f} | {note} |")
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=2)

@@ -82,7 +82,9 @@ class ConvNeXtBlock(nn.Module):
         drop_path_rate: stochastic depth probability of this block.
         layer_scale_init_value: initial layer scale; 0 disables it (V2).
         use_grn: add Global Response Normalization after the activation (V2).
-        with_cp: recompute this block in the backward pass to save memory.
+        with_cp: save memory in training by recomputing in the backward pass: only the
+            expansion (``fc1`` + GELU) for Linear pointwise layers with exact GELU and no
+            GRN (selective checkpointing), else the whole block.
         onednn_cpu: on CPU (fp32), run the pointwise layers through oneDNN: about twice
             MKL's speed here, fused with the GELU and (in inference) with layer scale and
             the residual add (see :mod:`mmconvnext.models.layers.onednn`). Same results
@@ -193,8 +195,24 @@ class ConvNeXtBlock(nn.Module):
             x = x.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
         return shortcut + self.drop_path(x)
 
+    def _recomputed_mlp_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Selective checkpointing: as :meth:`_plain_forward`, but the pointwise layers
+        keep only their input for the backward pass and recompute ``fc1`` + GELU there
+        (the 4C-wide activations are two thirds of what a block stores; ``fc1`` is a
+        third of its FLOPs)."""
+        shortcut = x
+        x = self.depthwise_conv(x).permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
+        x = _apply_norm(self.norm, x, True)
+        fc1, fc2 = self.pointwise_conv1, self.pointwise_conv2
+        x = onednn.mlp_recompute(x, fc1.weight, fc1.bias, fc2.weight, fc2.bias)
+        if self.gamma is not None:
+            x = x * self.gamma
+        return shortcut + self.drop_path(x.permute(0, 3, 1, 2))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.with_cp and self.training and torch.is_grad_enabled():
+            if self.linear_pw_conv and self._exact_gelu and self.grn is None:
+                return self._recomputed_mlp_forward(x)
             # Non-reentrant checkpointing also recomputes blocks whose input does not
             # require grad (e.g. right after frozen stages) and keeps parameter grads.
             return cp.checkpoint(self._inner_forward, x, use_reentrant=False)
@@ -227,7 +245,8 @@ class ConvNeXt(BaseModule):
         gap_before_final_norm: global-average-pool each output before its norm and
             return ``(N, C)`` vectors (classification); else ``(N, C, H, W)`` maps.
         with_cp: activation checkpointing of every block (same outputs and
-            gradients, less memory, more time).
+            gradients, less memory, more time): V1 blocks recompute only their
+            expansion layer and GELU (the 4C-wide activations), others the whole block.
         onednn_cpu: on CPU (fp32), keep activations in channels-last memory and run the
             blocks' pointwise layers through oneDNN, fused with GELU, layer scale and the
             residual where no gradient is needed (:class:`ConvNeXtBlock`). On by

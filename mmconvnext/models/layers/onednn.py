@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-__all__ = ['available', 'linear', 'linear_gelu', 'linear_add']
+__all__ = ['available', 'linear', 'linear_gelu', 'linear_add', 'mlp_recompute']
 
 _OP = getattr(getattr(torch.ops, 'mkldnn', None), '_linear_pointwise', None)
 
@@ -91,3 +91,51 @@ def linear_add(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tenso
     x2d = x.reshape(-1, x.shape[-1])
     other2d = other.reshape(-1, weight.shape[0])
     return _OP.binary(x2d, other2d, weight, bias, 'add').view(*x.shape[:-1], weight.shape[0])
+
+
+def _lin(x2d: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    return _mm(x2d, weight, bias) if available(x2d) else F.linear(x2d, weight, bias)
+
+
+def _weight_grad(grad: torch.Tensor, x2d: torch.Tensor) -> torch.Tensor:
+    if available(x2d) and x2d.shape[1] >= 128:
+        return _mm(grad.t(), x2d.t(), None)
+    return torch.mm(grad.t(), x2d)
+
+
+class _RecomputedMLP(torch.autograd.Function):
+    """``fc2(gelu(fc1(x)))`` that keeps only ``x`` for the backward pass and recomputes
+    ``fc1`` and the GELU there: the two 4C-wide activations (two thirds of what a
+    ConvNeXt block stores) are never held, for one extra ``fc1`` product. Selective
+    activation checkpointing; ``torch.utils.checkpoint`` on the whole block would
+    recompute ``fc2`` and the depthwise conv too."""
+
+    @staticmethod
+    def forward(ctx, x2d, w1, b1, w2, b2):
+        ctx.save_for_backward(x2d, w1, b1, w2)
+        ctx.has_b2 = b2 is not None
+        hidden = _mm(x2d, w1, b1, 'gelu') if available(x2d) else F.gelu(F.linear(x2d, w1, b1))
+        return _lin(hidden, w2, b2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x2d, w1, b1, w2 = ctx.saved_tensors
+        grad = grad.contiguous()
+        h = _lin(x2d, w1, b1)
+        a = F.gelu(h)
+        grad_w2 = _weight_grad(grad, a)
+        grad_b2 = grad.sum(0) if ctx.has_b2 else None
+        grad_h = torch.ops.aten.gelu_backward(_lin(grad, w2.t().contiguous(), None), h)
+        del a, h
+        grad_w1 = _weight_grad(grad_h, x2d)
+        grad_b1 = grad_h.sum(0) if b1 is not None else None
+        grad_x = _lin(grad_h, w1.t().contiguous(), None)
+        return grad_x, grad_w1, grad_b1, grad_w2, grad_b2
+
+
+def mlp_recompute(x: torch.Tensor, w1: torch.Tensor, b1: Optional[torch.Tensor], w2: torch.Tensor,
+                  b2: Optional[torch.Tensor]) -> torch.Tensor:
+    """``F.linear(F.gelu(F.linear(x, w1, b1)), w2, b2)`` over the last dimension of ``x``,
+    storing only ``x`` for the backward pass (see :class:`_RecomputedMLP`)."""
+    x2d = x.reshape(-1, x.shape[-1])
+    return _RecomputedMLP.apply(x2d, w1, b1, w2, b2).view(*x.shape[:-1], w2.shape[0])
