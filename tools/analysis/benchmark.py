@@ -79,6 +79,7 @@ def backbone_gflops(model: torch.nn.Module, size: int) -> float:
 
 # ---------------------------------------------------------------------------- backbones
 IMPLS = ('mmconvnext', 'mmconvnext-plain', 'timm', 'mmpretrain')
+BF16 = 'mmconvnext-bf16-autocast'  # --bf16: a lever, not a default (not within 1e-4 of fp32)
 
 
 def build_backbone(impl: str, arch: str) -> torch.nn.Module:
@@ -88,7 +89,7 @@ def build_backbone(impl: str, arch: str) -> torch.nn.Module:
         from mmconvnext.models import ConvNeXt
 
         return ConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
-                        onednn_cpu=impl == 'mmconvnext')
+                        onednn_cpu=impl != 'mmconvnext-plain')
     if impl == 'timm':
         import timm
 
@@ -98,23 +99,30 @@ def build_backbone(impl: str, arch: str) -> torch.nn.Module:
     return MMPretrainConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
 
 
-def time_backbone(model: torch.nn.Module, x: torch.Tensor, warmup: int, repeats: int) -> Dict[str, float]:
+def time_backbone(model: torch.nn.Module, x: torch.Tensor, warmup: int, repeats: int,
+                  bf16: bool = False) -> Dict[str, float]:
     model.eval()
+    with torch.no_grad():
+        reference = model(x)
 
     def forward():
-        with torch.no_grad():
-            model(x)
+        with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+            return model(x)
+
+    outs = forward()
+    error = max(((a - b.float()).abs().max() / a.abs().max()).item() for a, b in zip(reference, outs))
 
     fwd = median_time(forward, warmup, repeats)
     model.train()
 
     def forward_backward():
         model.zero_grad(set_to_none=True)
-        outs = model(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+            outs = model(x)
         sum(o.float().mean() for o in outs).backward()
 
     fwd_bwd = median_time(forward_backward, warmup, repeats)
-    return {'fwd_img_s': x.shape[0] / fwd, 'fwd_bwd_img_s': x.shape[0] / fwd_bwd}
+    return {'fwd_img_s': x.shape[0] / fwd, 'fwd_bwd_img_s': x.shape[0] / fwd_bwd, 'max_rel_err_vs_fp32': error}
 
 
 # ---------------------------------------------------------------------------- whole models
@@ -259,6 +267,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--whole-model', action='store_true', help='also UperNet-T / Mask R-CNN-T training steps')
     parser.add_argument('--det-size', type=int, nargs=2, default=[512, 512], metavar=('H', 'W'),
                         help='Mask R-CNN-T input size for --whole-model (default 512 512)')
+    parser.add_argument('--bf16', action='store_true', help='also time mmconvnext under CPU bf16 autocast')
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--case', help=argparse.SUPPRESS)  # internal: one whole-model case
     parser.add_argument('--impl', help=argparse.SUPPRESS)  # internal: one backbone
@@ -273,7 +282,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         torch.manual_seed(0)
         model = build_backbone(args.impl, args.arch)
         x = torch.randn(args.batch, 3, args.size, args.size)
-        print(json.dumps(time_backbone(model, x, args.warmup, args.repeats)))
+        print(json.dumps(time_backbone(model, x, args.warmup, args.repeats, bf16=args.impl == BF16)))
         return 0
 
     results: dict = {'machine': {'cpu': cpu_name(), 'threads': args.threads, 'torch': torch.__version__,
@@ -289,7 +298,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     bound = rate / gflops
     # each implementation in a process of its own: one's thread pools do not slow another's ops
     backbone = {}
-    for impl in IMPLS if not args.no_peers else IMPLS[:2]:
+    for impl in (IMPLS if not args.no_peers else IMPLS[:2]) + ((BF16,) if args.bf16 else ()):
         r = _child(['--impl', impl, '--arch', args.arch, '--batch', str(args.batch), '--size', str(args.size),
                     '--threads', str(args.threads), '--warmup', str(args.warmup), '--repeats', str(args.repeats)])
         if r is not None:
@@ -301,14 +310,15 @@ def main(argv: Optional[List[str]] = None) -> int:
           + ', '.join(f'{k} {v:.1f} GFLOP/s' for k, v in rates.items()))
     print(f'ConvNeXt-{args.arch} features, batch {args.batch}, {args.size}x{args.size}: {gflops:.2f} GFLOP/img; '
           f'bound {bound:.1f} img/s at the torch.mm rate, {best / gflops:.1f} at the best rate\n')
-    print('| implementation | forward img/s | ours / it | of bound (torch.mm / best) | fwd+bwd img/s | ours / it |')
-    print('|---|---|---|---|---|---|')
+    print('| implementation | forward img/s | ours / it | of bound (torch.mm / best) | fwd+bwd img/s | ours / it '
+          '| max rel. diff from its fp32 outputs |')
+    print('|---|---|---|---|---|---|---|')
     ours = backbone.get('mmconvnext')
     for name, r in backbone.items():
         vs = (lambda k, r=r: f"{ours[k] / r[k]:.3f}") if ours else (lambda k: '-')
         print(f"| {name} | {r['fwd_img_s']:.2f} | {vs('fwd_img_s')} | "
               f"{r['fwd_img_s'] / bound:.1%} / {r['fwd_img_s'] / (best / gflops):.1%} | {r['fwd_bwd_img_s']:.2f} | "
-              f"{vs('fwd_bwd_img_s')} |")
+              f"{vs('fwd_bwd_img_s')} | {r['max_rel_err_vs_fp32']:.1e} |")
 
     if args.whole_model:
         whole = {}
