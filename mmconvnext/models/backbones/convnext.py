@@ -144,13 +144,22 @@ class ConvNeXtBlock(nn.Module):
             return w, b
         return w * g[:, None], b * g
 
+    def _dwconv_norm(self, x: torch.Tensor) -> torch.Tensor:
+        """Depthwise conv and norm: (N, C, H, W) -> normalised (N, H, W, C)."""
+        return _apply_norm(self.norm, self.depthwise_conv(x).permute(0, 2, 3, 1), True)
+
+    def _scale_and_add(self, shortcut: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Layer scale, drop path and the residual for an (N, H, W, C) branch output."""
+        if self.gamma is not None:
+            x = x * self.gamma
+        return shortcut + self.drop_path(x.permute(0, 3, 1, 2))  # (N, H, W, C) -> (N, C, H, W)
+
     def _onednn_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The same computation as :meth:`_plain_forward` (``linear_pw_conv``) with the
         pointwise layers on oneDNN; in inference also fused with GELU, layer scale and
         the residual."""
         shortcut = x
-        x = self.depthwise_conv(x).permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
-        x = _apply_norm(self.norm, x, True)
+        x = self._dwconv_norm(x)
         inference = not (torch.is_grad_enabled() and (x.requires_grad or self.pointwise_conv1.weight.requires_grad))
         fc1, fc2 = self.pointwise_conv1, self.pointwise_conv2
         if self._exact_gelu:
@@ -163,10 +172,7 @@ class ConvNeXtBlock(nn.Module):
             weight, bias = self._fc2_with_layer_scale()
             x = onednn.linear_add(x, weight, bias, shortcut.permute(0, 2, 3, 1))
             return x.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W), channels-last memory
-        x = onednn.linear(x, fc2.weight, fc2.bias)
-        if self.gamma is not None:
-            x = x * self.gamma
-        return shortcut + self.drop_path(x.permute(0, 3, 1, 2))
+        return self._scale_and_add(shortcut, onednn.linear(x, fc2.weight, fc2.bias))
 
     def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.onednn_cpu and onednn.available(x):
@@ -195,14 +201,9 @@ class ConvNeXtBlock(nn.Module):
         keep only their input for the backward pass and recompute ``fc1`` + GELU there
         (the 4C-wide activations are two thirds of what a block stores; ``fc1`` is a
         third of its FLOPs)."""
-        shortcut = x
-        x = self.depthwise_conv(x).permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
-        x = _apply_norm(self.norm, x, True)
         fc1, fc2 = self.pointwise_conv1, self.pointwise_conv2
-        x = onednn.mlp_recompute(x, fc1.weight, fc1.bias, fc2.weight, fc2.bias)
-        if self.gamma is not None:
-            x = x * self.gamma
-        return shortcut + self.drop_path(x.permute(0, 3, 1, 2))
+        y = onednn.mlp_recompute(self._dwconv_norm(x), fc1.weight, fc1.bias, fc2.weight, fc2.bias)
+        return self._scale_and_add(x, y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.with_cp and self.training and torch.is_grad_enabled():

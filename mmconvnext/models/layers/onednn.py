@@ -36,11 +36,18 @@ def _mm(x2d: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], a
     return _OP(x2d, weight, bias, attr, [], 'none')
 
 
+def _weight_grad(grad: torch.Tensor, x2d: torch.Tensor) -> torch.Tensor:
+    """``grad.T @ x2d``: oneDNN when the layer has at least 128 inputs (1.2-2x here);
+    with ConvNeXt-T's 96 inputs and 25k rows oneDNN took 31 ms and ``torch.mm`` 11, so
+    narrow inputs stay on ``torch.mm``."""
+    if available(x2d) and x2d.shape[1] >= 128:
+        return _mm(grad.t(), x2d.t(), None)
+    return torch.mm(grad.t(), x2d)
+
+
 class _Linear(torch.autograd.Function):
     """``x @ W.T + b`` with oneDNN for the forward and the input gradient (both ~2x
-    MKL's here) and for the weight gradient when the layer has at least 128 inputs
-    (1.2-2x; with ConvNeXt-T's 96 inputs and 25k rows oneDNN took 31 ms, ``torch.mm``
-    11, so narrow inputs stay on ``torch.mm``)."""
+    MKL's here); the weight gradient as :func:`_weight_grad` picks."""
 
     @staticmethod
     def forward(ctx, x2d: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
@@ -53,9 +60,7 @@ class _Linear(torch.autograd.Function):
         x2d, weight = ctx.saved_tensors
         grad = grad.contiguous()
         grad_x = _mm(grad, weight.t().contiguous(), None) if ctx.needs_input_grad[0] else None
-        grad_w = None
-        if ctx.needs_input_grad[1]:
-            grad_w = _mm(grad.t(), x2d.t(), None) if x2d.shape[1] >= 128 else torch.mm(grad.t(), x2d)
+        grad_w = _weight_grad(grad, x2d) if ctx.needs_input_grad[1] else None
         grad_b = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
         return grad_x, grad_w, grad_b
 
@@ -95,12 +100,6 @@ def linear_add(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tenso
 
 def _lin(x2d: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
     return _mm(x2d, weight, bias) if available(x2d) else F.linear(x2d, weight, bias)
-
-
-def _weight_grad(grad: torch.Tensor, x2d: torch.Tensor) -> torch.Tensor:
-    if available(x2d) and x2d.shape[1] >= 128:
-        return _mm(grad.t(), x2d.t(), None)
-    return torch.mm(grad.t(), x2d)
 
 
 class _RecomputedMLP(torch.autograd.Function):
