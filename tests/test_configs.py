@@ -220,3 +220,24 @@ def test_imagenet_configs_hold_the_papers_recipe(name: str):
         else:
             assert test[1].scale == (384, 384) and not test[1].keep_ratio
         assert cfg.val_cfg.type == 'mmconvnext.RawAndEMAValLoop'
+
+
+ROADMAP = sorted((ROOT / 'configs' / 'roadmap').glob('[0-9][0-9]_*.py'))
+
+
+def test_roadmap_has_one_config_per_step_in_order():
+    from mmconvnext.models.backbones.roadmap import ROADMAP_STEPS
+
+    assert [p.name for p in ROADMAP] == [f'{i:02d}_{s}.py' for i, s in enumerate(ROADMAP_STEPS, 1)]
+
+
+@pytest.mark.parametrize('path', ROADMAP, ids=[p.name for p in ROADMAP])
+def test_roadmap_configs_are_the_tiny_recipe_with_their_step(path: Path):
+    """Every step trains on ConvNeXt-T's recipe: the configs differ only in the backbone."""
+    cfg = Config.fromfile(str(path)).to_dict()
+    tiny = Config.fromfile(str(ROOT / 'configs' / 'convnext_tiny_in1k.py')).to_dict()
+    backbone, tiny_backbone = cfg['model'].pop('backbone'), tiny['model'].pop('backbone')
+    assert backbone == dict(type='mmconvnext.RoadmapNet', step=path.stem[3:], drop_path_rate=0.1,
+                            layer_scale_init_value=1e-6, out_indices=-1, gap_before_final_norm=True)
+    assert tiny_backbone['drop_path_rate'] == 0.1 and tiny_backbone['layer_scale_init_value'] == 1e-6
+    assert cfg == tiny

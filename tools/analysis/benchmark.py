@@ -3,7 +3,8 @@ pick instead, and against the machine's matmul rate, in one run.
 
     python tools/analysis/benchmark.py [--arch tiny] [--batch 8] [--size 224] [--threads 2]
                                        [--repeats 10] [--warmup 3] [--no-peers]
-                                       [--whole-model] [--det-size H W] [--json FILE]
+                                       [--whole-model] [--rounds N] [--det-size H W]
+                                       [--bf16] [--compile] [--json FILE]
     # with the peers (timm, mmpretrain) importable:
     PYTHONPATH=.peers:../shared/peers/stub python tools/analysis/benchmark.py   (make bench)
 
@@ -80,6 +81,7 @@ def backbone_gflops(model: torch.nn.Module, size: int) -> float:
 # ---------------------------------------------------------------------------- backbones
 IMPLS = ('mmconvnext', 'mmconvnext-plain', 'timm', 'mmpretrain')
 BF16 = 'mmconvnext-bf16-autocast'  # --bf16: a lever, not a default (not within 1e-4 of fp32)
+COMPILE = 'mmconvnext-torch.compile'  # --compile: torch.compile (inductor) of the plain-op model
 
 
 def build_backbone(impl: str, arch: str) -> torch.nn.Module:
@@ -88,8 +90,9 @@ def build_backbone(impl: str, arch: str) -> torch.nn.Module:
     if impl.startswith('mmconvnext'):
         from mmconvnext.models import ConvNeXt
 
+        # under torch.compile the oneDNN path steps aside anyway (inductor fuses the plain ops)
         return ConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
-                        onednn_cpu=impl != 'mmconvnext-plain')
+                        onednn_cpu=impl not in ('mmconvnext-plain', COMPILE))
     if impl == 'timm':
         import timm
 
@@ -100,16 +103,23 @@ def build_backbone(impl: str, arch: str) -> torch.nn.Module:
 
 
 def time_backbone(model: torch.nn.Module, x: torch.Tensor, warmup: int, repeats: int,
-                  bf16: bool = False) -> Dict[str, float]:
+                  bf16: bool = False, compile: bool = False) -> Dict[str, float]:
+    """Eval forward (no grad) and training forward+backward rates; with ``compile`` the
+    model runs through ``torch.compile`` and the first call of each mode (the compile,
+    reported as ``compile_s``) is not timed."""
     model.eval()
     with torch.no_grad():
         reference = model(x)
+    run = torch.compile(model) if compile else model
+    compile_s = 0.0
 
     def forward():
         with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
-            return model(x)
+            return run(x)
 
+    start = time.perf_counter()
     outs = forward()
+    compile_s += time.perf_counter() - start
     error = max(((a - b.float()).abs().max() / a.abs().max()).item() for a, b in zip(reference, outs))
 
     fwd = median_time(forward, warmup, repeats)
@@ -118,11 +128,17 @@ def time_backbone(model: torch.nn.Module, x: torch.Tensor, warmup: int, repeats:
     def forward_backward():
         model.zero_grad(set_to_none=True)
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
-            outs = model(x)
+            outs = run(x)
         sum(o.float().mean() for o in outs).backward()
 
+    start = time.perf_counter()
+    forward_backward()
+    compile_s += time.perf_counter() - start
     fwd_bwd = median_time(forward_backward, warmup, repeats)
-    return {'fwd_img_s': x.shape[0] / fwd, 'fwd_bwd_img_s': x.shape[0] / fwd_bwd, 'max_rel_err_vs_fp32': error}
+    result = {'fwd_img_s': x.shape[0] / fwd, 'fwd_bwd_img_s': x.shape[0] / fwd_bwd, 'max_rel_err_vs_fp32': error}
+    if compile:
+        result['compile_s'] = compile_s
+    return result
 
 
 # ---------------------------------------------------------------------------- whole models
@@ -268,6 +284,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--det-size', type=int, nargs=2, default=[512, 512], metavar=('H', 'W'),
                         help='Mask R-CNN-T input size for --whole-model (default 512 512)')
     parser.add_argument('--bf16', action='store_true', help='also time mmconvnext under CPU bf16 autocast')
+    parser.add_argument('--compile', action='store_true',
+                        help='also time torch.compile of the plain-op model (the runner switch `compile=True`)')
+    parser.add_argument('--rounds', type=int, default=1,
+                        help='--whole-model: time every case this many times, interleaved (A B A B ...), and '
+                             'report the median round and the spread of the per-round ratios')
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--case', help=argparse.SUPPRESS)  # internal: one whole-model case
     parser.add_argument('--impl', help=argparse.SUPPRESS)  # internal: one backbone
@@ -282,7 +303,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         torch.manual_seed(0)
         model = build_backbone(args.impl, args.arch)
         x = torch.randn(args.batch, 3, args.size, args.size)
-        print(json.dumps(time_backbone(model, x, args.warmup, args.repeats, bf16=args.impl == BF16)))
+        print(json.dumps(time_backbone(model, x, args.warmup, args.repeats, bf16=args.impl == BF16,
+                                       compile=args.impl == COMPILE)))
         return 0
 
     results: dict = {'machine': {'cpu': cpu_name(), 'threads': args.threads, 'torch': torch.__version__,
@@ -298,7 +320,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     bound = rate / gflops
     # each implementation in a process of its own: one's thread pools do not slow another's ops
     backbone = {}
-    for impl in (IMPLS if not args.no_peers else IMPLS[:2]) + ((BF16,) if args.bf16 else ()):
+    for impl in ((IMPLS if not args.no_peers else IMPLS[:2]) + ((BF16,) if args.bf16 else ())
+                 + ((COMPILE,) if args.compile else ())):
         r = _child(['--impl', impl, '--arch', args.arch, '--batch', str(args.batch), '--size', str(args.size),
                     '--threads', str(args.threads), '--warmup', str(args.warmup), '--repeats', str(args.repeats)])
         if r is not None:
@@ -320,20 +343,32 @@ def main(argv: Optional[List[str]] = None) -> int:
               f"{r['fwd_img_s'] / bound:.1%} / {r['fwd_img_s'] / (best / gflops):.1%} | {r['fwd_bwd_img_s']:.2f} | "
               f"{vs('fwd_bwd_img_s')} | {r['max_rel_err_vs_fp32']:.1e} |")
 
+    if r_compile := backbone.get(COMPILE):
+        print(f"\n{COMPILE}: compiling took {r_compile['compile_s']:.1f} s (first forward + first forward/backward)")
+
     if args.whole_model:
+        cases = [c for c in WHOLE_CASES if 'mmpretrain' not in c or 'mmpretrain' in backbone]
+        times: Dict[str, List[float]] = {c: [] for c in cases}
         whole = {}
-        for case in WHOLE_CASES:
-            if 'mmpretrain' in case and 'mmpretrain' not in backbone:
-                continue
-            common = ['--case', case, '--threads', str(args.threads), '--det-size', *map(str, args.det_size),
-                      '--batch', str(args.batch), '--size', str(args.size), '--arch', args.arch]
-            r = _child(common + ['--warmup', '1', '--repeats', str(max(3, args.repeats // 2))])
-            # memory in a second process of one step, with glibc returning every block of
-            # 64 KiB or more to the system at once, so the resident high-water mark is the
-            # peak of live tensors, not of the allocator's cache (slower: not for timing)
-            m = _child(common + ['--warmup', '0', '--repeats', '1'], env={'MALLOC_MMAP_THRESHOLD_': '65536'})
-            if r is not None and m is not None:
-                whole[case] = dict(r, peak_mib=m['peak_mib'])
+        # rounds interleave the cases (A B C A B C ...): a slow spell of the machine then
+        # touches every case instead of one, and the per-round ratios show the spread
+        for _ in range(max(1, args.rounds)):
+            for case in cases:
+                common = ['--case', case, '--threads', str(args.threads), '--det-size', *map(str, args.det_size),
+                          '--batch', str(args.batch), '--size', str(args.size), '--arch', args.arch]
+                r = _child(common + ['--warmup', '1', '--repeats', str(max(3, args.repeats // 2))])
+                if r is None:
+                    continue
+                times[case].append(r['step_s'])
+                if case not in whole:
+                    # memory in a second process of one step, with glibc returning every block of
+                    # 64 KiB or more to the system at once, so the resident high-water mark is the
+                    # peak of live tensors, not of the allocator's cache (slower: not for timing)
+                    m = _child(common + ['--warmup', '0', '--repeats', '1'], env={'MALLOC_MMAP_THRESHOLD_': '65536'})
+                    whole[case] = dict(r, peak_mib=m['peak_mib'] if m else float('nan'))
+        for case, r in whole.items():
+            r['step_s'] = statistics.median(times[case])
+            r['rounds_step_s'] = times[case]
         results['whole_model'] = whole
         print('\n| training step (fwd, bwd, AdamW) | batch | size | s / step | peak MiB | note |')
         print('|---|---|---|---|---|---|')
@@ -344,6 +379,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             note = ''
             if case == f'{task}/mmpretrain' and base:
                 note = f"mmconvnext {r['step_s'] / base['step_s']:.3f}x as fast"
+                ratios = [p / o for p, o in zip(r['rounds_step_s'], base['rounds_step_s'])]
+                if len(ratios) > 1:
+                    r['rounds_ratio'] = ratios
+                    note += f" (rounds: {', '.join(f'{q:.3f}' for q in ratios)})"
             elif case.endswith('with_cp') and base:
                 note = (f"memory {r['peak_mib'] / base['peak_mib'] - 1:+.0%}, "
                         f"time {r['step_s'] / base['step_s'] - 1:+.0%} vs without")

@@ -1,3 +1,5 @@
 from .convnext import ARCH_SETTINGS, ConvNeXt, ConvNeXtBlock
+from .roadmap import ROADMAP_STEPS, RoadmapDesign, RoadmapNet, RoadmapStep, roadmap_design
 
-__all__ = ['ARCH_SETTINGS', 'ConvNeXt', 'ConvNeXtBlock']
+__all__ = ['ARCH_SETTINGS', 'ConvNeXt', 'ConvNeXtBlock', 'ROADMAP_STEPS', 'RoadmapDesign', 'RoadmapNet', 'RoadmapStep',
+           'roadmap_design']

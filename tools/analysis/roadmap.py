@@ -1,0 +1,318 @@
+"""The modernization roadmap (ResNet-50 -> ConvNeXt-T, the paper's section 2) step by step.
+
+    python tools/analysis/roadmap.py [--steps S ...] [--size 224] [--out-dir DIR]
+    python tools/analysis/roadmap.py --train [--data-root DIR] [--epochs 10] [--img-size 32]
+                                     [--batch 64] [--lr 2e-3] [--recipe proxy|paper]
+                                     [--work-dir work_dirs/roadmap] [--out-dir DIR]
+
+Without ``--train``: a table of every step of ``configs/roadmap/`` (the classification
+model: backbone and 1000-class head) with its parameters and GFLOPs at ``--size``
+(multiply-adds, mmengine's ``FlopAnalyzer``), the paper's top-1 and GFLOPs beside them
+(FACTS.md), and a flag on every step whose GFLOPs differ from the paper's by more than 10%.
+It also lists each step's output channels (the dense heads' ``in_channels``).
+
+With ``--train``: every step's config is trained by ``tools/train.py`` on a dataset in
+the ImageNet folder layout (``--data-root``; default: the generated shapes set of
+``mmconvnext.datasets.make_shapes_imagenet``, written under the work dir) with the
+schedule given here, and the table gains the measured top-1 (the last validation), the
+training rate (median iteration), inference throughput at ``--bench-size`` and a plot
+(top-1 and GFLOPs per step). ``--recipe paper`` keeps the whole recipe (RandAugment,
+Mixup/CutMix, Random Erasing, EMA); ``proxy`` (default) drops those four, which a
+schedule of a few epochs cannot absorb, and keeps the rest (AdamW, warm-up + cosine,
+label smoothing, stochastic depth, layer scale). ``--out-dir`` receives
+``roadmap.json``, ``roadmap.md`` and (with ``--train``) ``roadmap.png``.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+for path in (ROOT, osp.dirname(osp.abspath(__file__))):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from mmconvnext.models.backbones.roadmap import ROADMAP_STEPS  # noqa: E402
+
+FLAG_TOLERANCE = 0.10  # flag a step whose GFLOPs differ from the paper's by more than this
+
+
+def step_config(step: str) -> str:
+    """The path of ``configs/roadmap/NN_<step>.py``."""
+    if step not in ROADMAP_STEPS:
+        raise ValueError(f'unknown roadmap step {step!r}; the steps are {list(ROADMAP_STEPS)}')
+    matches = glob.glob(osp.join(ROOT, 'configs', 'roadmap', f'[0-9][0-9]_{step}.py'))
+    if len(matches) != 1:
+        raise FileNotFoundError(f'configs/roadmap/NN_{step}.py: expected one config for step {step!r}, '
+                                f'found {matches}')
+    return matches[0]
+
+
+# ---------------------------------------------------------------------------- the table
+def complexity_rows(steps: Sequence[str], size: int = 224) -> List[Dict]:
+    """Parameters and GFLOPs of each step's classification model beside the paper's."""
+    from get_flops import complexity
+
+    from mmconvnext.models import RoadmapNet
+
+    rows = []
+    for step in steps:
+        spec = ROADMAP_STEPS[step]
+        c = complexity(step_config(step), shape=(size, size))
+        gflops = c['flops'] / 1e9
+        diff = None if spec.paper_gflops is None or size != 224 else gflops / spec.paper_gflops - 1
+        dense = RoadmapNet(step, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+        rows.append(dict(step=step, parent=spec.parent, what=spec.what, params_m=c['params'] / 1e6, gflops=gflops,
+                         paper_top1=spec.paper_top1, paper_gflops=spec.paper_gflops, gflops_diff=diff,
+                         flagged=diff is not None and abs(diff) > FLAG_TOLERANCE,
+                         out_channels=list(dense.out_channels)))
+    return rows
+
+
+def _fmt(value, spec: str = '.1f', none: str = '-') -> str:
+    return none if value is None else format(value, spec)
+
+
+def markdown(rows: List[Dict], size: int) -> str:
+    trained = any('top1' in r for r in rows)
+    head = ['#', 'step', 'changes', 'params (M)', f'GFLOPs @{size}', 'paper GFLOPs', 'GFLOPs vs paper',
+            'paper top-1']
+    if trained:
+        head += ['measured top-1', 'train img/s', 'infer img/s']
+    head.append('out channels')
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    order = list(ROADMAP_STEPS)
+    for r in rows:
+        diff = '-' if r['gflops_diff'] is None else f"{r['gflops_diff']:+.1%}" + (' FLAG' if r['flagged'] else '')
+        cells = [str(order.index(r['step']) + 1), f"`{r['step']}`", r['what'], f"{r['params_m']:.2f}",
+                 f"{r['gflops']:.2f}", _fmt(r['paper_gflops']), diff, _fmt(r['paper_top1'])]
+        if trained:
+            cells += [_fmt(r.get('top1'), '.1f'), _fmt(r.get('train_img_s'), '.0f'), _fmt(r.get('infer_img_s'), '.1f')]
+        cells.append('-'.join(map(str, r['out_channels'])))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+# ---------------------------------------------------------------------------- training
+def train_config(step: str, data_root: str, num_classes: int, work_dir: str, epochs: int, warmup_epochs: int,
+                 batch: int, lr: float, img_size: int, recipe: str, workers: int, seed: int):
+    """Step ``step``'s config with this dataset and schedule (an mmengine ``Config``)."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(step_config(step))
+    cfg.work_dir = work_dir
+    cfg.model.num_classes = num_classes
+    if recipe == 'proxy':  # what a few epochs cannot absorb
+        preprocessor = cfg.model.data_preprocessor
+        preprocessor.rand_augment = preprocessor.random_erasing = preprocessor.mixup_cutmix = None
+        cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'EMAHook']
+        cfg.val_cfg = dict(type='ValLoop')
+    for split in ('train', 'val', 'test'):
+        loader = cfg[f'{split}_dataloader']
+        loader.batch_size = batch
+        loader.num_workers = workers
+        loader.persistent_workers = workers > 0
+        loader.pin_memory = False
+        loader.dataset.data_root = data_root
+        for t in loader.dataset.pipeline:
+            if t['type'].endswith('RandomResizedCrop'):
+                t['scale'] = img_size
+            elif t['type'] == 'Resize':  # the recipe's eval resize: short side size / 0.875
+                t['scale'] = (100_000, round(img_size / 0.875))
+            elif t['type'] == 'CenterCrop':
+                t['crop_size'] = img_size
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = 1
+    warmup, cosine = cfg.param_scheduler
+    warmup.end = cosine.begin = warmup_epochs
+    cosine.end = epochs
+    cfg.param_scheduler = [warmup, cosine] if warmup_epochs else [cosine]
+    cfg.optim_wrapper.optimizer.lr = lr  # for this batch: no linear scaling from 4096
+    cfg.auto_scale_lr.enable = False
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs, max_keep_ckpts=1)
+    cfg.default_hooks.logger.interval = 10
+    cfg.randomness = dict(seed=seed)
+    cfg.env_cfg.mp_cfg.mp_start_method = 'fork'
+    return cfg
+
+
+def _scalars(work_dir: str) -> List[Dict]:
+    runs = sorted(glob.glob(osp.join(work_dir, '2*', 'vis_data', 'scalars.json')))
+    if not runs:
+        raise FileNotFoundError(f'{work_dir}: no <timestamp>/vis_data/scalars.json (did tools/train.py run?)')
+    with open(runs[-1]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes: int) -> Dict:
+    """Train one step with tools/train.py; its last top-1 and its training rate."""
+    work_dir = osp.join(args.work_dir, step)
+    os.makedirs(work_dir, exist_ok=True)
+    cfg = train_config(step, data_root, num_classes, work_dir, args.epochs, args.warmup_epochs, args.batch, args.lr,
+                       args.img_size, args.recipe, args.workers, args.seed)
+    config = osp.join(work_dir, f'{step}_train.py')
+    cfg.dump(config)
+    start = time.time()
+    run = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work_dir],
+                         cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, 'OMP_NUM_THREADS': str(args.threads)})
+    seconds = time.time() - start
+    if run.returncode != 0:
+        raise RuntimeError(f'training step {step!r} failed ({config}):\n{run.stderr[-3000:]}')
+    records = _scalars(work_dir)
+    vals = [r for r in records if 'accuracy/top1' in r]
+    iters = [r['time'] for r in records if 'time' in r and 'loss' in r]
+    if not vals:
+        raise RuntimeError(f'{work_dir}: training ran but logged no accuracy/top1')
+    return dict(top1=vals[-1]['accuracy/top1'], top1_by_epoch=[v['accuracy/top1'] for v in vals],
+                train_img_s=args.batch / statistics.median(iters) if iters else None, train_s=seconds,
+                config=osp.relpath(config, ROOT) if config.startswith(ROOT) else config)
+
+
+def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int = 2, repeats: int = 5) -> float:
+    """Eval forward images/s of the step's classifier (1000 classes) at ``size``."""
+    from mmengine.config import Config
+
+    from mmconvnext.engine import build_model
+
+    torch.set_num_threads(threads)
+    model = build_model(Config.fromfile(step_config(step)), 'cpu').eval()
+    x = torch.randn(batch, 3, size, size)
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + repeats):
+            start = time.perf_counter()
+            model(x)
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    return batch / statistics.median(times)
+
+
+def plot(rows: List[Dict], out_file: str, title: str) -> None:
+    """Top-1 (measured, and the paper's) and GFLOPs per step."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    names = [r['step'] for r in rows]
+    x = range(len(rows))
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+    measured = [(i, r['top1']) for i, r in zip(x, rows) if r.get('top1') is not None]
+    if measured:
+        ax1.plot(*zip(*measured), marker='o', color='tab:blue', label='measured top-1 (this run)')
+    ax1.set_ylabel('measured top-1 (%)', color='tab:blue')
+    paper = [(i, r['paper_top1']) for i, r in zip(x, rows) if r['paper_top1'] is not None]
+    if paper:
+        twin = ax1.twinx()
+        twin.plot(*zip(*paper), marker='s', linestyle='--', color='tab:gray', label='paper ImageNet-1K top-1')
+        twin.set_ylabel('paper ImageNet-1K top-1 (%)', color='tab:gray')
+    ax1.set_title(title)
+    ax1.grid(alpha=0.3)
+    ax1.legend(loc='upper left')
+    ax2.bar(x, [r['gflops'] for r in rows], color='tab:orange', alpha=0.7, label='GFLOPs (this code)')
+    paper_g = [(i, r['paper_gflops']) for i, r in zip(x, rows) if r['paper_gflops'] is not None]
+    if paper_g:
+        ax2.plot(*zip(*paper_g), 'k^', label='paper GFLOPs')
+    ax2.set_ylabel('GFLOPs @224')
+    ax2.set_xticks(list(x), names, rotation=35, ha='right')
+    ax2.grid(alpha=0.3, axis='y')
+    ax2.legend(loc='upper left')
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=100)
+    plt.close(fig)
+
+
+def _num_classes(data_root: str) -> int:
+    train = osp.join(data_root, 'train')
+    if not osp.isdir(train):
+        raise FileNotFoundError(f'--data-root {data_root}: no train/ directory (the ImageNet folder layout '
+                                'train/<class>/<image>, val/<class>/<image> is expected)')
+    classes = [d for d in os.listdir(train) if osp.isdir(osp.join(train, d))]
+    if len(classes) < 2:
+        raise ValueError(f'--data-root {data_root}: train/ holds {len(classes)} class folder(s); need at least 2')
+    return len(classes)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--steps', nargs='+', choices=list(ROADMAP_STEPS), help='a subset (default: all, in order)')
+    parser.add_argument('--size', type=int, default=224, help='input size of the GFLOPs count')
+    parser.add_argument('--out-dir', help='write roadmap.json, roadmap.md (and roadmap.png with --train) here')
+    train = parser.add_argument_group('--train')
+    train.add_argument('--train', action='store_true', help='train every step and add accuracy and throughput')
+    train.add_argument('--data-root', help='ImageNet folder layout (default: generated shapes under the work dir)')
+    train.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'roadmap'))
+    train.add_argument('--epochs', type=int, default=10)
+    train.add_argument('--warmup-epochs', type=int, default=1)
+    train.add_argument('--batch', type=int, default=64)
+    train.add_argument('--lr', type=float, default=2e-3, help='AdamW lr for --batch (not rescaled)')
+    train.add_argument('--img-size', type=int, default=32, help='training crop (eval: short side /0.875, crop)')
+    train.add_argument('--recipe', choices=('proxy', 'paper'), default='proxy')
+    train.add_argument('--workers', type=int, default=2)
+    train.add_argument('--threads', type=int, default=2)
+    train.add_argument('--seed', type=int, default=0)
+    train.add_argument('--shapes', type=int, nargs=3, default=[4, 4000, 800], metavar=('CLASSES', 'TRAIN', 'VAL'),
+                       help='the generated set when no --data-root: classes, train and val images')
+    train.add_argument('--shapes-size', type=int, default=40, help='side of the generated images')
+    train.add_argument('--bench-size', type=int, default=224, help='input size of the inference throughput')
+    train.add_argument('--bench-batch', type=int, default=8)
+    args = parser.parse_args(argv)
+    for name in ('epochs', 'batch', 'img_size', 'size', 'bench_size', 'bench_batch', 'threads'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be >= 1, got {getattr(args, name)}')
+    if not 0 <= args.warmup_epochs < args.epochs:
+        parser.error(f'--warmup-epochs must be in [0, --epochs), got {args.warmup_epochs}')
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    steps = [s for s in ROADMAP_STEPS if s in args.steps] if args.steps else list(ROADMAP_STEPS)
+    rows = complexity_rows(steps, args.size)
+    title = 'ResNet-50 -> ConvNeXt-T (paper section 2)'
+    record: Dict = dict(date=time.strftime('%Y-%m-%d'), size=args.size, torch=torch.__version__)
+    if args.train:
+        args.work_dir = osp.abspath(args.work_dir)
+        if args.data_root:
+            data_root = osp.abspath(args.data_root)
+        else:
+            from mmconvnext.datasets import make_shapes_imagenet
+
+            classes, num_train, num_val = args.shapes
+            data_root = make_shapes_imagenet(osp.join(args.work_dir, 'data'), num_classes=classes,
+                                             num_train=num_train, num_val=num_val, size=args.shapes_size)
+        num_classes = _num_classes(data_root)
+        for row in rows:
+            print(f"[roadmap] training {row['step']} ...", flush=True)
+            row.update(train_step(row['step'], args, data_root, num_classes))
+            row['infer_img_s'] = inference_rate(row['step'], args.bench_size, args.bench_batch, args.threads)
+            print(f"[roadmap] {row['step']}: top-1 {row['top1']:.2f} in {row['train_s']:.0f} s", flush=True)
+        record['train'] = {k: v for k, v in vars(args).items() if k not in ('steps',)}
+        record['train']['data_root'] = data_root
+        title += f' - small-scale proxy: {args.epochs} epochs at {args.img_size}px, {args.recipe} recipe'
+    record['rows'] = rows
+    table = markdown(rows, args.size)
+    print(table)
+    flagged = [r['step'] for r in rows if r['flagged']]
+    print(f'GFLOPs more than {FLAG_TOLERANCE:.0%} from the paper: {flagged or "none"}')
+    if args.out_dir:
+        os.makedirs(args.out_dir, exist_ok=True)
+        with open(osp.join(args.out_dir, 'roadmap.json'), 'w') as f:
+            json.dump(record, f, indent=2)
+        with open(osp.join(args.out_dir, 'roadmap.md'), 'w') as f:
+            f.write(table)
+        if args.train:
+            plot(rows, osp.join(args.out_dir, 'roadmap.png'), title)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
