@@ -4,9 +4,9 @@ location)."""
 from .ade20k import ADE20KDataset
 from .cls_transforms import PackClsInputs, RandomResizedCrop
 from .coco import CocoDataset
-from .imagenet import ImageNetDataset, make_shapes_imagenet
+from .imagenet import ImageNetDataset, make_glyphs_imagenet, make_shapes_imagenet
 from .synthetic import ShapesADE20KDataset, ShapesCocoDataset, make_shapes_coco, make_shapes_dataset
 
 __all__ = ['ADE20KDataset', 'CocoDataset', 'ImageNetDataset', 'PackClsInputs', 'RandomResizedCrop',
            'ShapesADE20KDataset', 'ShapesCocoDataset', 'make_shapes_coco', 'make_shapes_dataset',
-           'make_shapes_imagenet']
+           'make_glyphs_imagenet', 'make_shapes_imagenet']

@@ -25,7 +25,8 @@ from mmconvnext.registry import DATASETS
 from .errors import SampleFileErrorsMixin
 from .synthetic import _FILL, _shape_mask, _texture
 
-__all__ = ['IMG_EXTENSIONS', 'ImageNetDataset', 'SHAPES_IMAGENET_CLASSES', 'make_shapes_imagenet']
+__all__ = ['GLYPH_CLASSES', 'IMG_EXTENSIONS', 'ImageNetDataset', 'SHAPES_IMAGENET_CLASSES', 'make_glyphs_imagenet',
+           'make_shapes_imagenet']
 
 #: image file extensions of the folder layout (compared case-insensitively)
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
@@ -301,12 +302,62 @@ def make_shapes_imagenet(root: str, num_classes: int = 4, num_train: int = 160, 
     if not 2 <= num_classes <= len(SHAPES_IMAGENET_CLASSES):
         raise ValueError(f'make_shapes_imagenet: num_classes must be in [2, {len(SHAPES_IMAGENET_CLASSES)}] '
                          f'(one class per shape kind {SHAPES_IMAGENET_CLASSES}), got {num_classes}')
+    return _write_image_folder(osp.join(root, 'imagenet'), 'imagenet', SHAPES_IMAGENET_CLASSES[:num_classes],
+                               lambda rng, label: _shape_image(rng, label + 1, size), num_train, num_val,
+                               dict(size=size, seed=seed), seed, 'make_shapes_imagenet')
+
+
+#: the classes of :func:`make_glyphs_imagenet`: the ten digits
+GLYPH_CLASSES = tuple('0123456789')
+_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX,
+          cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_PLAIN)
+
+
+def _glyph_image(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
+    """A BGR uint8 image of digit ``label`` drawn large: a random font (italic or not),
+    stroke, scale, rotation and place, light on a dark gradient background, plus noise."""
+    background = rng.uniform(0.0, 0.35, 3).astype(np.float32)  # dark, the digit light: like MNIST
+    img = _texture(rng, size, background, contrast=0.15, kind=0)
+    canvas = 96  # drawn large, then rotated and shrunk to ``size`` (anti-aliased)
+    mask = np.zeros((canvas, canvas), np.uint8)
+    font = int(_FONTS[rng.integers(0, len(_FONTS))]) | (cv2.FONT_ITALIC if rng.random() < 0.3 else 0)
+    thickness = int(rng.integers(3, 9))
+    (w, h), _ = cv2.getTextSize(GLYPH_CLASSES[label], font, 1.0, thickness)
+    scale = rng.uniform(0.55, 0.8) * canvas / max(w, h)
+    (w, h), base = cv2.getTextSize(GLYPH_CLASSES[label], font, scale, thickness)
+    x = (canvas - w) / 2 + rng.uniform(-0.12, 0.12) * canvas
+    y = (canvas + h) / 2 + rng.uniform(-0.12, 0.12) * canvas
+    cv2.putText(mask, GLYPH_CLASSES[label], (int(x), int(y)), font, scale, 255, thickness, cv2.LINE_AA)
+    rot = cv2.getRotationMatrix2D((canvas / 2, canvas / 2), rng.uniform(-20, 20), 1.0)
+    mask = cv2.warpAffine(mask, rot, (canvas, canvas))
+    alpha = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
+    colour = rng.uniform(0.65, 1.0, 3).astype(np.float32)
+    img = img * (1 - alpha) + colour * alpha + rng.normal(0, 0.03, img.shape).astype(np.float32)
+    return (np.clip(img, 0, 1)[..., ::-1] * 255).round().astype(np.uint8)
+
+
+def make_glyphs_imagenet(root: str, num_train: int = 2000, num_val: int = 500, size: int = 32,
+                         seed: int = 0) -> str:
+    """Write a 10-class digits dataset (rendered glyphs, see :func:`_glyph_image`) under
+    ``root/glyphs`` in the ImageNet folder layout of :func:`make_shapes_imagenet`, and
+    return that path. The digits fill most of the image, so networks that downsample
+    by 4 at the stem can read them at 32x32 (the shapes' fine textures do not survive it).
+    Deterministic in its arguments; an existing copy made with the same arguments is kept."""
+    return _write_image_folder(osp.join(root, 'glyphs'), 'glyphs', GLYPH_CLASSES,
+                               lambda rng, label: _glyph_image(rng, label, size), num_train, num_val,
+                               dict(size=size, seed=seed), seed, 'make_glyphs_imagenet')
+
+
+def _write_image_folder(data_root: str, layout: str, names: Sequence[str], draw, num_train: int, num_val: int,
+                        params: dict, seed: int, caller: str) -> str:
+    """The train/val/meta folder layout of ``len(names)`` balanced classes, images from
+    ``draw(rng, label)``; kept when its ``shapes.json`` stamp matches the arguments."""
+    num_classes = len(names)
     if num_train < num_classes or num_val < num_classes:
-        raise ValueError(f'make_shapes_imagenet: num_train={num_train} and num_val={num_val} must be at least '
+        raise ValueError(f'{caller}: num_train={num_train} and num_val={num_val} must be at least '
                          f'num_classes={num_classes} (every class folder needs an image)')
-    data_root = osp.join(root, 'imagenet')
-    spec = dict(layout='imagenet', version=_FORMAT_VERSION, num_classes=num_classes, num_train=num_train,
-                num_val=num_val, size=size, seed=seed)
+    spec = dict(layout=layout, version=_FORMAT_VERSION, num_classes=num_classes, num_train=num_train,
+                num_val=num_val, **params)
     stamp = osp.join(data_root, 'shapes.json')
     if osp.isfile(stamp):
         with open(stamp) as f:
@@ -315,7 +366,7 @@ def make_shapes_imagenet(root: str, num_classes: int = 4, num_train: int = 160, 
         os.remove(stamp)
     for sub in ('train', 'val', 'meta'):
         shutil.rmtree(osp.join(data_root, sub), ignore_errors=True)
-    folders = [f'n{k:07d}_{SHAPES_IMAGENET_CLASSES[k]}' for k in range(num_classes)]
+    folders = [f'n{k:07d}_{name}' for k, name in enumerate(names)]
     os.makedirs(osp.join(data_root, 'meta'))
     with open(osp.join(data_root, 'meta', 'classes.txt'), 'w') as f:
         f.write(''.join(c + '\n' for c in folders))
@@ -327,8 +378,7 @@ def make_shapes_imagenet(root: str, num_classes: int = 4, num_train: int = 160, 
         for i in range(n):
             label = i % num_classes
             rel = f'{folders[label]}/{folders[label]}_{i:05d}.JPEG'
-            cv2.imwrite(osp.join(data_root, split, rel), _shape_image(rng, label + 1, size),
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(osp.join(data_root, split, rel), draw(rng, label), [cv2.IMWRITE_JPEG_QUALITY, 95])
             lines.append(f'{rel} {label}\n')
         with open(osp.join(data_root, 'meta', f'{split}.txt'), 'w') as f:
             f.write(''.join(lines))

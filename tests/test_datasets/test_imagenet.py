@@ -3,6 +3,7 @@ the shapes generator, and the classification transforms (ours and mmcv's eval on
 import filecmp
 import os
 
+import cv2
 import mmcv
 import numpy as np
 import pytest
@@ -10,7 +11,13 @@ import torch
 from mmcv.transforms import CenterCrop, LoadImageFromFile, Resize
 from mmengine.structures import BaseDataElement
 
-from mmconvnext.datasets import ImageNetDataset, PackClsInputs, RandomResizedCrop, make_shapes_imagenet
+from mmconvnext.datasets import (
+    ImageNetDataset,
+    PackClsInputs,
+    RandomResizedCrop,
+    make_glyphs_imagenet,
+    make_shapes_imagenet,
+)
 
 CLASSES = ('n0000000_disc', 'n0000001_box', 'n0000002_triangle', 'n0000003_ring')
 
@@ -195,6 +202,25 @@ def test_generator_is_deterministic_and_keeps_a_stamped_copy(tmp_path):
     with pytest.raises(ValueError, match='num_classes'):
         make_shapes_imagenet(str(tmp_path / 'x'), num_classes=9)
 
+
+
+def test_glyphs_generator_writes_ten_digit_classes_deterministically(tmp_path):
+    a = make_glyphs_imagenet(str(tmp_path / 'a'), num_train=20, num_val=10, size=32, seed=1)
+    b = make_glyphs_imagenet(str(tmp_path / 'b'), num_train=20, num_val=10, size=32, seed=1)
+    classes = [f'n{k:07d}_{k}' for k in range(10)]
+    assert open(os.path.join(a, 'meta', 'classes.txt')).read().split() == classes
+    for sub in [f'{s}/{c}' for s in ('train', 'val') for c in classes]:
+        names = sorted(os.listdir(os.path.join(a, sub)))
+        assert names and not filecmp.cmpfiles(os.path.join(a, sub), os.path.join(b, sub), names, shallow=False)[1]
+    ds = ImageNetDataset(data_root=a, data_prefix='train')
+    assert len(ds) == 20 and ds.metainfo['classes'] == tuple(classes)
+    img = cv2.imread(ds[0]['img_path'])
+    assert img.shape == (32, 32, 3)
+    # the digit is drawn light on a dark background and covers a good part of the image
+    bright = (img.max(-1) > 150).mean()
+    assert 0.05 < bright < 0.6
+    with pytest.raises(ValueError, match='num_train=5 and num_val=10 must be at least num_classes=10'):
+        make_glyphs_imagenet(str(tmp_path / 'x'), num_train=5, num_val=10)
 
 # ---------------------------------------------------------------------- transforms
 def test_random_resized_crop_box_within_bounds():

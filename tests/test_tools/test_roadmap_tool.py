@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from mmconvnext.models import RoadmapNet
 
@@ -45,8 +46,9 @@ def trained(tmp_path_factory):
     out = tmp / 'out'
     log = run_tool([sys.executable, TOOL, '--train', '--steps', 'resnet50', 'separate_downsampling',
                     '--work-dir', str(tmp / 'work'), '--out-dir', str(out), '--epochs', '1', '--warmup-epochs', '0',
-                    '--batch', '8', '--img-size', '32', '--shapes', '4', '16', '8', '--shapes-size', '40',
-                    '--workers', '0', '--threads', '1', '--bench-size', '32', '--bench-batch', '2'],
+                    '--batch', '8', '--img-size', '32', '--generate-counts', '20', '10', '--no-flip',
+                    '--crop-scale', '0.5', '--workers', '0', '--threads', '1', '--bench-size', '32',
+                    '--bench-batch', '2'],
                    tool_env(), timeout=900)
     return tmp, out, log
 
@@ -59,11 +61,24 @@ def test_train_adds_accuracy_throughput_and_a_plot(trained):
         assert 0.0 <= r['top1'] <= 100.0 and len(r['top1_by_epoch']) == 1
         assert r['train_img_s'] > 0 and r['infer_img_s'] > 0
     assert (out / 'roadmap.png').stat().st_size > 10_000
-    assert 'measured top-1' in (out / 'roadmap.md').read_text()
+    assert 'measured top-1' in (out / 'roadmap.md').read_text() and 'top-1 halfway' in (out / 'roadmap.md').read_text()
+    # --render re-makes the table and plot of that record elsewhere
+    again = tmp / 'again'
+    again.mkdir()
+    run_tool([sys.executable, TOOL, '--render', str(out / 'roadmap.json'), '--out-dir', str(again)], tool_env())
+    assert (again / 'roadmap.md').read_text() == (out / 'roadmap.md').read_text()
+    assert (again / 'roadmap.png').stat().st_size > 10_000
     assert record['train']['epochs'] == 1 and record['train']['recipe'] == 'proxy'
     # the dumped config is the step's, with the proxy schedule and no EMA / batch augmentations
-    cfg = (tmp / 'work' / 'resnet50' / 'resnet50_train.py').read_text()
-    assert "step='resnet50'" in cfg and 'EMAHook' not in cfg and 'mixup_cutmix=None' in cfg
+    cfg = Config.fromfile(str(tmp / 'work' / 'resnet50' / 'resnet50_train.py'))
+    assert cfg.model.backbone.step == 'resnet50' and cfg.model.num_classes == 10
+    assert cfg.model.data_preprocessor.mixup_cutmix is None and cfg.model.data_preprocessor.rand_augment is None
+    assert not any(h.type == 'EMAHook' for h in cfg.custom_hooks)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    assert [t.type for t in pipeline] == ['LoadImageFromFile', 'mmconvnext.RandomResizedCrop',
+                                         'mmconvnext.PackClsInputs']
+    assert tuple(pipeline[1].crop_scale) == (0.5, 1.0) and pipeline[1].scale == 32
+    assert record['train']['data_root'].endswith('glyphs')
 
 
 def test_a_trained_step_loads_as_a_dense_backbone(trained):

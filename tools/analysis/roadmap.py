@@ -1,8 +1,9 @@
 """The modernization roadmap (ResNet-50 -> ConvNeXt-T, the paper's section 2) step by step.
 
     python tools/analysis/roadmap.py [--steps S ...] [--size 224] [--out-dir DIR]
-    python tools/analysis/roadmap.py --train [--data-root DIR] [--epochs 10] [--img-size 32]
-                                     [--batch 64] [--lr 2e-3] [--recipe proxy|paper]
+    python tools/analysis/roadmap.py --train [--data-root DIR] [--epochs 6] [--img-size 32]
+                                     [--batch 32] [--lr 1e-3] [--recipe proxy|paper]
+                                     [--crop-scale 0.08] [--no-flip]
                                      [--work-dir work_dirs/roadmap] [--out-dir DIR]
 
 Without ``--train``: a table of every step of ``configs/roadmap/`` (the classification
@@ -12,8 +13,8 @@ model: backbone and 1000-class head) with its parameters and GFLOPs at ``--size`
 It also lists each step's output channels (the dense heads' ``in_channels``).
 
 With ``--train``: every step's config is trained by ``tools/train.py`` on a dataset in
-the ImageNet folder layout (``--data-root``; default: the generated shapes set of
-``mmconvnext.datasets.make_shapes_imagenet``, written under the work dir) with the
+the ImageNet folder layout (``--data-root``; default: a generated set written under the
+work dir, ``mmconvnext.datasets.make_glyphs_imagenet``'s 10 digits) with the
 schedule given here, and the table gains the measured top-1 (the last validation), the
 training rate (median iteration), inference throughput at ``--bench-size`` and a plot
 (top-1 and GFLOPs per step). ``--recipe paper`` keeps the whole recipe (RandAugment,
@@ -81,12 +82,18 @@ def _fmt(value, spec: str = '.1f', none: str = '-') -> str:
     return none if value is None else format(value, spec)
 
 
+def _halfway(row: Dict) -> Optional[float]:
+    """Top-1 after half the epochs: how fast a step learns, when the last epoch saturates."""
+    by_epoch = row.get('top1_by_epoch') or []
+    return by_epoch[max(len(by_epoch) // 2 - 1, 0)] if by_epoch else None
+
+
 def markdown(rows: List[Dict], size: int) -> str:
     trained = any('top1' in r for r in rows)
     head = ['#', 'step', 'changes', 'params (M)', f'GFLOPs @{size}', 'paper GFLOPs', 'GFLOPs vs paper',
             'paper top-1']
     if trained:
-        head += ['measured top-1', 'train img/s', 'infer img/s']
+        head += ['measured top-1', 'top-1 halfway', 'train img/s', 'infer img/s']
     head.append('out channels')
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     order = list(ROADMAP_STEPS)
@@ -95,7 +102,8 @@ def markdown(rows: List[Dict], size: int) -> str:
         cells = [str(order.index(r['step']) + 1), f"`{r['step']}`", r['what'], f"{r['params_m']:.2f}",
                  f"{r['gflops']:.2f}", _fmt(r['paper_gflops']), diff, _fmt(r['paper_top1'])]
         if trained:
-            cells += [_fmt(r.get('top1'), '.1f'), _fmt(r.get('train_img_s'), '.0f'), _fmt(r.get('infer_img_s'), '.1f')]
+            cells += [_fmt(r.get('top1'), '.1f'), _fmt(_halfway(r), '.1f'), _fmt(r.get('train_img_s'), '.0f'),
+                      _fmt(r.get('infer_img_s'), '.1f')]
         cells.append('-'.join(map(str, r['out_channels'])))
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
@@ -103,7 +111,8 @@ def markdown(rows: List[Dict], size: int) -> str:
 
 # ---------------------------------------------------------------------------- training
 def train_config(step: str, data_root: str, num_classes: int, work_dir: str, epochs: int, warmup_epochs: int,
-                 batch: int, lr: float, img_size: int, recipe: str, workers: int, seed: int):
+                 batch: int, lr: float, img_size: int, recipe: str, workers: int, seed: int,
+                 crop_scale: float = 0.08, flip: bool = True):
     """Step ``step``'s config with this dataset and schedule (an mmengine ``Config``)."""
     from mmengine.config import Config
 
@@ -125,10 +134,13 @@ def train_config(step: str, data_root: str, num_classes: int, work_dir: str, epo
         for t in loader.dataset.pipeline:
             if t['type'].endswith('RandomResizedCrop'):
                 t['scale'] = img_size
+                t['crop_scale'] = (crop_scale, 1.0)
             elif t['type'] == 'Resize':  # the recipe's eval resize: short side size / 0.875
                 t['scale'] = (100_000, round(img_size / 0.875))
             elif t['type'] == 'CenterCrop':
                 t['crop_size'] = img_size
+        if not flip:
+            loader.dataset.pipeline = [t for t in loader.dataset.pipeline if t['type'] != 'RandomFlip']
     cfg.train_cfg.max_epochs = epochs
     cfg.train_cfg.val_interval = 1
     warmup, cosine = cfg.param_scheduler
@@ -157,7 +169,7 @@ def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes:
     work_dir = osp.join(args.work_dir, step)
     os.makedirs(work_dir, exist_ok=True)
     cfg = train_config(step, data_root, num_classes, work_dir, args.epochs, args.warmup_epochs, args.batch, args.lr,
-                       args.img_size, args.recipe, args.workers, args.seed)
+                       args.img_size, args.recipe, args.workers, args.seed, args.crop_scale, not args.no_flip)
     config = osp.join(work_dir, f'{step}_train.py')
     cfg.dump(config)
     start = time.time()
@@ -207,7 +219,9 @@ def plot(rows: List[Dict], out_file: str, title: str) -> None:
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
     measured = [(i, r['top1']) for i, r in zip(x, rows) if r.get('top1') is not None]
     if measured:
-        ax1.plot(*zip(*measured), marker='o', color='tab:blue', label='measured top-1 (this run)')
+        ax1.plot(*zip(*measured), marker='o', color='tab:blue', label='measured top-1, last epoch')
+        halfway = [(i, _halfway(r)) for i, r in zip(x, rows) if _halfway(r) is not None]
+        ax1.plot(*zip(*halfway), marker='.', linestyle=':', color='tab:cyan', label='measured top-1, halfway')
     ax1.set_ylabel('measured top-1 (%)', color='tab:blue')
     paper = [(i, r['paper_top1']) for i, r in zip(x, rows) if r['paper_top1'] is not None]
     if paper:
@@ -230,6 +244,13 @@ def plot(rows: List[Dict], out_file: str, title: str) -> None:
     plt.close(fig)
 
 
+def _title(train: Optional[Dict]) -> str:
+    title = 'ResNet-50 -> ConvNeXt-T (paper section 2)'
+    if train:
+        title += f" - small-scale proxy: {train['epochs']} epochs at {train['img_size']}px, {train['recipe']} recipe"
+    return title
+
+
 def _num_classes(data_root: str) -> int:
     train = osp.join(data_root, 'train')
     if not osp.isdir(train):
@@ -246,22 +267,28 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--steps', nargs='+', choices=list(ROADMAP_STEPS), help='a subset (default: all, in order)')
     parser.add_argument('--size', type=int, default=224, help='input size of the GFLOPs count')
     parser.add_argument('--out-dir', help='write roadmap.json, roadmap.md (and roadmap.png with --train) here')
+    parser.add_argument('--render', metavar='JSON', help="re-make the table and plot of an earlier run's roadmap.json")
     train = parser.add_argument_group('--train')
     train.add_argument('--train', action='store_true', help='train every step and add accuracy and throughput')
     train.add_argument('--data-root', help='ImageNet folder layout (default: generated shapes under the work dir)')
     train.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'roadmap'))
-    train.add_argument('--epochs', type=int, default=10)
+    train.add_argument('--epochs', type=int, default=6)
     train.add_argument('--warmup-epochs', type=int, default=1)
-    train.add_argument('--batch', type=int, default=64)
-    train.add_argument('--lr', type=float, default=2e-3, help='AdamW lr for --batch (not rescaled)')
+    train.add_argument('--batch', type=int, default=32)
+    train.add_argument('--lr', type=float, default=1e-3, help='AdamW lr for --batch (not rescaled)')
     train.add_argument('--img-size', type=int, default=32, help='training crop (eval: short side /0.875, crop)')
     train.add_argument('--recipe', choices=('proxy', 'paper'), default='proxy')
     train.add_argument('--workers', type=int, default=2)
     train.add_argument('--threads', type=int, default=2)
     train.add_argument('--seed', type=int, default=0)
-    train.add_argument('--shapes', type=int, nargs=3, default=[4, 4000, 800], metavar=('CLASSES', 'TRAIN', 'VAL'),
-                       help='the generated set when no --data-root: classes, train and val images')
-    train.add_argument('--shapes-size', type=int, default=40, help='side of the generated images')
+    train.add_argument('--generate', choices=('glyphs', 'shapes'), default='glyphs',
+                       help='the generated set when no --data-root: 10 digit glyphs, or the 4 shapes')
+    train.add_argument('--generate-counts', type=int, nargs=2, default=[2000, 500], metavar=('TRAIN', 'VAL'),
+                       help='training and validation images of the generated set')
+    train.add_argument('--generate-size', type=int, default=32, help='side of the generated images')
+    train.add_argument('--crop-scale', type=float, default=0.08,
+                       help="RandomResizedCrop's smallest area fraction (the recipe's 0.08)")
+    train.add_argument('--no-flip', action='store_true', help='no horizontal flips (digits are not symmetric)')
     train.add_argument('--bench-size', type=int, default=224, help='input size of the inference throughput')
     train.add_argument('--bench-batch', type=int, default=8)
     args = parser.parse_args(argv)
@@ -275,20 +302,35 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            record = json.load(f)
+        out_dir = args.out_dir or osp.dirname(osp.abspath(args.render))
+        table = markdown(record['rows'], record['size'])
+        print(table)
+        with open(osp.join(out_dir, 'roadmap.md'), 'w') as f:
+            f.write(table)
+        if any('top1' in r for r in record['rows']):
+            plot(record['rows'], osp.join(out_dir, 'roadmap.png'), record.get('title') or _title(record.get('train')))
+        return 0
     steps = [s for s in ROADMAP_STEPS if s in args.steps] if args.steps else list(ROADMAP_STEPS)
     rows = complexity_rows(steps, args.size)
-    title = 'ResNet-50 -> ConvNeXt-T (paper section 2)'
+    title = _title(None)
     record: Dict = dict(date=time.strftime('%Y-%m-%d'), size=args.size, torch=torch.__version__)
     if args.train:
         args.work_dir = osp.abspath(args.work_dir)
         if args.data_root:
             data_root = osp.abspath(args.data_root)
         else:
-            from mmconvnext.datasets import make_shapes_imagenet
+            from mmconvnext.datasets import make_glyphs_imagenet, make_shapes_imagenet
 
-            classes, num_train, num_val = args.shapes
-            data_root = make_shapes_imagenet(osp.join(args.work_dir, 'data'), num_classes=classes,
-                                             num_train=num_train, num_val=num_val, size=args.shapes_size)
+            num_train, num_val = args.generate_counts
+            data_dir = osp.join(args.work_dir, 'data')
+            if args.generate == 'glyphs':
+                data_root = make_glyphs_imagenet(data_dir, num_train, num_val, size=args.generate_size)
+            else:
+                data_root = make_shapes_imagenet(data_dir, num_train=num_train, num_val=num_val,
+                                                 size=args.generate_size)
         num_classes = _num_classes(data_root)
         for row in rows:
             print(f"[roadmap] training {row['step']} ...", flush=True)
@@ -297,8 +339,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"[roadmap] {row['step']}: top-1 {row['top1']:.2f} in {row['train_s']:.0f} s", flush=True)
         record['train'] = {k: v for k, v in vars(args).items() if k not in ('steps',)}
         record['train']['data_root'] = data_root
-        title += f' - small-scale proxy: {args.epochs} epochs at {args.img_size}px, {args.recipe} recipe'
+        title = _title(vars(args))
     record['rows'] = rows
+    record['title'] = title
     table = markdown(rows, args.size)
     print(table)
     flagged = [r['step'] for r in rows if r['flagged']]
