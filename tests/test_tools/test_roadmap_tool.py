@@ -68,6 +68,15 @@ def test_train_adds_accuracy_throughput_and_a_plot(trained):
     run_tool([sys.executable, TOOL, '--render', str(out / 'roadmap.json'), '--out-dir', str(again)], tool_env())
     assert (again / 'roadmap.md').read_text() == (out / 'roadmap.md').read_text()
     assert (again / 'roadmap.png').stat().st_size > 10_000
+    # several records (seeds): means, with each run's value beside them
+    both = tmp / 'both'
+    both.mkdir()
+    log = run_tool([sys.executable, TOOL, '--render', str(out / 'roadmap.json'), str(out / 'roadmap.json'),
+                    '--out-dir', str(both)], tool_env())
+    first = record['rows'][0]['top1']
+    assert f'| {first:.1f} ({first:.1f} / {first:.1f}) |' in log
+    combined = json.loads((both / 'roadmap.json').read_text())
+    assert combined['rows'][0]['top1_runs'] == [first, first] and len(combined['sources']) == 2
     assert record['train']['epochs'] == 1 and record['train']['recipe'] == 'proxy'
     # the dumped config is the step's, with the proxy schedule and no EMA / batch augmentations
     cfg = Config.fromfile(str(tmp / 'work' / 'resnet50' / 'resnet50_train.py'))

@@ -84,8 +84,32 @@ def _fmt(value, spec: str = '.1f', none: str = '-') -> str:
 
 def _halfway(row: Dict) -> Optional[float]:
     """Top-1 after half the epochs: how fast a step learns, when the last epoch saturates."""
+    if 'halfway_runs' in row:
+        return statistics.mean(row['halfway_runs'])
     by_epoch = row.get('top1_by_epoch') or []
     return by_epoch[max(len(by_epoch) // 2 - 1, 0)] if by_epoch else None
+
+
+def combine(records: List[Dict]) -> List[Dict]:
+    """The rows of several ``--train`` records of the same steps (e.g. seeds): top-1 and
+    the rates become means, each run's top-1 kept in ``top1_runs`` / ``halfway_runs``."""
+    rows = [dict(r) for r in records[0]['rows']]
+    for i, row in enumerate(rows):
+        runs = [rec['rows'][i] for rec in records]
+        if any(r['step'] != row['step'] for r in runs):
+            raise ValueError(f'--render: the records do not hold the same steps in the same order (row {i + 1})')
+        row['top1_runs'] = [r['top1'] for r in runs]
+        row['halfway_runs'] = [_halfway(r) for r in runs]
+        row['top1'] = statistics.mean(row['top1_runs'])
+        for key in ('train_img_s', 'infer_img_s'):
+            row[key] = statistics.mean(r[key] for r in runs)
+    return rows
+
+
+def _runs(value: Optional[float], runs: Optional[List[float]]) -> str:
+    if runs and len(runs) > 1:
+        return f"{value:.1f} ({' / '.join(f'{v:.1f}' for v in runs)})"
+    return _fmt(value, '.1f')
 
 
 def markdown(rows: List[Dict], size: int) -> str:
@@ -102,8 +126,8 @@ def markdown(rows: List[Dict], size: int) -> str:
         cells = [str(order.index(r['step']) + 1), f"`{r['step']}`", r['what'], f"{r['params_m']:.2f}",
                  f"{r['gflops']:.2f}", _fmt(r['paper_gflops']), diff, _fmt(r['paper_top1'])]
         if trained:
-            cells += [_fmt(r.get('top1'), '.1f'), _fmt(_halfway(r), '.1f'), _fmt(r.get('train_img_s'), '.0f'),
-                      _fmt(r.get('infer_img_s'), '.1f')]
+            cells += [_runs(r.get('top1'), r.get('top1_runs')), _runs(_halfway(r), r.get('halfway_runs')),
+                      _fmt(r.get('train_img_s'), '.0f'), _fmt(r.get('infer_img_s'), '.1f')]
         cells.append('-'.join(map(str, r['out_channels'])))
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
@@ -219,15 +243,21 @@ def plot(rows: List[Dict], out_file: str, title: str) -> None:
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
     measured = [(i, r['top1']) for i, r in zip(x, rows) if r.get('top1') is not None]
     if measured:
-        ax1.plot(*zip(*measured), marker='o', color='tab:blue', label='measured top-1, last epoch')
+        runs = len(rows[0].get('top1_runs') or [None])
+        mean = f' (mean of {runs} runs)' if runs > 1 else ''
+        ax1.plot(*zip(*measured), marker='o', color='tab:blue', label='measured top-1, last epoch' + mean)
         halfway = [(i, _halfway(r)) for i, r in zip(x, rows) if _halfway(r) is not None]
-        ax1.plot(*zip(*halfway), marker='.', linestyle=':', color='tab:cyan', label='measured top-1, halfway')
+        ax1.plot(*zip(*halfway), marker='.', linestyle=':', color='tab:cyan', label='measured top-1, halfway' + mean)
+        for k in range(runs if runs > 1 else 0):  # each run, faint
+            ax1.plot(x, [r['top1_runs'][k] for r in rows], marker='o', markersize=3, linewidth=0.8, alpha=0.35,
+                     color='tab:blue')
     ax1.set_ylabel('measured top-1 (%)', color='tab:blue')
     paper = [(i, r['paper_top1']) for i, r in zip(x, rows) if r['paper_top1'] is not None]
     if paper:
         twin = ax1.twinx()
         twin.plot(*zip(*paper), marker='s', linestyle='--', color='tab:gray', label='paper ImageNet-1K top-1')
         twin.set_ylabel('paper ImageNet-1K top-1 (%)', color='tab:gray')
+        twin.legend(loc='lower right')
     ax1.set_title(title)
     ax1.grid(alpha=0.3)
     ax1.legend(loc='upper left')
@@ -267,7 +297,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--steps', nargs='+', choices=list(ROADMAP_STEPS), help='a subset (default: all, in order)')
     parser.add_argument('--size', type=int, default=224, help='input size of the GFLOPs count')
     parser.add_argument('--out-dir', help='write roadmap.json, roadmap.md (and roadmap.png with --train) here')
-    parser.add_argument('--render', metavar='JSON', help="re-make the table and plot of an earlier run's roadmap.json")
+    parser.add_argument('--render', metavar='JSON', nargs='+',
+                        help="re-make the table and plot of earlier runs' roadmap.json (several: their means)")
     train = parser.add_argument_group('--train')
     train.add_argument('--train', action='store_true', help='train every step and add accuracy and throughput')
     train.add_argument('--data-root', help='ImageNet folder layout (default: generated shapes under the work dir)')
@@ -303,9 +334,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.render:
-        with open(args.render) as f:
-            record = json.load(f)
-        out_dir = args.out_dir or osp.dirname(osp.abspath(args.render))
+        records = []
+        for path in args.render:
+            with open(path) as f:
+                records.append(json.load(f))
+        record = dict(records[0], rows=combine(records) if len(records) > 1 else records[0]['rows'],
+                      sources=[osp.abspath(p) for p in args.render])
+        out_dir = args.out_dir or osp.dirname(osp.abspath(args.render[0]))
+        if len(records) > 1:
+            if osp.abspath(osp.join(out_dir, 'roadmap.json')) in record['sources']:
+                parser_error = f'--render: {out_dir}/roadmap.json is one of the inputs; give another --out-dir'
+                raise SystemExit(parser_error)
+            with open(osp.join(out_dir, 'roadmap.json'), 'w') as f:
+                json.dump(record, f, indent=2)
         table = markdown(record['rows'], record['size'])
         print(table)
         with open(osp.join(out_dir, 'roadmap.md'), 'w') as f:
