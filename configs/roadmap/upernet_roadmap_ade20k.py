@@ -3,7 +3,7 @@
 # another step set `step` and the heads' `in_channels` (listed by
 # `python tools/analysis/roadmap.py`), and `checkpoint` to that step's ImageNet weights
 # (a checkpoint of its configs/roadmap/ classification config). The BatchNorm steps train
-# with SyncBN across processes when `sync_bn='torch'` is added (mmengine converts them).
+# with SyncBN across GPU processes when `sync_bn='torch'` is added (mmengine converts them).
 _base_ = ['../upernet_convnext_tiny_ade20k.py']
 step = 'resnet50'
 in_channels = [256, 512, 1024, 2048]
