@@ -186,6 +186,10 @@ def test_design_overrides_and_bad_arguments():
         RoadmapNet(design=dict(kernel_size=4))
     with pytest.raises(ValueError, match='out_indices entry 4'):
         RoadmapNet(out_indices=4)
+    with pytest.raises(ValueError, match='drop_path_rate must be in'):  # ConvNeXt's own checks
+        RoadmapNet(drop_path_rate=1.0)
+    with pytest.raises(ValueError, match='frozen_stages must be an int in \\[-1, 4\\]'):
+        RoadmapNet(frozen_stages=5)
     assert dataclasses.asdict(roadmap_design('gelu'))['act'] == 'GELU'
 
 

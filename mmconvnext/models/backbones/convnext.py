@@ -283,18 +283,9 @@ class ConvNeXt(BaseModule):
         self.depths, self.channels = self._parse_arch(arch)
         self.num_stages = len(self.depths)
         self.out_indices = self._parse_out_indices(out_indices, self.num_stages)
-        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= self.num_stages:
-            raise ValueError(
-                f'frozen_stages must be an int in [-1, {self.num_stages}] (this arch has '
-                f'{self.num_stages} stages; 0 or -1 freezes nothing), got {frozen_stages!r}'
-            )
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f'drop_path_rate must be in [0, 1), got {drop_path_rate!r}')
-        if layer_scale_init_value < 0:
-            raise ValueError(f'layer_scale_init_value must be >= 0, got {layer_scale_init_value!r}')
+        self.frozen_stages = self._check_args(self.num_stages, frozen_stages, drop_path_rate, layer_scale_init_value)
         if not isinstance(stem_patch_size, int) or stem_patch_size < 1:
             raise ValueError(f'stem_patch_size must be a positive int, got {stem_patch_size!r}')
-        self.frozen_stages = max(frozen_stages, 0)
         self.gap_before_final_norm = gap_before_final_norm
         self.use_grn = use_grn
         self.onednn_cpu = onednn_cpu and linear_pw_conv
@@ -363,6 +354,21 @@ class ConvNeXt(BaseModule):
         if not all(isinstance(v, int) and v > 0 for v in depths + channels):
             raise ValueError(f'arch depths/channels must be positive ints, got {depths}/{channels}')
         return depths, channels
+
+    @staticmethod
+    def _check_args(num_stages: int, frozen_stages: int, drop_path_rate: float,
+                    layer_scale_init_value: float) -> int:
+        """Check the arguments every backbone of this family takes; the stages to freeze."""
+        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= num_stages:
+            raise ValueError(
+                f'frozen_stages must be an int in [-1, {num_stages}] (this arch has '
+                f'{num_stages} stages; 0 or -1 freezes nothing), got {frozen_stages!r}'
+            )
+        if not 0.0 <= drop_path_rate < 1.0:
+            raise ValueError(f'drop_path_rate must be in [0, 1), got {drop_path_rate!r}')
+        if layer_scale_init_value < 0:
+            raise ValueError(f'layer_scale_init_value must be >= 0, got {layer_scale_init_value!r}')
+        return max(frozen_stages, 0)
 
     @staticmethod
     def _parse_out_indices(out_indices, num_stages: int) -> tuple:

@@ -314,18 +314,12 @@ class RoadmapNet(ConvNeXt):
             raise TypeError(f'RoadmapNet design: {e}; the options are {names}') from None
         self.step = step
         d = self.design
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f'drop_path_rate must be in [0, 1), got {drop_path_rate!r}')
-        if layer_scale_init_value < 0:
-            raise ValueError(f'layer_scale_init_value must be >= 0, got {layer_scale_init_value!r}')
         self.depths = d.depths
         self.num_stages = len(d.depths)
         stage_out = tuple(4 * w if d.block == 'bottleneck' else w for w in d.widths)
         self.channels = stage_out
         self.out_indices = self._parse_out_indices(out_indices, self.num_stages)
-        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= self.num_stages:
-            raise ValueError(f'frozen_stages must be an int in [-1, {self.num_stages}], got {frozen_stages!r}')
-        self.frozen_stages = max(frozen_stages, 0)
+        self.frozen_stages = self._check_args(self.num_stages, frozen_stages, drop_path_rate, layer_scale_init_value)
         self.gap_before_final_norm = gap_before_final_norm
         self.use_grn = False
         self.onednn_cpu = False  # plain eager ops (the roadmap is for study, not the fast path)
