@@ -215,6 +215,7 @@ def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes:
 
 def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int = 2, repeats: int = 5) -> float:
     """Eval forward images/s of the step's classifier (1000 classes) at ``size``."""
+    from benchmark import median_time
     from mmengine.config import Config
 
     from mmconvnext.engine import build_model
@@ -222,14 +223,8 @@ def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int =
     torch.set_num_threads(threads)
     model = build_model(Config.fromfile(step_config(step)), 'cpu').eval()
     x = torch.randn(batch, 3, size, size)
-    times = []
     with torch.no_grad():
-        for i in range(warmup + repeats):
-            start = time.perf_counter()
-            model(x)
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-    return batch / statistics.median(times)
+        return batch / median_time(lambda: model(x), warmup, repeats)
 
 
 def plot(rows: List[Dict], out_file: str, title: str) -> None:

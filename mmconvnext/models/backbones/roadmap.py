@@ -333,7 +333,7 @@ class RoadmapNet(ConvNeXt):
                               build_norm_layer(norm_cfg, d.widths[0]), MODELS.get(d.act)(),
                               nn.MaxPool2d(3, stride=2, padding=1))
         else:
-            layers = [nn.Conv2d(in_channels, d.widths[0], 4, stride=4, bias=not (separate and d.norm == 'BN'))]
+            layers = [_conv(d, in_channels, d.widths[0], 4, 4, padding=0, before_norm=separate)]
             if separate:
                 layers.append(build_norm_layer(norm_cfg, d.widths[0]))
             stem = Sequential(*layers)
@@ -345,7 +345,7 @@ class RoadmapNet(ConvNeXt):
             stride = 1
             if i > 0 and separate:  # norm, then 2x2 conv stride 2
                 self.downsample_layers.append(Sequential(build_norm_layer(norm_cfg, channels),
-                                                         nn.Conv2d(channels, stage_out[i], 2, stride=2)))
+                                                         _conv(d, channels, stage_out[i], 2, 2, padding=0)))
                 channels = stage_out[i]
             elif i > 0:  # the stage's first block strides
                 self.downsample_layers.append(nn.Identity())
