@@ -12,12 +12,13 @@ from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 __all__ = ['DATASETS', 'HOOKS', 'LOOPS', 'METRICS', 'MODELS', 'MODEL_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
-           'TRANSFORMS', 'WEIGHT_INITIALIZERS']
+           'OPTIM_WRAPPERS', 'TRANSFORMS', 'WEIGHT_INITIALIZERS']
 
 # the classifier (and kornia, which its augmentations use) is imported only when looked up
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmconvnext.models', 'mmconvnext.models.classifiers'])
@@ -26,6 +27,7 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
     locations=['mmconvnext.engine.optimizers'],
 )
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=['mmconvnext.engine.optimizers'])
 WEIGHT_INITIALIZERS = Registry(
     'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, locations=['mmconvnext.models']
 )

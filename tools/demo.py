@@ -1,7 +1,7 @@
 """The embedded demos (`make demo`): ConvNeXt-atto models trained and evaluated on a CPU
 on generated shapes.
 
-    python tools/demo.py [--task seg|det] [--work-dir DIR] [--data-root DIR] [--iters N] [--min-score S]
+    python tools/demo.py [--task seg|det] [--work-dir DIR] [--data-root DIR] [--iters N] [--min-score S] [--amp]
 
 --task seg (default): UperNet on the shapes in the ADE20K layout (5 classes);
 --task det: Mask R-CNN on the shapes in the COCO layout (4 categories).
@@ -44,6 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help="default work_dirs/shapes_demo (seg) or work_dirs/shapes_det_demo (det)")
     parser.add_argument('--data-root', help='where the generated dataset goes (default data/shapes_ade|shapes_coco)')
     parser.add_argument('--iters', type=int, default=None, help="training iterations (default: the config's)")
+    parser.add_argument('--amp', action='store_true', help='train with tools/train.py --amp (bf16 on a CPU)')
     parser.add_argument('--min-score', type=float, default=None,
                         help='fail below this final mIoU / box mAP in percent (default 40 / 10)')
     return parser.parse_args()
@@ -63,13 +64,17 @@ def run(cmd: list) -> str:
     return ''.join(lines)
 
 
+def read_scalars(scalars_file: str) -> list:
+    with open(scalars_file) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def plot_curves(scalars_file: str, out_file: str, metrics: tuple, percent: float, title: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    with open(scalars_file) as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    records = read_scalars(scalars_file)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax1.plot(*zip(*[(r['step'], r['loss']) for r in records if 'loss' in r]), color='tab:blue')
     ax1.set(title='training loss', xlabel='iteration', ylabel='loss')
@@ -107,6 +112,8 @@ def main() -> None:
                   f'param_scheduler.0.end={warmup}', f'param_scheduler.1.begin={warmup}',
                   f'param_scheduler.1.end={args.iters}', f'default_hooks.checkpoint.interval={args.iters}',
                   f'default_hooks.logger.interval={min(25, val)}']
+    if args.amp:
+        train.append('--amp')
     run(train)
     train_time = time.time() - start
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
@@ -127,13 +134,17 @@ def main() -> None:
         scores[name] = float(found[0]) * task['percent']
     curves = osp.join(work_dir, 'curves.png')
     title = f"{osp.basename(task['config'])[:-3]} on generated shapes"
-    plot_curves(osp.join(new_runs[-1], 'vis_data', 'scalars.json'), curves, task['metrics'], task['percent'], title)
+    scalars = osp.join(new_runs[-1], 'vis_data', 'scalars.json')
+    plot_curves(scalars, curves, task['metrics'], task['percent'], title)
+    iter_times = sorted(r['time'] for r in read_scalars(scalars) if 'time' in r and 'loss' in r)
     drawings = sorted(glob.glob(osp.join(overlays, '**', '*.png'), recursive=True) +
                       glob.glob(osp.join(overlays, '**', '*.jpg'), recursive=True))
 
     print('\n' + '=' * 72)
     print('final validation ' + ', '.join(f'{k}: {v:.2f}%' for k, v in scores.items()) + f"   ({task['baseline']})")
-    print(f'time: {time.time() - start:.0f} s in all, {train_time:.0f} s to generate data and train')
+    print(f'time: {time.time() - start:.0f} s in all, {train_time:.0f} s to generate data and train'
+          + (f'; {iter_times[len(iter_times) // 2]:.3f} s per training iteration (median of the logged ones)'
+             if iter_times else '') + (' with --amp' if args.amp else ''))
     print(f'checkpoint: {checkpoint}')
     print(f'drawings: {len(drawings)} under {overlays}' + (f' (e.g. {drawings[0]})' if drawings else ''))
     print(f'curves: {curves}')

@@ -1,6 +1,6 @@
 """Train any mmconvnext config (segmentation, detection, classification) with mmengine.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp [--amp-dtype D]] [--auto-scale-lr]
                                  [--data-root DIR] [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG NUM_PROCS [same options]    # torchrun, multi-process/node
     tools/slurm_train.sh PARTITION JOB CONFIG [same options]
@@ -11,7 +11,7 @@ import os
 from mmengine.config import DictAction
 from mmengine.device import get_device
 
-from mmconvnext.engine import build_runner, distributed_teardown, load_config
+from mmconvnext.engine import build_runner, distributed_teardown, enable_amp, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,7 +22,10 @@ def parse_args() -> argparse.Namespace:
         '--resume', nargs='?', const='auto', default=None,
         help='resume from CKPT, or from the latest checkpoint of the work dir when given alone',
     )
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 with dynamic loss scaling on a GPU, bf16 autocast on a CPU')
+    parser.add_argument('--amp-dtype', choices=['float16', 'bfloat16'],
+                        help='the --amp dtype (default float16 on a GPU; a CPU trains in bfloat16 only)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help="scale lr by actual batch / the config's auto_scale_lr.base_batch_size")
     parser.add_argument('--data-root', help="the dataset's root directory (every dataloader of the config)")
@@ -39,13 +42,13 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, cfg_options=args.cfg_options, launcher=args.launcher, work_dir=args.work_dir,
                       data_root=args.data_root)
+    if args.amp_dtype and not args.amp:
+        raise SystemExit('--amp-dtype is the dtype of --amp: give --amp too')
     if args.amp:
-        if get_device() == 'cpu':
-            raise SystemExit('--amp: mmengine\'s AmpOptimWrapper needs a GPU (or NPU/MLU/MUSA); this machine has none')
-        wrapper = cfg.optim_wrapper
-        if wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
-            wrapper.type = 'AmpOptimWrapper'
-            wrapper.setdefault('loss_scale', 'dynamic')
+        try:
+            enable_amp(cfg, get_device(), args.amp_dtype)
+        except (KeyError, ValueError) as e:
+            raise SystemExit(f'{args.config}: {e}') from None
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise KeyError(f"{args.config}: --auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...)")

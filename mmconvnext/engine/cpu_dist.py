@@ -48,6 +48,9 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         self._check_input_dim(x)
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
+        # statistics in fp32 whatever the input (bf16 under --amp): as torch's SyncBatchNorm,
+        # whose CUDA kernels accumulate half inputs in fp32; the output keeps x's dtype
+        in_dtype, x = x.dtype, x.float()
         c = x.shape[1]
         dims = [0, *range(2, x.dim())]
         shape = (1, c) + (1,) * (x.dim() - 2)
@@ -66,7 +69,7 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         y = centred * torch.rsqrt(var + self.eps).view(shape)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
-        return y
+        return y.to(in_dtype)
 
 
 def convert_sync_batchnorm_for_cpu(module: nn.Module) -> nn.Module:

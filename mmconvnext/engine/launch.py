@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 
 from .cpu_dist import prepare_cpu_distributed
 
-__all__ = ['build_model', 'build_runner', 'distributed_teardown', 'load_config', 'set_data_root']
+__all__ = ['build_model', 'build_runner', 'distributed_teardown', 'enable_amp', 'load_config', 'set_data_root']
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -71,6 +71,42 @@ def set_data_root(cfg: Config, data_root: str) -> None:
                     ev.ann_file = osp.join(data_root, ann_file[len(old):].lstrip('/'))
     if not found:
         raise KeyError('--data-root: no dataset in train/val/test_dataloader has a data_root to override')
+
+
+#: optimizer wrappers ``--amp`` may replace: fp32 ones and the AMP ones of either device
+_AMP_REPLACEABLE = ('OptimWrapper', 'AmpOptimWrapper', 'AutocastOptimWrapper', 'mmconvnext.AutocastOptimWrapper')
+
+
+def enable_amp(cfg: Config, device: str, dtype: Optional[str] = None) -> None:
+    """``--amp``: mixed-precision training on ``device``.
+
+    On an accelerator, mmengine's ``AmpOptimWrapper`` (fp16 with a dynamic loss scale
+    unless the config sets one; ``dtype='bfloat16'`` for bf16). On a CPU,
+    :class:`mmconvnext.engine.AutocastOptimWrapper` (bf16 autocast, no loss scaler),
+    since mmengine's refuses a machine without an accelerator. Any other wrapper type
+    in the config is left to the user, with an error naming it.
+    """
+    if dtype not in (None, 'float16', 'bfloat16'):
+        raise ValueError(f"--amp-dtype must be 'float16' or 'bfloat16', got {dtype!r}")
+    wrapper = cfg.get('optim_wrapper')
+    if not isinstance(wrapper, dict):
+        raise KeyError('--amp: the config has no optim_wrapper dict to switch to mixed precision')
+    kind = wrapper.get('type', 'OptimWrapper')
+    if kind not in _AMP_REPLACEABLE:
+        raise ValueError(f'--amp: optim_wrapper type {kind!r} is not one --amp knows how to switch (one of '
+                         f'{_AMP_REPLACEABLE}); set mixed precision in the config instead')
+    if device == 'cpu':
+        if dtype == 'float16':
+            raise ValueError('--amp-dtype float16 needs a GPU: fp16 gradients need loss scaling, which mmengine '
+                             'provides only on accelerators; on a CPU --amp trains in bfloat16')
+        wrapper.pop('loss_scale', None)
+        wrapper.pop('use_fsdp', None)
+        wrapper.type, wrapper.dtype = 'mmconvnext.AutocastOptimWrapper', 'bfloat16'
+        return
+    wrapper.type = 'AmpOptimWrapper'
+    wrapper.setdefault('loss_scale', 'dynamic')
+    if dtype is not None:
+        wrapper.dtype = dtype
 
 
 def build_model(cfg: Config, device: str = 'cpu') -> torch.nn.Module:

@@ -13,7 +13,7 @@ from mmconvnext.engine.cpu_dist import CPUSyncBatchNorm, convert_sync_batchnorm_
 from ..conftest import free_port
 
 
-def _worker(rank: int, world: int, port: int, x: torch.Tensor, out_dir: str) -> None:
+def _worker(rank: int, world: int, port: int, x: torch.Tensor, out_dir: str, dtype: torch.dtype) -> None:
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     dist.init_process_group('gloo', rank=rank, world_size=world)
     torch.manual_seed(0)
@@ -21,19 +21,23 @@ def _worker(rank: int, world: int, port: int, x: torch.Tensor, out_dir: str) -> 
     with torch.no_grad():
         bn.weight.uniform_(0.5, 1.5)
         bn.bias.uniform_(-0.5, 0.5)
-    part = x.chunk(world)[rank].clone().requires_grad_()
+    part = x.chunk(world)[rank].to(dtype).requires_grad_()  # bf16: what --amp feeds the heads' norms
     y = bn(part)
-    (y * torch.arange(y.numel(), dtype=y.dtype).view_as(y).sin()).sum().backward()
+    assert y.dtype == dtype
+    (y.float() * torch.arange(y.numel()).view_as(y).sin()).sum().backward()
     for p in bn.parameters():  # what DDP does to parameter grads
         dist.all_reduce(p.grad)
-    torch.save(dict(y=y.detach(), gx=part.grad, gw=bn.weight.grad, gb=bn.bias.grad,
+    torch.save(dict(y=y.detach().float(), gx=part.grad.float(), gw=bn.weight.grad, gb=bn.bias.grad,
                     rm=bn.running_mean, rv=bn.running_var), os.path.join(out_dir, f'{rank}.pt'))
     dist.destroy_process_group()
 
 
-def test_cpu_sync_bn_equals_batch_norm_over_the_whole_batch(tmp_path):
-    x = torch.randn(6, 3, 5, 4) * 3 + 2
-    mp.spawn(_worker, args=(2, free_port(), x, str(tmp_path)), nprocs=2, join=True)
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_cpu_sync_bn_equals_batch_norm_over_the_whole_batch(tmp_path, dtype):
+    """fp32, and bf16 inputs (statistics reduced in fp32, output in bf16) against an
+    fp32 batch norm of the same (bf16-rounded) values."""
+    x = (torch.randn(6, 3, 5, 4) * 3 + 2).to(dtype).float()
+    mp.spawn(_worker, args=(2, free_port(), x, str(tmp_path), dtype), nprocs=2, join=True)
     parts = [torch.load(tmp_path / f'{r}.pt') for r in range(2)]
 
     torch.manual_seed(0)
@@ -46,11 +50,13 @@ def test_cpu_sync_bn_equals_batch_norm_over_the_whole_batch(tmp_path):
     weights = torch.cat([torch.arange(y.numel() // 2, dtype=y.dtype).view(3, 3, 5, 4).sin()] * 2)
     (y * weights).sum().backward()
 
-    torch.testing.assert_close(torch.cat([p['y'] for p in parts]), y.detach(), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(torch.cat([p['gx'] for p in parts]), xr.grad, rtol=1e-4, atol=1e-5)
-    for p in parts:
-        torch.testing.assert_close(p['gw'], ref.weight.grad, rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(p['gb'], ref.bias.grad, rtol=1e-4, atol=1e-5)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=2e-2, atol=2e-2)
+    torch.testing.assert_close(torch.cat([p['y'] for p in parts]), y.detach(), **tol)
+    torch.testing.assert_close(torch.cat([p['gx'] for p in parts]), xr.grad, **dict(tol, rtol=max(tol['rtol'], 1e-4)))
+    for p in parts:  # parameters, gradients and running statistics stay fp32
+        assert p['gw'].dtype == p['rm'].dtype == torch.float32
+        torch.testing.assert_close(p['gw'], ref.weight.grad, **dict(tol, rtol=max(tol['rtol'], 1e-4)))
+        torch.testing.assert_close(p['gb'], ref.bias.grad, **dict(tol, rtol=max(tol['rtol'], 1e-4)))
         torch.testing.assert_close(p['rm'], ref.running_mean)
         torch.testing.assert_close(p['rv'], ref.running_var)
 

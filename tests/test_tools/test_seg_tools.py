@@ -136,7 +136,30 @@ def test_missing_dataset_through_the_real_config(tmp_path):
     assert str(missing / 'images' / 'training') in last and ADE20K_URL in last
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path of --amp')
+def test_amp_trains_in_bf16_on_a_cpu_and_resumes(seg_job):
+    """--amp on a CPU: bf16 autocast through mmconvnext.AutocastOptimWrapper (logged once,
+    with the warning on CPUs without native bf16), end to end, then a plain resume."""
+    work = seg_job['tmp'] / 'amp'
+    train = [sys.executable, 'tools/train.py', seg_job['config'], '--work-dir', str(work), '--data-root',
+             seg_job['data_root']]
+    log = run_tool(train + ['--amp', '--cfg-options', 'model.backbone.with_cp=True'], seg_job['env'])
+    assert "type='mmconvnext.AutocastOptimWrapper'" in log and "dtype='bfloat16'" in log  # the dumped config
+    assert log.count('mixed precision: the forward pass runs under cpu autocast to torch.bfloat16') == 1
+    from mmconvnext.device import cpu_has_native_bf16
+    assert ('no native bf16 instructions' in log) != cpu_has_native_bf16()
+    assert 'Iter(train) [2/2]' in log and 'mIoU' in log and 'nan' not in log.split('Iter(train) [2/2]')[1][:200]
+    ckpt = torch.load(work / 'iter_2.pth', map_location='cpu')
+    assert all(v.dtype == torch.float32 for v in ckpt['state_dict'].values() if v.is_floating_point())
+    log = run_tool(train + ['--amp', '--resume', '--cfg-options', 'train_cfg.max_iters=3'], seg_job['env'])
+    assert 'resumed epoch: 0, iter: 2' in log and 'Iter(train) [3/3]' in log
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message given without a GPU')
-def test_amp_without_a_gpu_says_so(seg_job):
-    stderr = run_tool_failing([sys.executable, 'tools/train.py', seg_job['config'], '--amp'], seg_job['env'])
-    assert '--amp' in stderr and 'needs a GPU' in stderr
+def test_amp_fp16_without_a_gpu_says_so(seg_job):
+    cmd = [sys.executable, 'tools/train.py', seg_job['config'], '--amp', '--amp-dtype', 'float16']
+    stderr = run_tool_failing(cmd, seg_job['env'])
+    assert '--amp-dtype float16 needs a GPU' in stderr and seg_job['config'] in stderr
+    stderr = run_tool_failing([sys.executable, 'tools/train.py', seg_job['config'], '--amp-dtype', 'bfloat16'],
+                              seg_job['env'])
+    assert 'give --amp too' in stderr

@@ -28,15 +28,17 @@ import argparse
 import json
 import os
 import os.path as osp
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import torch
+
+from mmconvnext.analysis import dummy_batch, median_time, pyramid_backbone
+from mmconvnext.device import cpu_name
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
@@ -44,17 +46,6 @@ if ROOT not in sys.path:
 
 
 # ---------------------------------------------------------------------------- timing
-def median_time(fn: Callable[[], None], warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def matmul_gflops(warmup: int = 2, repeats: int = 10, n: int = 2048) -> Dict[str, float]:
     """fp32 matmul rates (GFLOP/s, 2 n^3 per product) at the current threads: PyTorch's
     ``torch.mm`` (MKL) and oneDNN's (``torch.ops.mkldnn._linear_pointwise``), when built in."""
@@ -86,20 +77,11 @@ COMPILE = 'mmconvnext-torch.compile'  # --compile: torch.compile (inductor) of t
 
 def build_backbone(impl: str, arch: str) -> torch.nn.Module:
     """``mmconvnext`` as shipped; ``mmconvnext-plain`` with ``onednn_cpu=False`` (the
-    eager ops, for the record); the peers as detection/segmentation would use them."""
+    eager ops, for the record); the peers as detection/segmentation would use them.
+    Under torch.compile the oneDNN path steps aside anyway (inductor fuses the plain ops)."""
     if impl.startswith('mmconvnext'):
-        from mmconvnext.models import ConvNeXt
-
-        # under torch.compile the oneDNN path steps aside anyway (inductor fuses the plain ops)
-        return ConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
-                        onednn_cpu=impl not in ('mmconvnext-plain', COMPILE))
-    if impl == 'timm':
-        import timm
-
-        return timm.create_model(f'convnext_{arch}', pretrained=False, features_only=True)
-    from mmpretrain.models.backbones.convnext import ConvNeXt as MMPretrainConvNeXt
-
-    return MMPretrainConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+        return pyramid_backbone('mmconvnext', arch, onednn_cpu=impl not in ('mmconvnext-plain', COMPILE))
+    return pyramid_backbone(impl, arch)
 
 
 def time_backbone(model: torch.nn.Module, x: torch.Tensor, warmup: int, repeats: int,
@@ -199,7 +181,7 @@ def run_whole_case(case: str, det_size: List[int], warmup: int, repeats: int, ba
     model = revert_sync_batchnorm(build_model(cfg))  # one process: plain BN
     model.init_weights()
     model.train()
-    inputs, samples = _batch(task, h, w)
+    inputs, samples = dummy_batch('seg' if task == 'upernet' else 'det', 2, h, w, 150 if task == 'upernet' else 80)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step():
@@ -215,40 +197,6 @@ def run_whole_case(case: str, det_size: List[int], warmup: int, repeats: int, ba
     return {'step_s': seconds, 'peak_mib': (peak - before) / 2**20, 'size': f'{h}x{w}', 'batch': 2}
 
 
-def _batch(task: str, h: int, w: int):
-    from mmengine.structures import InstanceData, PixelData
-
-    g = torch.Generator().manual_seed(0)
-    inputs = torch.randn(2, 3, h, w, generator=g)
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w),
-                scale_factor=(1.0, 1.0))
-    if task == 'upernet':
-        from mmseg.structures import SegDataSample
-
-        samples = []
-        for _ in range(2):
-            s = SegDataSample(metainfo=meta)
-            s.gt_sem_seg = PixelData(data=torch.randint(0, 150, (1, h, w), generator=g))
-            samples.append(s)
-        return inputs, samples
-    from mmdet.structures import DetDataSample
-    from mmdet.structures.mask import BitmapMasks
-
-    samples = []
-    for _ in range(2):
-        s = DetDataSample(metainfo=meta)
-        xy = torch.rand(8, 2, generator=g) * torch.tensor([w * 0.7, h * 0.7])
-        wh = 32 + torch.rand(8, 2, generator=g) * torch.tensor([w * 0.25, h * 0.25])
-        boxes = torch.cat([xy, xy + wh], 1)
-        masks = torch.zeros(8, h, w, dtype=torch.uint8)
-        for i, (x1, y1, x2, y2) in enumerate(boxes.round().long().tolist()):
-            masks[i, y1:y2, x1:x2] = 1
-        s.gt_instances = InstanceData(bboxes=boxes, labels=torch.randint(0, 80, (8,), generator=g),
-                                      masks=BitmapMasks(masks.numpy(), h, w))
-        samples.append(s)
-    return inputs, samples
-
-
 # ---------------------------------------------------------------------------- report
 def _child(options: List[str], env: Optional[dict] = None) -> Optional[dict]:
     """Run this tool on one case in a fresh process; its JSON line, or None (reported)."""
@@ -259,17 +207,6 @@ def _child(options: List[str], env: Optional[dict] = None) -> Optional[dict]:
               file=sys.stderr)
         return None
     return json.loads(run.stdout.strip().splitlines()[-1])
-
-
-def cpu_name() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -215,9 +215,9 @@ def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes:
 
 def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int = 2, repeats: int = 5) -> float:
     """Eval forward images/s of the step's classifier (1000 classes) at ``size``."""
-    from benchmark import median_time
     from mmengine.config import Config
 
+    from mmconvnext.analysis import median_time
     from mmconvnext.engine import build_model
 
     torch.set_num_threads(threads)

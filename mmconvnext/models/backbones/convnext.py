@@ -202,7 +202,8 @@ class ConvNeXtBlock(nn.Module):
         (the 4C-wide activations are two thirds of what a block stores; ``fc1`` is a
         third of its FLOPs)."""
         fc1, fc2 = self.pointwise_conv1, self.pointwise_conv2
-        y = onednn.mlp_recompute(self._dwconv_norm(x), fc1.weight, fc1.bias, fc2.weight, fc2.bias)
+        y = onednn.mlp_recompute(self._dwconv_norm(x), fc1.weight, fc1.bias, fc2.weight, fc2.bias,
+                                 use_onednn=self.onednn_cpu)
         return self._scale_and_add(x, y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -57,6 +57,13 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
+        device = self.mean.device.type
+        # mmengine runs the preprocessor inside the optim wrapper's autocast region (--amp):
+        # the augmentations' convs and warps would then round the images to bf16/fp16
+        with torch.autocast(device, enabled=False):
+            return self._prepare(data, training)
+
+    def _prepare(self, data: dict, training: bool) -> dict:
         inputs = data['inputs']
         if isinstance(inputs, (list, tuple)):
             shapes = {tuple(x.shape) for x in inputs}

@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-__all__ = ['available', 'linear', 'linear_gelu', 'linear_add', 'mlp_recompute']
+__all__ = ['autocast_dtype', 'available', 'linear', 'linear_add', 'linear_gelu', 'mlp_recompute', 'no_autocast']
 
 _OP = getattr(getattr(torch.ops, 'mkldnn', None), '_linear_pointwise', None)
 
@@ -36,18 +36,33 @@ def _mm(x2d: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], a
     return _OP(x2d, weight, bias, attr, [], 'none')
 
 
-def _weight_grad(grad: torch.Tensor, x2d: torch.Tensor) -> torch.Tensor:
+def autocast_dtype(x: torch.Tensor) -> Optional[torch.dtype]:
+    """The dtype autocast would run a matmul on ``x``'s device in now, or None when
+    autocast is off there (any device type: CPU bf16/fp16, CUDA fp16/bf16, ...)."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+
+
+def no_autocast(x: torch.Tensor) -> torch.autocast:
+    """A region where autocast is off on ``x``'s device. The backward passes below run
+    in one: on CPU ``loss.backward()`` called inside an autocast region would otherwise
+    autocast the fp32 gradient products of a forward that ran in fp32."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
+def _weight_grad(grad: torch.Tensor, x2d: torch.Tensor, use_onednn: bool = True) -> torch.Tensor:
     """``grad.T @ x2d``: oneDNN when the layer has at least 128 inputs (1.2-2x here);
     with ConvNeXt-T's 96 inputs and 25k rows oneDNN took 31 ms and ``torch.mm`` 11, so
     narrow inputs stay on ``torch.mm``."""
-    if available(x2d) and x2d.shape[1] >= 128:
+    if use_onednn and available(x2d) and x2d.shape[1] >= 128:
         return _mm(grad.t(), x2d.t(), None)
     return torch.mm(grad.t(), x2d)
 
 
 class _Linear(torch.autograd.Function):
     """``x @ W.T + b`` with oneDNN for the forward and the input gradient (both ~2x
-    MKL's here); the weight gradient as :func:`_weight_grad` picks."""
+    MKL's here); the weight gradient as :func:`_weight_grad` picks. Used only where
+    :func:`available` (fp32, autocast off), so its backward runs with autocast off too."""
 
     @staticmethod
     def forward(ctx, x2d: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
@@ -58,10 +73,11 @@ class _Linear(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         x2d, weight = ctx.saved_tensors
-        grad = grad.contiguous()
-        grad_x = _mm(grad, weight.t().contiguous(), None) if ctx.needs_input_grad[0] else None
-        grad_w = _weight_grad(grad, x2d) if ctx.needs_input_grad[1] else None
-        grad_b = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        with no_autocast(x2d):
+            grad = grad.contiguous()
+            grad_x = _mm(grad, weight.t().contiguous(), None) if ctx.needs_input_grad[0] else None
+            grad_w = _weight_grad(grad, x2d) if ctx.needs_input_grad[1] else None
+            grad_b = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
         return grad_x, grad_w, grad_b
 
 
@@ -98,8 +114,8 @@ def linear_add(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tenso
     return _OP.binary(x2d, other2d, weight, bias, 'add').view(*x.shape[:-1], weight.shape[0])
 
 
-def _lin(x2d: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
-    return _mm(x2d, weight, bias) if available(x2d) else F.linear(x2d, weight, bias)
+def _lin(x2d: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], use_onednn: bool) -> torch.Tensor:
+    return _mm(x2d, weight, bias) if use_onednn and available(x2d) else F.linear(x2d, weight, bias)
 
 
 class _RecomputedMLP(torch.autograd.Function):
@@ -107,34 +123,55 @@ class _RecomputedMLP(torch.autograd.Function):
     ``fc1`` and the GELU there: the two 4C-wide activations (two thirds of what a
     ConvNeXt block stores) are never held, for one extra ``fc1`` product. Selective
     activation checkpointing; ``torch.utils.checkpoint`` on the whole block would
-    recompute ``fc2`` and the depthwise conv too."""
+    recompute ``fc2`` and the depthwise conv too.
+
+    Mixed precision: under autocast the forward casts its operands to the autocast
+    dtype itself (as autocast casts ``F.linear``'s) and computes with autocast off, and
+    the backward recomputes from those cast operands, so both passes run in the same
+    dtypes and the results equal the plain layers' under autocast. Gradients are
+    returned in the dtypes of the inputs (fp32 for fp32 parameters). This is what
+    ``torch.amp.custom_fwd``/``custom_bwd`` do, but for the input's device type
+    (CPU or CUDA) rather than one fixed at definition.
+    """
 
     @staticmethod
-    def forward(ctx, x2d, w1, b1, w2, b2):
+    def forward(ctx, x2d, w1, b1, w2, b2, use_onednn):
+        ctx.in_dtypes = tuple(None if t is None else t.dtype for t in (x2d, w1, b1, w2, b2))
+        dtype = autocast_dtype(x2d)
+        if dtype is not None:
+            x2d, w1, b1, w2, b2 = (None if t is None else t.to(dtype) for t in (x2d, w1, b1, w2, b2))
+        with no_autocast(x2d):
+            hidden = (_mm(x2d, w1, b1, 'gelu') if use_onednn and available(x2d)
+                      else F.gelu(F.linear(x2d, w1, b1)))
+            out = _lin(hidden, w2, b2, use_onednn)
         ctx.save_for_backward(x2d, w1, b1, w2)
         ctx.has_b2 = b2 is not None
-        hidden = _mm(x2d, w1, b1, 'gelu') if available(x2d) else F.gelu(F.linear(x2d, w1, b1))
-        return _lin(hidden, w2, b2)
+        ctx.use_onednn = use_onednn
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         x2d, w1, b1, w2 = ctx.saved_tensors
-        grad = grad.contiguous()
-        h = _lin(x2d, w1, b1)
-        a = F.gelu(h)
-        grad_w2 = _weight_grad(grad, a)
-        grad_b2 = grad.sum(0) if ctx.has_b2 else None
-        grad_h = torch.ops.aten.gelu_backward(_lin(grad, w2.t().contiguous(), None), h)
-        del a, h
-        grad_w1 = _weight_grad(grad_h, x2d)
-        grad_b1 = grad_h.sum(0) if b1 is not None else None
-        grad_x = _lin(grad_h, w1.t().contiguous(), None)
-        return grad_x, grad_w1, grad_b1, grad_w2, grad_b2
+        use_onednn = ctx.use_onednn
+        with no_autocast(x2d):
+            grad = grad.to(x2d.dtype).contiguous()
+            h = _lin(x2d, w1, b1, use_onednn)
+            a = F.gelu(h)
+            grad_w2 = _weight_grad(grad, a, use_onednn)
+            grad_b2 = grad.sum(0) if ctx.has_b2 else None
+            grad_h = torch.ops.aten.gelu_backward(_lin(grad, w2.t().contiguous(), None, use_onednn), h)
+            del a, h
+            grad_w1 = _weight_grad(grad_h, x2d, use_onednn)
+            grad_b1 = grad_h.sum(0) if b1 is not None else None
+            grad_x = _lin(grad_h, w1.t().contiguous(), None, use_onednn)
+        grads = (grad_x, grad_w1, grad_b1, grad_w2, grad_b2)
+        return (*(None if g is None else g.to(d) for g, d in zip(grads, ctx.in_dtypes)), None)
 
 
 def mlp_recompute(x: torch.Tensor, w1: torch.Tensor, b1: Optional[torch.Tensor], w2: torch.Tensor,
-                  b2: Optional[torch.Tensor]) -> torch.Tensor:
+                  b2: Optional[torch.Tensor], use_onednn: bool = True) -> torch.Tensor:
     """``F.linear(F.gelu(F.linear(x, w1, b1)), w2, b2)`` over the last dimension of ``x``,
-    storing only ``x`` for the backward pass (see :class:`_RecomputedMLP`)."""
+    storing only ``x`` for the backward pass (see :class:`_RecomputedMLP`). With
+    ``use_onednn=False`` the products are the plain ``F.linear``/``torch.mm`` ones."""
     x2d = x.reshape(-1, x.shape[-1])
-    return _RecomputedMLP.apply(x2d, w1, b1, w2, b2).view(*x.shape[:-1], w2.shape[0])
+    return _RecomputedMLP.apply(x2d, w1, b1, w2, b2, use_onednn).view(*x.shape[:-1], w2.shape[0])

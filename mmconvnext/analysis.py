@@ -1,0 +1,138 @@
+"""What the analysis tools (benchmark, gpu_check, roadmap) and the tests share: timing,
+and synthetic batches shaped like each task's real ones."""
+import statistics
+import time
+from typing import Callable, List, Optional, Tuple
+
+import torch
+
+__all__ = ['PEERS', 'dummy_batch', 'fit_heads', 'median_time', 'pyramid_backbone', 'synchronize']
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for ``device``'s queued kernels (a no-op on a CPU), so a timer reads the work."""
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def median_time(fn: Callable[[], None], warmup: int, repeats: int, device: str = 'cpu') -> float:
+    """Median wall time of ``fn`` in seconds over ``repeats`` calls after ``warmup`` ones."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def fit_heads(model_cfg: dict, channels: List[int], width: Optional[int] = None) -> None:
+    """Point a UperNet / (Cascade) Mask R-CNN / classifier model config's necks and heads
+    at a backbone with ``channels`` per stage, in place; with ``width``, also narrow
+    every head (FPN, RPN, RoI heads, UPerHead) to about ``width`` channels, for quick
+    runs (a bf16 conv on a CPU without bf16 units is ~30x slower than fp32).
+    Detectors also sample fewer RoIs (64 proposals, 32 sampled; 16 at test)."""
+    if 'decode_head' in model_cfg:  # UperNet
+        model_cfg['decode_head'].update(in_channels=list(channels))
+        model_cfg['auxiliary_head'].update(in_channels=channels[2])
+        if width:
+            model_cfg['decode_head'].update(channels=2 * width)
+            model_cfg['auxiliary_head'].update(channels=width)
+        return
+    if 'neck' not in model_cfg:  # the classifier: nothing beyond the backbone's own width
+        return
+    model_cfg['neck'].update(in_channels=list(channels))
+    if not width:
+        return
+    model_cfg['neck'].update(out_channels=width)
+    model_cfg['rpn_head'].update(in_channels=width, feat_channels=width)
+    roi = model_cfg['roi_head']
+    roi['bbox_roi_extractor'].update(out_channels=width)
+    roi['mask_roi_extractor'].update(out_channels=width)
+    for head in roi['bbox_head'] if isinstance(roi['bbox_head'], list) else [roi['bbox_head']]:
+        head.update(in_channels=width, fc_out_channels=2 * width)
+        if head.get('num_shared_convs'):
+            head.update(conv_out_channels=width)
+    roi['mask_head'].update(in_channels=width, conv_out_channels=width)
+    model_cfg['train_cfg']['rpn_proposal'].update(max_per_img=64)
+    rcnn = model_cfg['train_cfg']['rcnn']
+    for stage in rcnn if isinstance(rcnn, list) else [rcnn]:
+        stage['sampler'].update(num=32)
+    model_cfg['test_cfg']['rpn'].update(max_per_img=16)
+
+
+#: the implementations a user would pick instead (importable only where ../shared/peers is installed)
+PEERS = ('timm', 'mmpretrain')
+
+
+def pyramid_backbone(impl: str, arch: str, **kwargs) -> torch.nn.Module:
+    """ConvNeXt-``arch`` as a 4-level feature pyramid (as detection and segmentation use
+    it) from ``impl``: ``'mmconvnext'`` (``kwargs`` go to its constructor), ``'timm'``
+    (``features_only``) or ``'mmpretrain'``. The peers raise ImportError where absent."""
+    if impl == 'mmconvnext':
+        from mmconvnext.models import ConvNeXt
+
+        return ConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False, **kwargs)
+    if impl == 'timm':
+        import timm
+
+        return timm.create_model(f'convnext_{arch}', pretrained=False, features_only=True, **kwargs)
+    if impl == 'mmpretrain':
+        from mmpretrain.models.backbones.convnext import ConvNeXt as MMPretrainConvNeXt
+
+        return MMPretrainConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False, **kwargs)
+    raise ValueError(f"impl must be 'mmconvnext', 'timm' or 'mmpretrain', got {impl!r}")
+
+
+def dummy_batch(task: str, batch: int, h: int, w: int, num_classes: int = 80, device: str = 'cpu',
+                seed: int = 0) -> Tuple[torch.Tensor, List]:
+    """Inputs and data samples as a task's data preprocessor hands them to the model.
+
+    ``task``: ``'seg'`` (``SegDataSample`` with a label map), ``'det'`` (``DetDataSample``
+    with 8 boxes, labels and bitmap masks per image) or ``'cls'`` (``gt_label``). The
+    inputs are a normalised-looking float batch; for ``'cls'`` uint8 images in a list,
+    which :class:`mmconvnext.ClsDataPreprocessor` takes (its augmentations run on them).
+    """
+    from mmengine.structures import InstanceData, PixelData
+
+    g = torch.Generator().manual_seed(seed)
+    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w),
+                scale_factor=(1.0, 1.0))
+    if task == 'cls':
+        from mmengine.structures import BaseDataElement
+
+        images = [torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8).to(device) for _ in range(batch)]
+        labels = torch.randint(0, num_classes, (batch,), generator=g)
+        return images, [BaseDataElement(gt_label=labels[i:i + 1].to(device)) for i in range(batch)]
+    inputs = torch.randn(batch, 3, h, w, generator=g).to(device)
+    if task == 'seg':
+        from mmseg.structures import SegDataSample
+
+        samples = []
+        for _ in range(batch):
+            s = SegDataSample(metainfo=meta)
+            s.gt_sem_seg = PixelData(data=torch.randint(0, num_classes, (1, h, w), generator=g).to(device))
+            samples.append(s)
+        return inputs, samples
+    if task != 'det':
+        raise ValueError(f"task must be 'seg', 'det' or 'cls', got {task!r}")
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.mask import BitmapMasks
+
+    samples = []
+    for _ in range(batch):
+        s = DetDataSample(metainfo=meta)
+        xy = torch.rand(8, 2, generator=g) * torch.tensor([w * 0.7, h * 0.7])
+        wh = 32 + torch.rand(8, 2, generator=g) * torch.tensor([w * 0.25, h * 0.25])
+        boxes = torch.cat([xy, torch.minimum(xy + wh, torch.tensor([w - 1.0, h - 1.0]))], 1)
+        masks = torch.zeros(8, h, w, dtype=torch.uint8)
+        for i, (x1, y1, x2, y2) in enumerate(boxes.round().long().tolist()):
+            masks[i, y1:y2, x1:x2] = 1
+        s.gt_instances = InstanceData(bboxes=boxes.to(device),
+                                      labels=torch.randint(0, num_classes, (8,), generator=g).to(device),
+                                      masks=BitmapMasks(masks.numpy(), h, w))
+        samples.append(s)
+    return inputs, samples

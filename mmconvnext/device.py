@@ -1,0 +1,43 @@
+"""What the tools and the training parts need to know about the machine they run on."""
+import functools
+import platform
+
+import torch
+
+__all__ = ['cpu_has_native_bf16', 'cpu_name']
+
+
+@functools.cache
+def _cpu_flags() -> frozenset:
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('flags'):
+                    return frozenset(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), for every number a tool records."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown CPU'
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 products natively (AVX512-BF16 or AMX-BF16).
+    Without them oneDNN emulates bf16 matmuls through fp32 and converts on every
+    load and store, so bf16 autocast saves memory but may not save time."""
+    flags = _cpu_flags()
+    if flags:
+        return bool({'avx512_bf16', 'amx_bf16'} & flags)
+    cpu = getattr(torch._C, '_cpu', None)  # not Linux: ask torch's own cpuinfo
+    probes = ('_is_avx512_bf16_supported', '_is_amx_tile_supported')
+    return any(getattr(cpu, p, lambda: False)() for p in probes)
