@@ -1,20 +1,27 @@
 """tools/analysis/gpu_check.py --smoke: the GPU check at tiny sizes on the CPU (bf16
 autocast through the same --amp switch), so the script a lent GPU runs cannot rot:
 every training case (UperNet, Mask R-CNN, classifier; with_cp and channels_last on and
-off) and every backbone case runs, with finite losses, one table and a JSON record."""
+off) and every backbone case runs, with finite losses, one table and a JSON record.
+With the optional peers installed (``.peers``, as test_parity uses them) the timm and
+mmpretrain backbone rows run too; without them they are listed as skipped."""
 import json
+import os
 import sys
 
 import pytest
 import torch
 
-from ..conftest import run_tool, run_tool_failing, tool_env
+from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
+
+PEERS, STUB = ROOT / '.peers', ROOT.parent / 'shared' / 'peers' / 'stub'
+HAVE_PEERS = (PEERS / 'timm').is_dir() and (PEERS / 'mmpretrain').is_dir() and STUB.is_dir()
 
 
 def test_gpu_check_smoke(tmp_path):
     out, record = tmp_path / 'table.md', tmp_path / 'rows.json'
+    env = tool_env(PYTHONPATH=os.pathsep.join([str(PEERS), str(STUB), str(ROOT)])) if HAVE_PEERS else tool_env()
     log = run_tool([sys.executable, 'tools/analysis/gpu_check.py', '--smoke', '--out', str(out), '--json',
-                    str(record)], tool_env(), timeout=600)
+                    str(record)], env, timeout=600)
     rows = json.loads(record.read_text())['rows']
     train = [r for r in rows if r['kind'] == 'train']
     assert len(train) == 12 and not any('skipped' in r for r in train)
@@ -25,6 +32,12 @@ def test_gpu_check_smoke(tmp_path):
     assert len(ours) == 8 and all(r['finite'] and r['value'] > 0 for r in ours)
     assert {(r['mode'], r['precision']) for r in ours} == {(m, p) for m in ('fwd', 'fwd+bwd')
                                                           for p in ('fp32', 'amp bfloat16')}
+    for peer in ('timm', 'mmpretrain'):
+        theirs = [r for r in rows if r['kind'] == 'backbone' and r['what'] == peer]
+        if HAVE_PEERS:
+            assert len(theirs) == 8 and all(r['finite'] and r['ours_vs_it'] > 0 for r in theirs)
+        else:
+            assert len(theirs) == 1 and 'skipped' in theirs[0]
     table = out.read_text()
     assert table.startswith('gpu_check --smoke: ') and '| train step | Mask R-CNN | yes | yes | amp bfloat16 |' in table
     assert table.strip() in log.replace('\r', '')

@@ -137,9 +137,10 @@ def test_missing_dataset_through_the_real_config(tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path of --amp')
-def test_amp_trains_in_bf16_on_a_cpu_and_resumes(seg_job):
+def test_amp_trains_in_bf16_on_a_cpu(seg_job):
     """--amp on a CPU: bf16 autocast through mmconvnext.AutocastOptimWrapper (logged once,
-    with the warning on CPUs without native bf16), end to end, then a plain resume."""
+    with the warning on CPUs without native bf16), end to end with with_cp; the
+    checkpoint holds fp32 weights."""
     work = seg_job['tmp'] / 'amp'
     train = [sys.executable, 'tools/train.py', seg_job['config'], '--work-dir', str(work), '--data-root',
              seg_job['data_root']]
@@ -148,11 +149,9 @@ def test_amp_trains_in_bf16_on_a_cpu_and_resumes(seg_job):
     assert log.count('mixed precision: the forward pass runs under cpu autocast to torch.bfloat16') == 1
     from mmconvnext.device import cpu_has_native_bf16
     assert ('no native bf16 instructions' in log) != cpu_has_native_bf16()
-    assert 'Iter(train) [2/2]' in log and 'mIoU' in log and 'nan' not in log.split('Iter(train) [2/2]')[1][:200]
+    assert 'Iter(train) [2/2]' in log and 'mIoU' in log and 'loss: nan' not in log
     ckpt = torch.load(work / 'iter_2.pth', map_location='cpu')
     assert all(v.dtype == torch.float32 for v in ckpt['state_dict'].values() if v.is_floating_point())
-    log = run_tool(train + ['--amp', '--resume', '--cfg-options', 'train_cfg.max_iters=3'], seg_job['env'])
-    assert 'resumed epoch: 0, iter: 2' in log and 'Iter(train) [3/3]' in log
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message given without a GPU')

@@ -128,8 +128,9 @@ def time_backbone(model: torch.nn.Module, x: torch.Tensor, mode: str, amp_dtype:
     def run():
         with torch.autocast(device, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             if mode == 'fwd':
+                model.eval()  # (mmpretrain's train() returns None: no chaining)
                 with torch.no_grad():
-                    outs[:] = model.eval()(x)
+                    outs[:] = model(x)
                 return
             model.train()
             model.zero_grad(set_to_none=True)
