@@ -8,34 +8,29 @@ __all__ = ['cpu_has_native_bf16', 'cpu_name']
 
 
 @functools.cache
-def _cpu_flags() -> frozenset:
+def _cpuinfo(key: str) -> str:
+    """The first ``key : value`` line's value in ``/proc/cpuinfo`` ('' off Linux or if absent)."""
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
-                if line.startswith('flags'):
-                    return frozenset(line.split(':', 1)[1].split())
+                name, sep, value = line.partition(':')
+                if sep and name.strip() == key:
+                    return value.strip()
     except OSError:
         pass
-    return frozenset()
+    return ''
 
 
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo``), for every number a tool records."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
+    return _cpuinfo('model name') or platform.processor() or 'unknown CPU'
 
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 products natively (AVX512-BF16 or AMX-BF16).
     Without them oneDNN emulates bf16 matmuls through fp32 and converts on every
     load and store, so bf16 autocast saves memory but may not save time."""
-    flags = _cpu_flags()
+    flags = frozenset(_cpuinfo('flags').split())
     if flags:
         return bool({'avx512_bf16', 'amx_bf16'} & flags)
     cpu = getattr(torch._C, '_cpu', None)  # not Linux: ask torch's own cpuinfo
