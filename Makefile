@@ -13,8 +13,11 @@ peers: install  ## timm + mmpretrain beside the project, for parity tests/benchm
 	  PATH="$(abspath $(VENV))/bin:$$PATH" bash $(PEERS_INSTALL) .peers \
 	  || { rm -rf .peers; echo "peers unavailable: parity tests will skip"; }; fi
 
-test: install peers  ## lint, then the whole test suite
-	$(VENV)/bin/ruff check mmconvnext tools tests
+LINTED := mmconvnext tools tests configs setup.py
+
+test: install peers  ## lint (ruff check + format check), then the whole test suite
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m pytest tests
 
 demo: install  ## UperNet + ConvNeXt-atto trained and evaluated on generated ADE20K-layout shapes
@@ -26,8 +29,10 @@ demo-det: install  ## Mask R-CNN + ConvNeXt-atto trained and evaluated on genera
 bench: install peers  ## speed vs timm/mmpretrain and the matmul bound, training steps and memory (docs/benchmarks.md)
 	PYTHONPATH=.peers:../shared/peers/stub $(PY) tools/analysis/benchmark.py --whole-model
 
-lint: install
-	$(VENV)/bin/ruff check mmconvnext tools tests
+lint: install  ## ruff (version pinned in requirements-dev.txt): lint rules and formatting
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
-format: install
-	$(VENV)/bin/ruff format mmconvnext tools tests
+format: install  ## apply ruff's formatting and safe lint fixes
+	$(VENV)/bin/ruff format $(LINTED)
+	$(VENV)/bin/ruff check --fix $(LINTED)

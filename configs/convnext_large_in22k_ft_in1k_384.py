@@ -1,13 +1,8 @@
-# ConvNeXt-L ImageNet-22K -> 1K fine-tune at 384: 30 epochs, lr 5e-5, layer decay 0.8, drop path
-# 0.3, head init scale 0.001, no Mixup/CutMix (RandAugment, Erasing, smoothing stay);
-# 16 images x 32 processes = 512. `checkpoint` is the 22K model: the official file, or
-# a convnext_large_in22k.py checkpoint of this toolkit (--cfg-options model.backbone.init_cfg.checkpoint=PATH).
-_base_ = ['./_base_/models/convnext_classifier.py', './_base_/datasets/imagenet_384.py',
-          './_base_/schedules/imagenet_finetune_30e.py', './_base_/default_runtime_cls.py']
-checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnext_large_22k_224.pth'
-model = dict(
-    backbone=dict(arch='large', drop_path_rate=0.3,
-                  init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
-    head_init_scale=0.001,
-    data_preprocessor=dict(mixup_cutmix=None))
-train_dataloader = dict(batch_size=16)
+# ConvNeXt-L ImageNet-22K -> 1K fine-tune at 384: convnext_large_in22k_ft_in1k.py (the same
+# checkpoint, 30-epoch recipe, layer decay 0.8, drop path 0.3) on 384x384 images;
+# 16 images x 32 processes = 512.
+_base_ = ['./convnext_large_in22k_ft_in1k.py', './_base_/datasets/imagenet_384.py']
+img_size, train_pipeline, test_pipeline = _base_.img_size_384, _base_.train_pipeline_384, _base_.test_pipeline_384
+train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from mmconvnext.engine import build_model
+from mmconvnext.apis import build_model
 
 from .conftest import ROOT, run_tool, tool_env
 

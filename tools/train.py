@@ -1,17 +1,18 @@
 """Train any mmconvnext config (segmentation, detection, classification) with mmengine.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp [--amp-dtype D]] [--auto-scale-lr]
-                                 [--data-root DIR] [--cfg-options k=v ...]
+                                 [--data-root DIR] [--max-iters N] [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG NUM_PROCS [same options]    # torchrun, multi-process/node
     tools/slurm_train.sh PARTITION JOB CONFIG [same options]
+
+What each flag does to the config: :func:`mmconvnext.apis.apply_cli_args`.
 """
 import argparse
 import os
 
 from mmengine.config import DictAction
-from mmengine.device import get_device
 
-from mmconvnext.engine import build_runner, distributed_teardown, enable_amp, load_config
+from mmconvnext.apis import apply_cli_args, build_runner, distributed_teardown, load_config, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,6 +30,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help="scale lr by actual batch / the config's auto_scale_lr.base_batch_size")
     parser.add_argument('--data-root', help="the dataset's root directory (every dataloader of the config)")
+    parser.add_argument('--max-iters', type=int, metavar='N',
+                        help='shorten an iteration-based schedule to N iterations (warm-up, decay, validation, '
+                             'checkpoint and log intervals with it)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -40,24 +44,13 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args.config, cfg_options=args.cfg_options, launcher=args.launcher, work_dir=args.work_dir,
-                      data_root=args.data_root)
-    if args.amp_dtype and not args.amp:
-        raise SystemExit('--amp-dtype is the dtype of --amp: give --amp too')
-    if args.amp:
-        try:
-            enable_amp(cfg, get_device(), args.amp_dtype)
-        except (KeyError, ValueError) as e:
-            raise SystemExit(f'{args.config}: {e}') from None
-    if args.auto_scale_lr:
-        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
-            raise KeyError(f"{args.config}: --auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...)")
-        cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
+    cfg = load_config(args.config)
+    try:
+        apply_cli_args(cfg, args)
+    except (KeyError, ValueError) as e:
+        raise SystemExit(f'{args.config}: {e.args[0] if e.args else e}') from None
     with distributed_teardown():
+        setup_cpu_distributed(cfg)  # gloo for a distributed launcher on a machine without CUDA
         build_runner(cfg).train()
 
 

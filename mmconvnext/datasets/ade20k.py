@@ -5,15 +5,15 @@ errors that say what is missing and where the data comes from.
     data/ade/ADEChallengeData2016/annotations/{training,validation}/*.png   (0 = unlabelled)
 """
 import os.path as osp
-from typing import List
 
 from mmseg.datasets import ADE20KDataset as _MMSegADE20KDataset
 
 from mmconvnext.registry import DATASETS
 
 from .errors import SampleFileErrorsMixin
+from .generators import SHAPE_CLASSES, SHAPE_PALETTE
 
-__all__ = ['ADE20KDataset']
+__all__ = ['ADE20KDataset', 'ShapesADE20KDataset']
 
 ADE20K_URL = 'http://data.csail.mit.edu/places/ADEchallenge/ADEChallengeData2016.zip'
 
@@ -32,7 +32,7 @@ class ADE20KDataset(SampleFileErrorsMixin, _MMSegADE20KDataset):
                    'so that data/ade/ADEChallengeData2016/{images,annotations}/{training,validation} exist, '
                    'or point the config at your copy with --data-root DIR (tools/train.py, tools/test.py)')
 
-    def load_data_list(self) -> List[dict]:
+    def load_data_list(self) -> list[dict]:
         img_dir = self.data_prefix.get('img_path')
         ann_dir = self.data_prefix.get('seg_map_path')
         missing = [d for d in (img_dir, ann_dir) if d and not osp.isdir(d)]
@@ -50,3 +50,13 @@ class ADE20KDataset(SampleFileErrorsMixin, _MMSegADE20KDataset):
                                     f'label map, e.g. {unpaired[:3]} (each image <name>{self.img_suffix} needs '
                                     f'{ann_dir}/<name>{self.seg_map_suffix})')
         return data_list
+
+
+@DATASETS.register_module()
+class ShapesADE20KDataset(ADE20KDataset):
+    """The generated shapes data (:func:`~mmconvnext.datasets.make_shapes_dataset`):
+    ADE20K's layout and label convention, five classes."""
+
+    METAINFO = dict(classes=SHAPE_CLASSES, palette=SHAPE_PALETTE)
+    SOURCE_HINT = ('This is the generated demo dataset: write it with '
+                   'mmconvnext.datasets.make_shapes_dataset(ROOT) (tools/demo.py does so).')

@@ -7,7 +7,7 @@ the pipelines is mmcv's: ``LoadImageFromFile``, ``RandomFlip``, and for evaluati
 side to 256) then ``CenterCrop(crop_size=224)``.
 """
 import math
-from typing import Sequence, Tuple, Union
+from typing import Sequence, Union
 
 import mmcv
 import numpy as np
@@ -23,7 +23,7 @@ __all__ = ['PackClsInputs', 'RandomResizedCrop']
 _INTERPOLATIONS = ('nearest', 'bilinear', 'bicubic', 'area', 'lanczos')
 
 
-def _pair(name: str, value: Sequence[float]) -> Tuple[float, float]:
+def _pair(name: str, value: Sequence[float]) -> tuple[float, float]:
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise ValueError(f'RandomResizedCrop: {name} must be a (min, max) pair, got {value!r}')
     lo, hi = float(value[0]), float(value[1])
@@ -85,7 +85,7 @@ class RandomResizedCrop(BaseTransform):
         self.backend = backend
 
     @cache_randomness
-    def get_params(self, height: int, width: int) -> Tuple[int, int, int, int]:
+    def get_params(self, height: int, width: int) -> tuple[int, int, int, int]:
         """A crop box ``(top, left, crop_height, crop_width)`` for an image of the given
         size (torchvision's ``RandomResizedCrop.get_params`` order)."""
         area = height * width

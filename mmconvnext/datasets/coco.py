@@ -7,15 +7,16 @@ is missing or malformed and where the data comes from.
 import json
 import numbers
 import os.path as osp
-from typing import List, Optional
+from typing import Optional, Union
 
 from mmdet.datasets import CocoDataset as _MMDetCocoDataset
 
 from mmconvnext.registry import DATASETS
 
 from .errors import SampleFileErrorsMixin
+from .generators import SHAPE_CLASSES, SHAPE_PALETTE
 
-__all__ = ['CocoDataset', 'coco_annotation_problem']
+__all__ = ['CocoDataset', 'ShapesCocoDataset', 'coco_annotation_problem']
 
 COCO_URL = 'https://cocodataset.org/#download'
 
@@ -77,7 +78,7 @@ class CocoDataset(SampleFileErrorsMixin, _MMDetCocoDataset):
                    'data/coco/annotations/instances_{train,val}2017.json, data/coco/train2017/ and '
                    'data/coco/val2017/ exist, or point the config at your copy with --data-root DIR')
 
-    def load_data_list(self) -> List[dict]:
+    def load_data_list(self) -> list[dict]:
         name = type(self).__name__
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'{name}: annotation file {self.ann_file!r} not found '
@@ -92,10 +93,20 @@ class CocoDataset(SampleFileErrorsMixin, _MMDetCocoDataset):
             problem = coco_annotation_problem(self.ann_file) or f'{type(e).__name__}: {e}'
             raise ValueError(f'{name}: malformed COCO annotation file {self.ann_file!r}: {problem}') from e
 
-    def parse_data_info(self, raw_data_info: dict):
+    def parse_data_info(self, raw_data_info: dict) -> Union[dict, list[dict]]:
         # mmdet skips annotations of unknown categories without a word; they are errors
         for ann in raw_data_info['raw_ann_info']:
             if ann.get('category_id') not in self.coco.cats:
                 raise ValueError(f"annotation id {ann.get('id')}: category_id {ann.get('category_id')!r} is not "
                                  'among the categories')
         return super().parse_data_info(raw_data_info)
+
+
+@DATASETS.register_module()
+class ShapesCocoDataset(CocoDataset):
+    """The generated shapes (:func:`~mmconvnext.datasets.make_shapes_coco`) as COCO
+    instance segmentation: four categories."""
+
+    METAINFO = dict(classes=SHAPE_CLASSES[1:], palette=[tuple(c) for c in SHAPE_PALETTE[1:]])
+    SOURCE_HINT = ('This is the generated demo dataset: write it with '
+                   'mmconvnext.datasets.make_shapes_coco(ROOT) (tools/demo.py --task det does so).')

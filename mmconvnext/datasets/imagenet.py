@@ -1,5 +1,5 @@
 """ImageNet-style classification data in its two usual on-disk layouts, with errors
-that say what is missing or malformed and where, plus a tiny generated shapes set.
+that say what is missing or malformed and where.
 
 Written here because mmpretrain (whose ``CustomDataset``/``ImageNet`` this follows)
 cannot be imported in this environment; nothing here depends on it or torchvision.
@@ -8,37 +8,29 @@ cannot be imported in this environment; nothing here depends on it or torchvisio
     annotation-file layout:  data/imagenet/meta/train.txt  with lines  ``<relative/path> <int label>``
                              (paths relative to data/imagenet/<data_prefix>)
 
-    make_shapes_imagenet('data/shapes_cls')   # -> data/shapes_cls/imagenet/{train,val,meta}
+Tiny datasets in this layout come from generators.py (``make_shapes_imagenet``,
+``make_glyphs_imagenet``).
 """
-import json
 import os
 import os.path as osp
-import shutil
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 from mmengine.dataset import BaseDataset
 
 from mmconvnext.registry import DATASETS
 
 from .errors import SampleFileErrorsMixin
-from .synthetic import _FILL, _shape_mask, _texture
 
-__all__ = ['GLYPH_CLASSES', 'IMG_EXTENSIONS', 'ImageNetDataset', 'SHAPES_IMAGENET_CLASSES', 'make_glyphs_imagenet',
-           'make_shapes_imagenet']
+__all__ = ['IMG_EXTENSIONS', 'ImageNetDataset']
 
 #: image file extensions of the folder layout (compared case-insensitively)
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
 
 IMAGENET_URL = 'https://image-net.org/download-images.php'
 
-#: the shape kinds of :func:`make_shapes_imagenet`, one class each (synthetic.py's class ids 1..4)
-SHAPES_IMAGENET_CLASSES = ('disc', 'box', 'triangle', 'ring')
-_FORMAT_VERSION = 1
 
-
-def _read_class_file(path: str) -> List[str]:
+def _read_class_file(path: str) -> list[str]:
     with open(path, encoding='utf-8') as f:
         return [line.strip() for line in f if line.strip()]
 
@@ -131,7 +123,7 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
                 pass  # raised again by full_init
 
     # ------------------------------------------------------------------ helpers
-    def _resolve_classes(self, classes: Union[None, str, Sequence[str]], data_root: str) -> Optional[List[str]]:
+    def _resolve_classes(self, classes: Union[None, str, Sequence[str]], data_root: str) -> Optional[list[str]]:
         if classes is None:
             return None
         if isinstance(classes, str):
@@ -161,7 +153,7 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
         return FileNotFoundError(f'{type(self).__name__}: dataset not found, missing {what} {path!r} '
                                  f'(data_root={self.data_root!r}). {self.SOURCE_HINT}')
 
-    def _class_folders(self) -> List[Tuple[str, str]]:
+    def _class_folders(self) -> list[tuple[str, str]]:
         """``[(class name, folder path)]`` of the folder layout, in label order."""
         name = type(self).__name__
         img_dir = self.img_dir
@@ -191,12 +183,12 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
         return [(cls, osp.join(img_dir, folder)) for cls, folder in pairs]
 
     # ------------------------------------------------------------------ loading
-    def load_data_list(self) -> List[dict]:
+    def load_data_list(self) -> list[dict]:
         if self.ann_file:
             return self._load_annotation_file()
         return self._load_folders()
 
-    def _load_folders(self) -> List[dict]:
+    def _load_folders(self) -> list[dict]:
         pairs = self._class_folders()
         data_list = []
         for label, (_, folder) in enumerate(pairs):
@@ -213,7 +205,7 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
             self._metainfo['classes'] = tuple(cls for cls, _ in pairs)
         return data_list
 
-    def _load_annotation_file(self) -> List[dict]:
+    def _load_annotation_file(self) -> list[dict]:
         name = type(self).__name__
         ann_file = self.ann_file
         if not osp.isfile(ann_file):
@@ -264,124 +256,6 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
         """The labels of all samples, an int64 array."""
         return np.array([self.get_data_info(i)['gt_label'] for i in range(len(self))], dtype=np.int64)
 
-    def get_cat_ids(self, idx: int) -> List[int]:
+    def get_cat_ids(self, idx: int) -> list[int]:
         """The class of sample ``idx`` as a list (mmengine's ``ClassBalancedDataset`` uses it)."""
         return [int(self.get_data_info(idx)['gt_label'])]
-
-
-# ---------------------------------------------------------------------- generator
-def _shape_image(rng: np.random.Generator, cls: int, size: int) -> np.ndarray:
-    """A BGR uint8 image of one shape of class ``cls`` (1..4 as in synthetic.py) on a
-    random gradient background; random size, place, angle and colour."""
-    background = rng.uniform(0.15, 0.85, 3).astype(np.float32)
-    img = _texture(rng, size, background, contrast=0.3, kind=0)
-    mask = _shape_mask(rng, cls, size).astype(bool)
-    colour = rng.uniform(0, 1, 3).astype(np.float32)
-    while np.abs(colour - background).max() < 0.35:  # stands out from the background
-        colour = rng.uniform(0, 1, 3).astype(np.float32)
-    fill = _texture(rng, size, colour, contrast=0.6, kind=_FILL[cls])
-    img = np.where(mask[..., None], fill, img)
-    return (img[..., ::-1] * 255).round().astype(np.uint8)
-
-
-def make_shapes_imagenet(root: str, num_classes: int = 4, num_train: int = 160, num_val: int = 40,
-                         size: int = 64, seed: int = 0) -> str:
-    """Write a tiny classification dataset under ``root/imagenet`` and return that path.
-
-    One class per shape kind (disc, box, triangle, ring: the first ``num_classes``),
-    folders ``n0000000_disc`` ...; ``num_train``/``num_val`` images in all, classes
-    taken in turn (balanced). Layout::
-
-        train/<class>/<class>_<i>.JPEG, val/<class>/<class>_<i>.JPEG   (folder layout)
-        meta/train.txt, meta/val.txt   ("<class>/<file> <label>", relative to train/ or val/)
-        meta/classes.txt               (one folder name a line, label order)
-
-    Deterministic in its arguments; an existing copy made with the same arguments is
-    kept (a ``shapes.json`` stamp records them), any other is rewritten.
-    """
-    if not 2 <= num_classes <= len(SHAPES_IMAGENET_CLASSES):
-        raise ValueError(f'make_shapes_imagenet: num_classes must be in [2, {len(SHAPES_IMAGENET_CLASSES)}] '
-                         f'(one class per shape kind {SHAPES_IMAGENET_CLASSES}), got {num_classes}')
-    return _write_image_folder(osp.join(root, 'imagenet'), 'imagenet', SHAPES_IMAGENET_CLASSES[:num_classes],
-                               lambda rng, label: _shape_image(rng, label + 1, size), num_train, num_val,
-                               dict(size=size, seed=seed), seed, 'make_shapes_imagenet')
-
-
-#: the classes of :func:`make_glyphs_imagenet`: the ten digits
-GLYPH_CLASSES = tuple('0123456789')
-_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX,
-          cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_PLAIN)
-
-
-def _glyph_image(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
-    """A BGR uint8 image of digit ``label`` drawn large: a random font (italic or not),
-    stroke, scale, rotation and place, light on a dark gradient background, plus noise."""
-    background = rng.uniform(0.0, 0.35, 3).astype(np.float32)  # dark, the digit light: like MNIST
-    img = _texture(rng, size, background, contrast=0.15, kind=0)
-    canvas = 96  # drawn large, then rotated and shrunk to ``size`` (anti-aliased)
-    mask = np.zeros((canvas, canvas), np.uint8)
-    font = int(_FONTS[rng.integers(0, len(_FONTS))]) | (cv2.FONT_ITALIC if rng.random() < 0.3 else 0)
-    thickness = int(rng.integers(3, 9))
-    (w, h), _ = cv2.getTextSize(GLYPH_CLASSES[label], font, 1.0, thickness)
-    scale = rng.uniform(0.55, 0.8) * canvas / max(w, h)
-    (w, h), base = cv2.getTextSize(GLYPH_CLASSES[label], font, scale, thickness)
-    x = (canvas - w) / 2 + rng.uniform(-0.12, 0.12) * canvas
-    y = (canvas + h) / 2 + rng.uniform(-0.12, 0.12) * canvas
-    cv2.putText(mask, GLYPH_CLASSES[label], (int(x), int(y)), font, scale, 255, thickness, cv2.LINE_AA)
-    rot = cv2.getRotationMatrix2D((canvas / 2, canvas / 2), rng.uniform(-20, 20), 1.0)
-    mask = cv2.warpAffine(mask, rot, (canvas, canvas))
-    alpha = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
-    colour = rng.uniform(0.65, 1.0, 3).astype(np.float32)
-    img = img * (1 - alpha) + colour * alpha + rng.normal(0, 0.03, img.shape).astype(np.float32)
-    return (np.clip(img, 0, 1)[..., ::-1] * 255).round().astype(np.uint8)
-
-
-def make_glyphs_imagenet(root: str, num_train: int = 2000, num_val: int = 500, size: int = 32,
-                         seed: int = 0) -> str:
-    """Write a 10-class digits dataset (rendered glyphs, see :func:`_glyph_image`) under
-    ``root/glyphs`` in the ImageNet folder layout of :func:`make_shapes_imagenet`, and
-    return that path. The digits fill most of the image, so networks that downsample
-    by 4 at the stem can read them at 32x32 (the shapes' fine textures do not survive it).
-    Deterministic in its arguments; an existing copy made with the same arguments is kept."""
-    return _write_image_folder(osp.join(root, 'glyphs'), 'glyphs', GLYPH_CLASSES,
-                               lambda rng, label: _glyph_image(rng, label, size), num_train, num_val,
-                               dict(size=size, seed=seed), seed, 'make_glyphs_imagenet')
-
-
-def _write_image_folder(data_root: str, layout: str, names: Sequence[str], draw, num_train: int, num_val: int,
-                        params: dict, seed: int, caller: str) -> str:
-    """The train/val/meta folder layout of ``len(names)`` balanced classes, images from
-    ``draw(rng, label)``; kept when its ``shapes.json`` stamp matches the arguments."""
-    num_classes = len(names)
-    if num_train < num_classes or num_val < num_classes:
-        raise ValueError(f'{caller}: num_train={num_train} and num_val={num_val} must be at least '
-                         f'num_classes={num_classes} (every class folder needs an image)')
-    spec = dict(layout=layout, version=_FORMAT_VERSION, num_classes=num_classes, num_train=num_train,
-                num_val=num_val, **params)
-    stamp = osp.join(data_root, 'shapes.json')
-    if osp.isfile(stamp):
-        with open(stamp) as f:
-            if json.load(f) == spec:
-                return data_root
-        os.remove(stamp)
-    for sub in ('train', 'val', 'meta'):
-        shutil.rmtree(osp.join(data_root, sub), ignore_errors=True)
-    folders = [f'n{k:07d}_{name}' for k, name in enumerate(names)]
-    os.makedirs(osp.join(data_root, 'meta'))
-    with open(osp.join(data_root, 'meta', 'classes.txt'), 'w') as f:
-        f.write(''.join(c + '\n' for c in folders))
-    for split, n, split_seed in (('train', num_train, seed), ('val', num_val, seed + 1_000_003)):
-        for folder in folders:
-            os.makedirs(osp.join(data_root, split, folder))
-        rng = np.random.default_rng(split_seed)
-        lines = []
-        for i in range(n):
-            label = i % num_classes
-            rel = f'{folders[label]}/{folders[label]}_{i:05d}.JPEG'
-            cv2.imwrite(osp.join(data_root, split, rel), draw(rng, label), [cv2.IMWRITE_JPEG_QUALITY, 95])
-            lines.append(f'{rel} {label}\n')
-        with open(osp.join(data_root, 'meta', f'{split}.txt'), 'w') as f:
-            f.write(''.join(lines))
-    with open(stamp, 'w') as f:
-        json.dump(spec, f)
-    return data_root

@@ -1,33 +1,24 @@
-"""Multi-process training without a GPU (gloo) through mmengine's own DDP path.
+"""The model wrapper of multi-process training without a GPU (gloo).
 
-mmengine 0.10.7 assumes CUDA for ``launcher='pytorch'`` and ``'slurm'``: ``init_dist``
-calls ``torch.cuda.set_device`` and the runner wraps the model with
-``device_ids=[rank]``, which DistributedDataParallel rejects for CPU modules; and
-torch's ``SyncBatchNorm`` (what mmdet/mmseg configs call ``SyncBN``) refuses CPU tensors
-once a process group is up. mmengine has no switch for any of these, so, when there is
-no CUDA, :func:`prepare_cpu_distributed` initialises the gloo process group from the
-torchrun (or slurm) environment before the Runner does (the Runner then skips
-``init_dist``) and asks for :class:`CPUDistributedDataParallel`: mmengine's wrapper
-without ``device_ids`` whose SyncBN layers all-reduce their statistics over gloo.
-Everything else (samplers, DDP, hooks) stays mmengine's.
+mmengine 0.10.7 wraps the model with ``device_ids=[rank]``, which DistributedDataParallel
+rejects for CPU modules, and torch's ``SyncBatchNorm`` (what mmdet/mmseg configs call
+``SyncBN``) refuses CPU tensors once a process group is up. mmengine has no switch for
+either, so a config run by a distributed launcher without CUDA asks for
+:class:`CPUDistributedDataParallel` (the tools do so through
+:func:`mmconvnext.apis.use_cpu_distributed`, and initialise gloo with
+:func:`mmconvnext.apis.setup_cpu_distributed`): mmengine's wrapper without
+``device_ids`` whose SyncBN layers all-reduce their statistics over gloo.
 """
-import os
-import subprocess
-
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
-from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
 from torch import nn
 
 from mmconvnext.registry import MODEL_WRAPPERS
 
-__all__ = ['CPUDistributedDataParallel', 'CPUSyncBatchNorm', 'convert_sync_batchnorm_for_cpu',
-           'prepare_cpu_distributed', 'slurm_to_torch_env']
-
-_TORCH_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+__all__ = ['CPUDistributedDataParallel', 'CPUSyncBatchNorm', 'convert_sync_batchnorm_for_cpu']
 
 
 class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
@@ -103,50 +94,3 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
         if num_sync:
             print_log(f'CPU DDP: {num_sync} SyncBatchNorm layers synchronise over gloo (CPUSyncBatchNorm)',
                       logger='current')
-
-
-def slurm_to_torch_env(environ=os.environ) -> None:
-    """Fill torchrun's variables from slurm's, as mmengine's slurm launcher does (it then
-    calls the CUDA-only ``torch.cuda.set_device``, which this avoids)."""
-    missing = [k for k in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST') if k not in environ]
-    if missing:
-        raise RuntimeError(f'--launcher slurm needs the slurm job environment (missing {missing}); '
-                           'start it with tools/slurm_train.sh')
-    environ['RANK'] = environ['SLURM_PROCID']
-    environ['WORLD_SIZE'] = environ['SLURM_NTASKS']
-    environ['LOCAL_RANK'] = environ.get('SLURM_LOCALID', '0')
-    environ.setdefault('MASTER_PORT', '29500')
-    if 'MASTER_ADDR' not in environ:
-        nodes = environ['SLURM_NODELIST']
-        try:
-            first = subprocess.run(['scontrol', 'show', 'hostnames', nodes], capture_output=True, text=True,
-                                   check=True).stdout.split()[0]
-        except (OSError, subprocess.CalledProcessError, IndexError) as e:
-            raise RuntimeError(f'cannot resolve the master node of SLURM_NODELIST={nodes!r} with scontrol; '
-                               'set MASTER_ADDR') from e
-        environ['MASTER_ADDR'] = first
-
-
-def prepare_cpu_distributed(cfg: Config) -> bool:
-    """For ``cfg.launcher`` ``'pytorch'`` or ``'slurm'`` on a machine without CUDA: init
-    gloo and ask for :class:`CPUDistributedDataParallel`. Returns whether it did so."""
-    launcher = cfg.get('launcher', 'none')
-    if launcher not in ('pytorch', 'slurm') or torch.cuda.is_available():
-        return False
-    if launcher == 'slurm':
-        slurm_to_torch_env()
-    missing = [k for k in _TORCH_ENV if k not in os.environ]
-    if missing:
-        raise RuntimeError(f'--launcher pytorch needs the torchrun environment (missing {missing}); '
-                           'start it with tools/dist_train.sh or tools/dist_test.sh')
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
-    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel', broadcast_buffers=False,
-                                                   find_unused_parameters=cfg.get('find_unused_parameters', False))
-    if wrapper.get('type') in ('MMDistributedDataParallel', 'mmengine.MMDistributedDataParallel'):
-        wrapper['type'] = 'mmconvnext.CPUDistributedDataParallel'
-    else:
-        wrapper['device_ids'] = None  # the user's own wrapper: at least make it a CPU one
-    cfg.model_wrapper_cfg = wrapper
-    if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
-    return True

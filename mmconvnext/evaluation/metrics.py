@@ -5,7 +5,7 @@ mmpretrain cannot be imported in this environment).
     # -> {'accuracy/top1': 81.2, 'accuracy/top5': 95.6}  (percent)
 """
 import warnings
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -76,7 +76,7 @@ class Accuracy(BaseMetric):
             order = torch.sort(score, descending=True, stable=True).indices[:kmax]
             self.results.append(dict(topk=order.numpy().astype(np.int64), gt_label=int(label.item())))
 
-    def compute_metrics(self, results: List[dict]) -> dict:
+    def compute_metrics(self, results: list[dict]) -> dict:
         metrics = {}
         for k in self.topk:
             if not results:

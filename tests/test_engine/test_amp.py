@@ -9,7 +9,8 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 
-from mmconvnext.engine import AutocastOptimWrapper, enable_amp
+from mmconvnext.apis import enable_amp
+from mmconvnext.engine import AutocastOptimWrapper
 from mmconvnext.engine.optimizers import autocast_optim_wrapper
 
 

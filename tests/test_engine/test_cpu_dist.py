@@ -8,7 +8,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from mmconvnext.engine.cpu_dist import CPUSyncBatchNorm, convert_sync_batchnorm_for_cpu, slurm_to_torch_env
+from mmconvnext.apis import slurm_to_torch_env
+from mmconvnext.engine import CPUSyncBatchNorm, convert_sync_batchnorm_for_cpu
 
 from ..conftest import free_port
 

@@ -13,7 +13,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 from mmconvnext.analysis import dummy_batch, fit_heads
-from mmconvnext.engine import AutocastOptimWrapper, build_model, enable_amp
+from mmconvnext.apis import build_model, enable_amp
+from mmconvnext.engine import AutocastOptimWrapper
 
 from ..conftest import ROOT, TINY_ARCH
 

@@ -1,6 +1,6 @@
-"""Batch augmentations of the ConvNeXt recipe (mmconvnext/models/classifiers/augment.py), each tested against
-its definition (timm's RandAugment / RandomErasing / Mixup semantics, PIL's op definitions), and against timm
-itself when the peers are installed (``.peers/timm``)."""
+"""Batch augmentations of the ConvNeXt recipe (mmconvnext/models/classifiers/rand_augment.py, random_erasing.py,
+mixup_cutmix.py), each tested against its definition (timm's RandAugment / RandomErasing / Mixup semantics, PIL's
+op definitions), and against timm itself when the peers are installed (``.peers/timm``)."""
 import importlib.util
 import math
 from pathlib import Path
@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmconvnext.models.classifiers import augment
-from mmconvnext.models.classifiers.augment import (
-    RAND_INCREASING_OPS,
-    RAND_OPS,
-    MixupCutmix,
-    RandAugment,
-    RandomErasing,
-    one_hot_smooth,
-)
+from mmconvnext.models.classifiers import MixupCutmix, RandAugment, RandomErasing, mixup_cutmix, one_hot_smooth
+from mmconvnext.models.classifiers.rand_augment import LEVEL_TO_ARG, NAME_TO_OP, RAND_INCREASING_OPS, RAND_OPS
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMM_DATA = ROOT / '.peers' / 'timm' / 'data'
@@ -301,6 +294,16 @@ def test_forward_shape_range_reproducibility():
     assert RandAugment().op_names == RAND_INCREASING_OPS
 
 
+def test_op_tables_cover_both_op_lists():
+    names = set(RAND_INCREASING_OPS) | set(RAND_OPS)
+    assert set(LEVEL_TO_ARG) == names and set(NAME_TO_OP) == names
+    assert NAME_TO_OP['SolarizeIncreasing'] is NAME_TO_OP['Solarize']  # only the level mapping differs
+    with pytest.raises(KeyError, match='unknown RandAugment op'):
+        RandAugment.op_arg('Cutout', 5.0)
+    # a module like any other: .to() moves its fill (no helper may shadow nn.Module's private methods)
+    assert RandAugment().to(torch.float64).fill_value.dtype == torch.float64
+
+
 @pytest.mark.parametrize('bad', [
     torch.rand(2, 1, 8, 8), torch.rand(3, 8, 8), torch.zeros(2, 3, 8, 8, dtype=torch.long)])
 def test_rand_augment_rejects_bad_images(bad):
@@ -473,6 +476,8 @@ def test_odd_and_single_batches():
         mix(torch.rand(0, 3, 8, 8), torch.zeros(0, dtype=torch.long))
     with pytest.raises(ValueError, match='labels'):
         mix(torch.rand(2, 3, 8, 8), torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match='integer tensor of class indices'):
+        mix(torch.rand(2, 3, 8, 8), torch.tensor([0.0, 1.0]))
 
 
 def test_cutmix_minmax_box_sizes():
@@ -601,7 +606,7 @@ def test_timm_mixup_and_cutmix(monkeypatch):
         return low + (high - 1 - low) * 3 // 4
 
     monkeypatch.setattr(np.random, 'randint', fake_randint)
-    monkeypatch.setattr(augment, '_randint', fake_randint)
+    monkeypatch.setattr(mixup_cutmix, '_randint', fake_randint)
     x, labels = torch.rand(6, 3, 20, 24), torch.tensor([0, 3, 1, 4, 2, 2])
     for use_cutmix in (False, True):
         for minmax in (None, (0.3, 0.7)):

@@ -3,9 +3,13 @@ import inspect
 
 import pytest
 import torch
+import torch.nn as nn
 
 from mmconvnext.models import GRN, ConvNeXt
-from mmconvnext.models.backbones.convnext import ARCH_SETTINGS
+from mmconvnext.models.backbones import StagedBackbone
+from mmconvnext.models.backbones.convnext import ARCH_SETTINGS, ConvNeXtBlock
+from mmconvnext.models.layers import compute_path, onednn
+from mmconvnext.models.layers.compute_path import BlockPath, block_path
 
 # ConvNeXt-V1 parameter counts with the 1000-class head, from the paper / model zoos
 # (FACTS.md), in millions, with the precision FACTS.md gives them.
@@ -130,10 +134,10 @@ def test_with_cp_recomputes_whole_v2_blocks_in_backward(tiny_arch, monkeypatch):
     model = ConvNeXt(tiny_arch, with_cp=True, use_grn=True, layer_scale_init_value=0.0).train()
     calls = []
     block = model.stages[0][0]
-    original = block._inner_forward
-    monkeypatch.setattr(block, '_inner_forward', lambda x: calls.append(1) or original(x))
+    original = block._forward
+    monkeypatch.setattr(block, '_forward', lambda x, path: calls.append(path.recompute) or original(x, path))
     model(torch.randn(1, 3, 32, 32))[0].sum().backward()
-    assert len(calls) == 2  # forward, then recomputation during backward
+    assert calls == ['block', 'block']  # forward, then recomputation (same path) during backward
 
 
 def _saved_bytes(model, x) -> int:
@@ -294,3 +298,133 @@ def test_get_layer_depth_official_semantics():
     assert base.get_layer_depth(p + 'norm0.weight', p, 12, 'stage_wise') == (13, 14)
     with pytest.raises(ValueError, match='decay_type must be one of'):
         base.get_layer_depth('x', p, 12, 'block_wise')
+
+
+# ---------------------------------------------------------------- the staged-backbone contract
+@pytest.mark.parametrize('depths, channels', [((1, 1, 2), (8, 16, 32)), ((1, 1, 1, 2, 1), (8, 16, 24, 32, 40))])
+def test_any_number_of_stages_builds_runs_and_freezes(depths, channels):
+    n = len(depths)
+    model = ConvNeXt({'depths': depths, 'channels': channels}, out_indices=tuple(range(n)), frozen_stages=1,
+                     gap_before_final_norm=False, layer_scale_init_value=1.0)
+    model.init_weights()
+    model.train()
+    assert model.num_stages == n and model.out_strides == tuple(4 * 2**i for i in range(n))
+    outs = model(torch.randn(1, 3, 64, 64))
+    assert [tuple(o.shape) for o in outs] == [(1, c, 64 // s, 64 // s) for c, s in zip(channels, model.out_strides)]
+    sum((o * torch.randn_like(o)).sum() for o in outs).backward()
+    frozen = [k for k, p in model.named_parameters() if not p.requires_grad]
+    assert frozen and all(k.startswith(('downsample_layers.0.', 'stages.0.')) for k in frozen)
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    assert not model.stages[0].training and all(stage.training for stage in model.stages[1:])
+
+
+def _layer_wise_groups(model: ConvNeXt, decay_type: str = 'layer_wise') -> list[int]:
+    """Group ids of the backbone's parameters in network order (stem, stage 0, ...)."""
+    ids = []
+    for i in range(model.num_stages):
+        for part in ('downsample_layers', 'stages'):
+            for name, _ in getattr(model, part)[i].named_parameters():
+                ids.append(model.get_layer_depth(f'backbone.{part}.{i}.{name}', 'backbone.', decay_type=decay_type)[0])
+    return ids
+
+
+def test_layer_depth_is_defined_for_any_number_of_stages():
+    with torch.device('meta'):
+        one = ConvNeXt({'depths': [2], 'channels': [8]})
+        three = ConvNeXt({'depths': [2, 7, 1], 'channels': [8, 16, 32]})
+        five = ConvNeXt({'depths': [1, 1, 1, 7, 1], 'channels': [8, 8, 8, 8, 8]})
+    p = 'backbone.'
+    # 5 stages: stages 0-2 one group each, the deep stage 3 in threes, stage 4 last
+    assert five.default_num_layers() == 7
+    assert [five.get_layer_depth(f'{p}stages.{s}.0.gamma', p)[0] for s in range(5)] == [1, 2, 3, 4, 7]
+    assert [five.get_layer_depth(f'{p}stages.3.{j}.gamma', p)[0] for j in range(7)] == [4, 4, 4, 5, 5, 5, 6]
+    assert [five.get_layer_depth(f'{p}downsample_layers.{i}.0.weight', p)[0] for i in range(5)] == [0, 2, 3, 4, 7]
+    assert five.get_layer_depth(f'{p}norm4.weight', p) == (8, 9)
+    assert [five.get_layer_depth(f'{p}stages.{s}.0.gamma', p, decay_type='stage_wise')[0]
+            for s in range(5)] == [1, 2, 3, 4, 5]
+    # 3 stages: stage 1 is the deep one
+    assert three.default_num_layers() == 5
+    assert [three.get_layer_depth(f'{p}stages.1.{j}.gamma', p)[0] for j in range(7)] == [2, 2, 2, 3, 3, 3, 4]
+    assert three.get_layer_depth(f'{p}stages.2.0.gamma', p) == three.get_layer_depth(f'{p}downsample_layers.2.1.bias',
+                                                                                      p) == (5, 7)
+    # 1 stage: stem, the stage, the rest
+    assert [one.get_layer_depth(f'{p}{n}', p) for n in ('downsample_layers.0.0.weight', 'stages.0.1.gamma',
+                                                         'norm0.weight')] == [(0, 3), (1, 3), (2, 3)]
+    for model in (one, three, five):  # from the stem to the last stage, never decreasing, 0 to num_layers
+        ids = _layer_wise_groups(model)
+        assert ids == sorted(ids) and ids[0] == 0 and ids[-1] == model.default_num_layers()
+        assert max(_layer_wise_groups(model, 'stage_wise')) == model.num_stages <= model.default_num_layers()
+
+
+class _Partial(StagedBackbone):
+    """Adds ``built`` of its three stages."""
+
+    def __init__(self, built: int) -> None:
+        super().__init__((1, 1, 1), (4, 4, 4), stem_stride=1, out_indices=-1, frozen_stages=0, drop_path_rate=0.0,
+                         layer_scale_init_value=0.0, gap_before_final_norm=True)
+        for _ in range(built):
+            self._add_stage(nn.Identity(), [nn.Identity()], nn.Identity)
+
+
+def test_the_base_refuses_a_backbone_with_missing_or_extra_stages():
+    with pytest.raises(RuntimeError, match='_Partial built 2 of its 3 stages'):
+        _Partial(2)(torch.zeros(1, 4, 2, 2))
+    model = _Partial(3)
+    assert model(torch.zeros(1, 4, 2, 2))[0].shape == (1, 4)
+    with pytest.raises(RuntimeError, match='_Partial has 3 stages; a stage 3 was added'):
+        model._add_stage(nn.Identity(), [], nn.Identity)
+    with pytest.raises(ValueError, match='depths \\(1, 2\\) and channels \\(4,\\) must be'):
+        StagedBackbone((1, 2), (4,), stem_stride=1, out_indices=-1, frozen_stages=0, drop_path_rate=0.0,
+                       layer_scale_init_value=0.0, gap_before_final_norm=True)
+
+
+# ---------------------------------------------------------------- the one place that picks a block's path
+def test_block_path_choices():
+    x = torch.randn(1, 8, 4, 4)
+    dnn = onednn.available(x)  # oneDNN where this torch has it
+    block = ConvNeXtBlock(8).eval()
+    with torch.no_grad():
+        assert block_path(block, x) == BlockPath('none', dnn, dnn)  # inference: fused
+    assert block_path(block.train(), x) == BlockPath('none', dnn, False)  # gradients: unfused
+    assert block_path(ConvNeXtBlock(8, onednn_cpu=False), x) == BlockPath()
+    assert block_path(ConvNeXtBlock(8, linear_pw_conv=False), x) == BlockPath()  # oneDNN is for Linear layers
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert block_path(block, x) == BlockPath()
+    assert block_path(block, x.double()) == BlockPath()
+    # with_cp: selective recomputation where it applies, else the whole block; only with gradients in training
+    v1 = ConvNeXtBlock(8, with_cp=True).train()
+    assert block_path(v1, x) == BlockPath('mlp', dnn, False)
+    with torch.no_grad():
+        assert block_path(v1, x).recompute == 'none'
+    assert block_path(v1.eval(), x).recompute == 'none'
+    for kwargs in (dict(use_grn=True), dict(linear_pw_conv=False), dict(act_cfg=dict(type='GELU', approximate='tanh'))):
+        assert block_path(ConvNeXtBlock(8, with_cp=True, **kwargs).train(), x).recompute == 'block', kwargs
+    # no gradient through the MLP (frozen layers): fused also with grad mode on, unless drop path is active
+    frozen = ConvNeXtBlock(8, drop_path_rate=0.1).requires_grad_(False)
+    assert block_path(frozen.eval(), x).fused == dnn
+    assert not block_path(frozen.eval(), x.requires_grad_()).fused
+    assert not block_path(frozen.train(), x.detach()).fused
+    assert compute_path.channels_last_memory(True, x) == dnn and not compute_path.channels_last_memory(False, x)
+
+
+def test_the_block_follows_the_path_function(monkeypatch):
+    """``block_path`` is the one decision: replacing it (as a per-machine policy would)
+    changes the kernels a block runs, and the block asks it once per call."""
+    block = ConvNeXtBlock(8, layer_scale_init_value=1.0).eval()
+    x = torch.randn(1, 8, 4, 4)
+    with torch.no_grad():
+        expected = block._plain_mlp(block.norm(block.depthwise_conv(x).permute(0, 2, 3, 1), 'channel_last'), x)
+    calls = []
+
+    def plain(b, t):
+        calls.append(b)
+        return BlockPath()
+
+    def no_onednn(*args, **kwargs):
+        raise AssertionError('oneDNN called on the plain path')
+
+    monkeypatch.setattr(compute_path, 'block_path', plain)
+    monkeypatch.setattr(onednn, '_OP', no_onednn)
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), expected, rtol=0, atol=0)
+    assert calls == [block]

@@ -9,6 +9,7 @@ import torch.nn as nn
 
 from mmconvnext.checkpoint import load_pretrained
 from mmconvnext.models import ConvNeXt, LayerNorm2d
+from mmconvnext.models.backbones import StagedBackbone
 from mmconvnext.models.backbones.roadmap import ROADMAP_STEPS, RoadmapDesign, RoadmapNet, roadmap_design
 
 STEPS = list(ROADMAP_STEPS)
@@ -186,7 +187,7 @@ def test_design_overrides_and_bad_arguments():
         RoadmapNet(design=dict(kernel_size=4))
     with pytest.raises(ValueError, match='out_indices entry 4'):
         RoadmapNet(out_indices=4)
-    with pytest.raises(ValueError, match='drop_path_rate must be in'):  # ConvNeXt's own checks
+    with pytest.raises(ValueError, match='drop_path_rate must be in'):  # the staged backbone's shared checks
         RoadmapNet(drop_path_rate=1.0)
     with pytest.raises(ValueError, match='frozen_stages must be an int in \\[-1, 4\\]'):
         RoadmapNet(frozen_stages=5)
@@ -203,3 +204,37 @@ def test_frozen_stages_and_layer_depth_are_convnexts():
     assert model.get_layer_depth('backbone.downsample_layers.0.0.weight', 'backbone.') == (0, 8)
     assert model.get_layer_depth('backbone.stages.2.4.pointwise_conv1.weight', 'backbone.') == (4, 8)
     assert model.get_layer_depth('decode_head.conv_seg.weight', 'backbone.') == (7, 8)
+
+
+def test_roadmap_net_is_built_through_the_staged_backbone_init(monkeypatch):
+    """RoadmapNet shares ConvNeXt's forward, freezing, layer decay and loading through
+    the base's constructor (no attributes set by hand), not by borrowing ConvNeXt."""
+    calls = []
+    original = StagedBackbone.__init__
+
+    def spy(self, *args, **kwargs):
+        calls.append((type(self).__name__, tuple(args[0]), tuple(args[1]), kwargs['stem_stride']))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(StagedBackbone, '__init__', spy)
+    model = RoadmapNet('resnet50', design=dict(depths=(1, 1, 1, 1), widths=(8, 8, 8, 8)))
+    assert calls == [('RoadmapNet', (1, 1, 1, 1), (32, 32, 32, 32), 4)]  # bottleneck stages output 4x width
+    assert isinstance(model, StagedBackbone) and not isinstance(model, ConvNeXt)
+
+
+@pytest.mark.parametrize('step', ['resnet50', 'separate_downsampling'])
+@pytest.mark.parametrize('depths, widths', [((1, 1, 2), (8, 16, 24)), ((1, 1, 1, 2, 1), (8, 8, 16, 16, 24))])
+def test_any_number_of_stages(step, depths, widths):
+    n = len(depths)
+    model = RoadmapNet(step, design=dict(depths=depths, widths=widths), out_indices=tuple(range(n)), frozen_stages=1,
+                       gap_before_final_norm=False)
+    model.init_weights()
+    model.train()
+    outs = model(torch.randn(2, 3, 64, 64))  # 2: BatchNorm statistics of the 1x1 last stage
+    assert [tuple(o.shape) for o in outs] == [(2, c, 64 // 4 // 2**i, 64 // 4 // 2**i)
+                                              for i, c in enumerate(model.out_channels)]
+    sum(o.float().pow(2).mean() for o in outs).backward()
+    assert not any(p.requires_grad for p in model.stages[0].parameters()) and not model.stages[0].training
+    assert all(p.grad is not None for p in model.stages[n - 1].parameters())
+    last = f'backbone.stages.{n - 1}.0.pointwise_conv1.weight'
+    assert model.get_layer_depth(last, 'backbone.')[0] == model.default_num_layers()

@@ -10,8 +10,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmconvnext.apis import build_model
 from mmconvnext.checkpoint import load_pretrained
-from mmconvnext.engine import build_model
 
 from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
 

@@ -33,20 +33,20 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Optional
 
 import torch
 
-from mmconvnext.analysis import dummy_batch, median_time, pyramid_backbone
-from mmconvnext.device import cpu_name
-
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
+if ROOT not in sys.path:  # run from a source checkout
     sys.path.insert(0, ROOT)
+
+from mmconvnext.analysis import dummy_batch, median_time, pyramid_backbone  # noqa: E402
+from mmconvnext.device import cpu_name  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- timing
-def matmul_gflops(warmup: int = 2, repeats: int = 10, n: int = 2048) -> Dict[str, float]:
+def matmul_gflops(warmup: int = 2, repeats: int = 10, n: int = 2048) -> dict[str, float]:
     """fp32 matmul rates (GFLOP/s, 2 n^3 per product) at the current threads: PyTorch's
     ``torch.mm`` (MKL) and oneDNN's (``torch.ops.mkldnn._linear_pointwise``), when built in."""
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -85,7 +85,7 @@ def build_backbone(impl: str, arch: str) -> torch.nn.Module:
 
 
 def time_backbone(model: torch.nn.Module, x: torch.Tensor, warmup: int, repeats: int,
-                  bf16: bool = False, compile: bool = False) -> Dict[str, float]:
+                  bf16: bool = False, compile: bool = False) -> dict[str, float]:
     """Eval forward (no grad) and training forward+backward rates; with ``compile`` the
     model runs through ``torch.compile`` and the first call of each mode (the compile,
     reported as ``compile_s``) is not timed."""
@@ -134,13 +134,13 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
 
 
-def run_whole_case(case: str, det_size: List[int], warmup: int, repeats: int, batch: int = 8,
-                   size: int = 224, arch: str = 'tiny') -> Dict[str, float]:
+def run_whole_case(case: str, det_size: list[int], warmup: int, repeats: int, batch: int = 8,
+                   size: int = 224, arch: str = 'tiny') -> dict[str, float]:
     """One training-step case, in this process (the parent runs each in a subprocess)."""
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
 
-    from mmconvnext.engine import build_model
+    from mmconvnext.apis import build_model
 
     task, variant = case.split('/')
     if task == 'backbone':  # the backbone alone at the benchmark's batch and size
@@ -198,7 +198,7 @@ def run_whole_case(case: str, det_size: List[int], warmup: int, repeats: int, ba
 
 
 # ---------------------------------------------------------------------------- report
-def _child(options: List[str], env: Optional[dict] = None) -> Optional[dict]:
+def _child(options: list[str], env: Optional[dict] = None) -> Optional[dict]:
     """Run this tool on one case in a fresh process; its JSON line, or None (reported)."""
     run = subprocess.run([sys.executable, osp.abspath(__file__), *options], capture_output=True, text=True, cwd=ROOT,
                          env=None if env is None else {**os.environ, **env})
@@ -209,7 +209,7 @@ def _child(options: List[str], env: Optional[dict] = None) -> Optional[dict]:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--arch', default='tiny')
     parser.add_argument('--batch', type=int, default=8)
@@ -286,7 +286,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if args.whole_model:
         cases = [c for c in WHOLE_CASES if 'mmpretrain' not in c or 'mmpretrain' in backbone]
-        times: Dict[str, List[float]] = {c: [] for c in cases}
+        times: dict[str, list[float]] = {c: [] for c in cases}
         whole = {}
         # rounds interleave the cases (A B C A B C ...): a slow spell of the machine then
         # touches every case instead of one, and the per-round ratios show the spread

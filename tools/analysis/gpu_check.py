@@ -6,7 +6,7 @@ speed against the peers, in one command and one table (at most ~8 minutes on one
     python tools/analysis/gpu_check.py --smoke    # tiny sizes on the CPU, bf16 (the test suite runs this)
 
 (a) Training steps through the real configs and the real ``--amp`` switch
-    (:func:`mmconvnext.engine.enable_amp`: mmengine's ``AmpOptimWrapper``, fp16 with a
+    (:func:`mmconvnext.apis.enable_amp`: mmengine's ``AmpOptimWrapper``, fp16 with a
     dynamic loss scale, on a GPU; bf16 autocast on a CPU), ``model.train_step`` as the
     runner calls it: UperNet-T (2 x 512x512), Mask R-CNN-T (2 x 800x1333) and the
     classifier (ConvNeXt-T, 128 x 224x224, its RandAugment/Erasing/Mixup/CutMix
@@ -26,7 +26,7 @@ import math
 import os.path as osp
 import sys
 import time
-from typing import List, Optional
+from typing import Optional
 
 import torch
 
@@ -63,7 +63,7 @@ def build_task(task: str, arch: str, with_cp: bool, smoke: bool, device: str):
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
 
-    from mmconvnext.engine import build_model, enable_amp
+    from mmconvnext.apis import build_model, enable_amp
     from mmconvnext.models import ConvNeXt
 
     cfg = Config.fromfile(f'{ROOT}/configs/{CONFIGS[task]}')
@@ -96,7 +96,7 @@ def time_train_step(model, wrapper, data: dict, s: dict, device: str) -> dict:
                 finite=all(math.isfinite(v) for v in losses))
 
 
-def training_cases(s: dict, smoke: bool, device: str, deadline: float) -> List[dict]:
+def training_cases(s: dict, smoke: bool, device: str, deadline: float) -> list[dict]:
     rows = []
     for task in ('seg', 'det', 'cls'):
         batch, h, w = s[task]
@@ -143,7 +143,7 @@ def time_backbone(model: torch.nn.Module, x: torch.Tensor, mode: str, amp_dtype:
                 finite=all(bool(torch.isfinite(o).all()) for o in outs))
 
 
-def backbone_cases(s: dict, device: str, deadline: float) -> List[dict]:
+def backbone_cases(s: dict, device: str, deadline: float) -> list[dict]:
     batch, h, w = s['backbone']
     amp_dtype = torch.float16 if device == 'cuda' else torch.bfloat16
     rows = []
@@ -178,7 +178,7 @@ def backbone_cases(s: dict, device: str, deadline: float) -> List[dict]:
     return rows
 
 
-def table(rows: List[dict], header: str) -> str:
+def table(rows: list[dict], header: str) -> str:
     lines = [header, '', '| check | model / impl | with_cp | channels_last | precision | batch x size | rate | '
              'peak MiB | note |', '|---|---|---|---|---|---|---|---|---|']
     for r in rows:
@@ -199,7 +199,7 @@ def table(rows: List[dict], header: str) -> str:
     return '\n'.join(lines)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--smoke', action='store_true', help='tiny sizes on the CPU (bf16 autocast): a rot check')
     parser.add_argument('--max-minutes', type=float, default=8.0, help='skip the cases that would start later')

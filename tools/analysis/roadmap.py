@@ -32,14 +32,14 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-for path in (ROOT, osp.dirname(osp.abspath(__file__))):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+if ROOT not in sys.path:  # run from a source checkout
+    sys.path.insert(0, ROOT)
 
 from mmconvnext.models.backbones.roadmap import ROADMAP_STEPS  # noqa: E402
 
@@ -58,16 +58,15 @@ def step_config(step: str) -> str:
 
 
 # ---------------------------------------------------------------------------- the table
-def complexity_rows(steps: Sequence[str], size: int = 224) -> List[Dict]:
+def complexity_rows(steps: Sequence[str], size: int = 224) -> list[dict]:
     """Parameters and GFLOPs of each step's classification model beside the paper's."""
-    from get_flops import complexity
-
+    from mmconvnext.analysis import model_complexity
     from mmconvnext.models import RoadmapNet
 
     rows = []
     for step in steps:
         spec = ROADMAP_STEPS[step]
-        c = complexity(step_config(step), shape=(size, size))
+        c = model_complexity(step_config(step), shape=(size, size))
         gflops = c['flops'] / 1e9
         diff = None if spec.paper_gflops is None or size != 224 else gflops / spec.paper_gflops - 1
         dense = RoadmapNet(step, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
@@ -82,7 +81,7 @@ def _fmt(value, spec: str = '.1f', none: str = '-') -> str:
     return none if value is None else format(value, spec)
 
 
-def _halfway(row: Dict) -> Optional[float]:
+def _halfway(row: dict) -> Optional[float]:
     """Top-1 after half the epochs: how fast a step learns, when the last epoch saturates."""
     if 'halfway_runs' in row:
         return statistics.mean(row['halfway_runs'])
@@ -90,7 +89,7 @@ def _halfway(row: Dict) -> Optional[float]:
     return by_epoch[max(len(by_epoch) // 2 - 1, 0)] if by_epoch else None
 
 
-def combine(records: List[Dict]) -> List[Dict]:
+def combine(records: list[dict]) -> list[dict]:
     """The rows of several ``--train`` records of the same steps (e.g. seeds): top-1 and
     the rates become means, each run's top-1 kept in ``top1_runs`` / ``halfway_runs``."""
     rows = [dict(r) for r in records[0]['rows']]
@@ -106,13 +105,13 @@ def combine(records: List[Dict]) -> List[Dict]:
     return rows
 
 
-def _runs(value: Optional[float], runs: Optional[List[float]]) -> str:
+def _runs(value: Optional[float], runs: Optional[list[float]]) -> str:
     if runs and len(runs) > 1:
         return f"{value:.1f} ({' / '.join(f'{v:.1f}' for v in runs)})"
     return _fmt(value, '.1f')
 
 
-def markdown(rows: List[Dict], size: int) -> str:
+def markdown(rows: list[dict], size: int) -> str:
     trained = any('top1' in r for r in rows)
     head = ['#', 'step', 'changes', 'params (M)', f'GFLOPs @{size}', 'paper GFLOPs', 'GFLOPs vs paper',
             'paper top-1']
@@ -180,7 +179,7 @@ def train_config(step: str, data_root: str, num_classes: int, work_dir: str, epo
     return cfg
 
 
-def _scalars(work_dir: str) -> List[Dict]:
+def _scalars(work_dir: str) -> list[dict]:
     runs = sorted(glob.glob(osp.join(work_dir, '2*', 'vis_data', 'scalars.json')))
     if not runs:
         raise FileNotFoundError(f'{work_dir}: no <timestamp>/vis_data/scalars.json (did tools/train.py run?)')
@@ -188,7 +187,7 @@ def _scalars(work_dir: str) -> List[Dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes: int) -> Dict:
+def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes: int) -> dict:
     """Train one step with tools/train.py; its last top-1 and its training rate."""
     work_dir = osp.join(args.work_dir, step)
     os.makedirs(work_dir, exist_ok=True)
@@ -218,7 +217,7 @@ def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int =
     from mmengine.config import Config
 
     from mmconvnext.analysis import median_time
-    from mmconvnext.engine import build_model
+    from mmconvnext.apis import build_model
 
     torch.set_num_threads(threads)
     model = build_model(Config.fromfile(step_config(step)), 'cpu').eval()
@@ -227,7 +226,7 @@ def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int =
         return batch / median_time(lambda: model(x), warmup, repeats)
 
 
-def plot(rows: List[Dict], out_file: str, title: str) -> None:
+def plot(rows: list[dict], out_file: str, title: str) -> None:
     """Top-1 (measured, and the paper's) and GFLOPs per step."""
     import matplotlib
     matplotlib.use('Agg')
@@ -269,7 +268,7 @@ def plot(rows: List[Dict], out_file: str, title: str) -> None:
     plt.close(fig)
 
 
-def _title(train: Optional[Dict]) -> str:
+def _title(train: Optional[dict]) -> str:
     title = 'ResNet-50 -> ConvNeXt-T (paper section 2)'
     if train:
         title += f" - small-scale proxy: {train['epochs']} epochs at {train['img_size']}px, {train['recipe']} recipe"
@@ -352,7 +351,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     steps = [s for s in ROADMAP_STEPS if s in args.steps] if args.steps else list(ROADMAP_STEPS)
     rows = complexity_rows(steps, args.size)
     title = _title(None)
-    record: Dict = dict(date=time.strftime('%Y-%m-%d'), size=args.size, torch=torch.__version__)
+    record: dict = dict(date=time.strftime('%Y-%m-%d'), size=args.size, torch=torch.__version__)
     if args.train:
         args.work_dir = osp.abspath(args.work_dir)
         if args.data_root:

@@ -8,7 +8,7 @@ losses: mmengine's ``train_step`` runs both inside ``optim_context``) under
 written here; everything else (gradient accumulation, clipping, the optimizer step,
 state dicts) is mmengine's ``OptimWrapper``. ``tools/train.py --amp`` picks it on a
 CPU and ``AmpOptimWrapper`` (fp16 with dynamic loss scaling) on a GPU
-(:func:`mmconvnext.engine.enable_amp`); a config can name it directly:
+(:func:`mmconvnext.apis.enable_amp`); a config can name it directly:
 ``optim_wrapper = dict(type='mmconvnext.AutocastOptimWrapper', dtype='bfloat16', ...)``.
 """
 from contextlib import contextmanager

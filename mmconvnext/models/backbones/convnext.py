@@ -13,7 +13,6 @@ recognise it (class name containing ``ConvNeXt``; modules ``downsample_layers`` 
 ``stages``). That is also why downsampling layers live in ``downsample_layers`` rather
 than inside their stage as in timm: their parameter names are a public contract.
 """
-from itertools import chain
 from types import MappingProxyType
 from typing import Mapping, Optional, Sequence, Union
 
@@ -21,12 +20,12 @@ import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
-from mmengine.logging import MMLogger
-from mmengine.model import BaseModule, ModuleList, Sequential
+from mmengine.model import Sequential
 
 from mmconvnext.registry import MODELS
 
-from ..layers import GRN, LayerNorm2d, build_norm_layer, onednn
+from ..layers import GRN, LayerNorm2d, build_norm_layer, compute_path, onednn
+from .base import StagedBackbone
 
 ArchSpec = Mapping[str, Sequence[int]]
 
@@ -45,16 +44,6 @@ ARCH_SETTINGS: Mapping[str, ArchSpec] = MappingProxyType({
     'huge': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (352, 704, 1408, 2816)}),
 })
 
-DECAY_TYPES = ('layer_wise', 'stage_wise')
-
-
-def _default_init_cfg() -> list:
-    return [
-        dict(type='TruncNormal', layer=['Conv2d', 'Linear'], std=0.02, bias=0.0),
-        dict(type='Constant', layer=['LayerNorm'], val=1.0, bias=0.0),
-    ]
-
-
 def _apply_norm(norm: nn.Module, x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """Apply ``norm`` to ``x`` laid out as (N, H, W, C) if ``channels_last`` else NCHW."""
     if isinstance(norm, LayerNorm2d):
@@ -70,6 +59,13 @@ def _apply_norm(norm: nn.Module, x: torch.Tensor, channels_last: bool) -> torch.
 
 class ConvNeXtBlock(nn.Module):
     """dwconv 7x7 -> norm -> pw 4C -> act [-> GRN] -> pw C [-> layer scale] -> drop path, + x.
+
+    One forward (:meth:`_forward`): the depthwise conv and norm, then the block's MLP
+    (pointwise layers, activation, GRN, layer scale, drop path and the residual) in the
+    implementation :func:`~mmconvnext.models.layers.compute_path.block_path` picks for the
+    call: plain ops, oneDNN (fused in inference) or recomputed in backward. The layers
+    keep their names on every path (``pointwise_conv1``, ``act``, ``grn``,
+    ``pointwise_conv2``, ``gamma``): they are the checkpoint contract.
 
     Args:
         in_channels: channels ``C`` of input and output.
@@ -88,7 +84,8 @@ class ConvNeXtBlock(nn.Module):
         onednn_cpu: on CPU (fp32), run the pointwise layers through oneDNN: about twice
             MKL's speed here, fused with the GELU and (in inference) with layer scale and
             the residual add (see :mod:`mmconvnext.models.layers.onednn`). Same results
-            up to summation order; GPUs and other dtypes take the plain path.
+            up to summation order; GPUs and other dtypes take the plain path. ``False``:
+            plain ops on every path, ``with_cp`` included.
     """
 
     def __init__(
@@ -133,9 +130,74 @@ class ConvNeXtBlock(nn.Module):
         )
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
         self.onednn_cpu = onednn_cpu and linear_pw_conv
-        self._exact_gelu = isinstance(self.act, nn.GELU) and self.act.approximate == 'none'
 
-    def _fc2_with_layer_scale(self) -> tuple:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        path = compute_path.block_path(self, x)
+        if path.recompute == 'block':
+            # Non-reentrant checkpointing also recomputes blocks whose input does not
+            # require grad (e.g. right after frozen stages) and keeps parameter grads.
+            # The path is fixed here, so the recomputation replays the same kernels.
+            return cp.checkpoint(self._forward, x, path, use_reentrant=False)
+        return self._forward(x, path)
+
+    def _forward(self, x: torch.Tensor, path: compute_path.BlockPath) -> torch.Tensor:
+        """The block on ``path``: depthwise conv and norm, then the MLP and the residual."""
+        shortcut = x
+        x = self.depthwise_conv(x)
+        channels_last = self.linear_pw_conv  # nn.Linear works on the last dimension
+        if channels_last:
+            x = x.permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
+        x = _apply_norm(self.norm, x, channels_last)
+        if path.recompute == 'mlp':
+            return self._recomputed_mlp(x, shortcut, path.onednn)
+        if path.onednn:
+            return self._onednn_mlp(x, shortcut, path.fused)
+        return self._plain_mlp(x, shortcut)
+
+    # ------------------------------------------------------------------ MLP implementations
+    # Each maps the normalised depthwise-conv output (channels-last for Linear pointwise
+    # layers) and the block input to the block output.
+    def _plain_mlp(self, x: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+        channels_last = self.linear_pw_conv
+        x = self.act(self.pointwise_conv1(x))
+        if self.grn is not None:
+            x = self.grn(x, data_format='channel_last' if channels_last else 'channel_first')
+        return self._residual(shortcut, self.pointwise_conv2(x), channels_last)
+
+    def _onednn_mlp(self, x: torch.Tensor, shortcut: torch.Tensor, fused: bool) -> torch.Tensor:
+        """The plain MLP (Linear pointwise layers) with its products on oneDNN; ``fused``:
+        the second one, layer scale and the residual in one kernel."""
+        fc1, fc2 = self.pointwise_conv1, self.pointwise_conv2
+        if compute_path.exact_gelu(self.act):
+            x = onednn.linear_gelu(x, fc1.weight, fc1.bias)
+        else:
+            x = self.act(onednn.linear(x, fc1.weight, fc1.bias))
+        if self.grn is not None:
+            x = self.grn(x, data_format='channel_last')
+        if fused:
+            weight, bias = self._fc2_with_layer_scale()
+            x = onednn.linear_add(x, weight, bias, shortcut.permute(0, 2, 3, 1))
+            return x.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W), channels-last memory
+        return self._residual(shortcut, onednn.linear(x, fc2.weight, fc2.bias), True)
+
+    def _recomputed_mlp(self, x: torch.Tensor, shortcut: torch.Tensor, use_onednn: bool) -> torch.Tensor:
+        """Selective checkpointing: the pointwise layers keep only their input for the
+        backward pass and recompute ``fc1`` + GELU there (the 4C-wide activations are two
+        thirds of what a block stores; ``fc1`` is a third of its FLOPs)."""
+        fc1, fc2 = self.pointwise_conv1, self.pointwise_conv2
+        y = onednn.mlp_recompute(x, fc1.weight, fc1.bias, fc2.weight, fc2.bias, use_onednn=use_onednn)
+        return self._residual(shortcut, y, True)
+
+    def _residual(self, shortcut: torch.Tensor, x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+        """Layer scale, drop path and the residual add for the MLP's output ``x``,
+        (N, H, W, C) if ``channels_last`` else NCHW; the result is (N, C, H, W)."""
+        if self.gamma is not None:
+            x = x * (self.gamma if channels_last else self.gamma.view(1, -1, 1, 1))
+        if channels_last:
+            x = x.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+        return shortcut + self.drop_path(x)
+
+    def _fc2_with_layer_scale(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """``pointwise_conv2`` with the layer scale folded in (inference). Folded on every
         call: a weight-sized product (well under 1% of the layer's FLOPs), and no cache
         that a fused optimizer step (which does not bump tensor versions) could leave stale."""
@@ -144,81 +206,15 @@ class ConvNeXtBlock(nn.Module):
             return w, b
         return w * g[:, None], b * g
 
-    def _dwconv_norm(self, x: torch.Tensor) -> torch.Tensor:
-        """Depthwise conv and norm: (N, C, H, W) -> normalised (N, H, W, C)."""
-        return _apply_norm(self.norm, self.depthwise_conv(x).permute(0, 2, 3, 1), True)
-
-    def _scale_and_add(self, shortcut: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Layer scale, drop path and the residual for an (N, H, W, C) branch output."""
-        if self.gamma is not None:
-            x = x * self.gamma
-        return shortcut + self.drop_path(x.permute(0, 3, 1, 2))  # (N, H, W, C) -> (N, C, H, W)
-
-    def _onednn_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The same computation as :meth:`_plain_forward` (``linear_pw_conv``) with the
-        pointwise layers on oneDNN; in inference also fused with GELU, layer scale and
-        the residual."""
-        shortcut = x
-        x = self._dwconv_norm(x)
-        inference = not (torch.is_grad_enabled() and (x.requires_grad or self.pointwise_conv1.weight.requires_grad))
-        fc1, fc2 = self.pointwise_conv1, self.pointwise_conv2
-        if self._exact_gelu:
-            x = onednn.linear_gelu(x, fc1.weight, fc1.bias)
-        else:
-            x = self.act(onednn.linear(x, fc1.weight, fc1.bias))
-        if self.grn is not None:
-            x = self.grn(x, data_format='channel_last')
-        if inference and (not self.training or isinstance(self.drop_path, nn.Identity)):
-            weight, bias = self._fc2_with_layer_scale()
-            x = onednn.linear_add(x, weight, bias, shortcut.permute(0, 2, 3, 1))
-            return x.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W), channels-last memory
-        return self._scale_and_add(shortcut, onednn.linear(x, fc2.weight, fc2.bias))
-
-    def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.onednn_cpu and onednn.available(x):
-            return self._onednn_forward(x)
-        return self._plain_forward(x)
-
-    def _plain_forward(self, x: torch.Tensor) -> torch.Tensor:
-        shortcut = x
-        x = self.depthwise_conv(x)
-        channels_last = self.linear_pw_conv  # nn.Linear works on the last dimension
-        if channels_last:
-            x = x.permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
-        x = _apply_norm(self.norm, x, channels_last)
-        x = self.act(self.pointwise_conv1(x))
-        if self.grn is not None:
-            x = self.grn(x, data_format='channel_last' if channels_last else 'channel_first')
-        x = self.pointwise_conv2(x)
-        if self.gamma is not None:
-            x = x * (self.gamma if channels_last else self.gamma.view(1, -1, 1, 1))
-        if channels_last:
-            x = x.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
-        return shortcut + self.drop_path(x)
-
-    def _recomputed_mlp_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Selective checkpointing: as :meth:`_plain_forward`, but the pointwise layers
-        keep only their input for the backward pass and recompute ``fc1`` + GELU there
-        (the 4C-wide activations are two thirds of what a block stores; ``fc1`` is a
-        third of its FLOPs)."""
-        fc1, fc2 = self.pointwise_conv1, self.pointwise_conv2
-        y = onednn.mlp_recompute(self._dwconv_norm(x), fc1.weight, fc1.bias, fc2.weight, fc2.bias,
-                                 use_onednn=self.onednn_cpu)
-        return self._scale_and_add(x, y)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and self.training and torch.is_grad_enabled():
-            if self.linear_pw_conv and self._exact_gelu and self.grn is None:
-                return self._recomputed_mlp_forward(x)
-            # Non-reentrant checkpointing also recomputes blocks whose input does not
-            # require grad (e.g. right after frozen stages) and keeps parameter grads.
-            return cp.checkpoint(self._inner_forward, x, use_reentrant=False)
-        return self._inner_forward(x)
-
 
 @MODELS.register_module()
-class ConvNeXt(BaseModule):
+class ConvNeXt(StagedBackbone):
     """ConvNeXt V1/V2 backbone with multi-scale outputs.
+
+    The forward loop, frozen stages, layer-wise lr decay (``get_layer_depth``) and
+    pretrained loading are :class:`~mmconvnext.models.backbones.base.StagedBackbone`'s;
+    this class builds the patchify stem, the downsampling layers and the blocks. Any
+    number of stages works (``arch`` as a dict).
 
     Args:
         arch: a name in ``ConvNeXt.arch_settings`` (atto, femto, pico, nano, tiny,
@@ -255,6 +251,8 @@ class ConvNeXt(BaseModule):
     Attributes:
         out_channels (tuple[int]): channels of each returned output.
         out_strides (tuple[int]): stride of each returned output w.r.t. the input.
+        depths, channels, num_stages, out_indices: see
+            :class:`~mmconvnext.models.backbones.base.StagedBackbone`.
     """
 
     arch_settings = ARCH_SETTINGS
@@ -277,28 +275,19 @@ class ConvNeXt(BaseModule):
         onednn_cpu: bool = True,
         init_cfg: Optional[Union[dict, list]] = None,
     ) -> None:
-        super().__init__(init_cfg=_default_init_cfg() if init_cfg is None else init_cfg)
-        norm_cfg = dict(type='LN2d', eps=1e-6) if norm_cfg is None else dict(norm_cfg)
-        act_cfg = dict(type='GELU') if act_cfg is None else dict(act_cfg)
-
-        self.depths, self.channels = self._parse_arch(arch)
-        self.num_stages = len(self.depths)
-        self.out_indices = self._parse_out_indices(out_indices, self.num_stages)
-        self.frozen_stages = self._check_args(self.num_stages, frozen_stages, drop_path_rate, layer_scale_init_value)
+        arch_depths, arch_channels = self._parse_arch(arch)
         if not isinstance(stem_patch_size, int) or stem_patch_size < 1:
             raise ValueError(f'stem_patch_size must be a positive int, got {stem_patch_size!r}')
-        self.gap_before_final_norm = gap_before_final_norm
+        super().__init__(
+            arch_depths, arch_channels, stem_stride=stem_patch_size, out_indices=out_indices,
+            frozen_stages=frozen_stages, drop_path_rate=drop_path_rate, layer_scale_init_value=layer_scale_init_value,
+            gap_before_final_norm=gap_before_final_norm, init_cfg=init_cfg)
+        norm_cfg = dict(type='LN2d', eps=1e-6) if norm_cfg is None else dict(norm_cfg)
+        act_cfg = dict(type='GELU') if act_cfg is None else dict(act_cfg)
         self.use_grn = use_grn
         self.onednn_cpu = onednn_cpu and linear_pw_conv
-        self.out_channels = tuple(self.channels[i] for i in self.out_indices)
-        self.out_strides = tuple(stem_patch_size * 2**i for i in self.out_indices)
 
-        num_blocks = sum(self.depths)  # drop path grows linearly from 0 to the rate
-        dpr = [drop_path_rate * j / max(num_blocks - 1, 1) for j in range(num_blocks)]
-        self.downsample_layers = ModuleList()
-        self.stages = ModuleList()
-        block_idx = 0
-        for i, (depth, channels) in enumerate(zip(self.depths, self.channels)):
+        for i, (channels, rates) in enumerate(zip(self.channels, self._drop_path_rates(drop_path_rate))):
             if i == 0:  # patchify stem: (N, in, H, W) -> (N, C0, H/p, W/p)
                 downsample = Sequential(
                     nn.Conv2d(in_channels, channels, kernel_size=stem_patch_size, stride=stem_patch_size),
@@ -309,31 +298,24 @@ class ConvNeXt(BaseModule):
                     build_norm_layer(norm_cfg, self.channels[i - 1]),
                     nn.Conv2d(self.channels[i - 1], channels, kernel_size=2, stride=2),
                 )
-            self.downsample_layers.append(downsample)
-            self.stages.append(
-                Sequential(*[
-                    ConvNeXtBlock(
-                        channels,
-                        norm_cfg=norm_cfg,
-                        act_cfg=act_cfg,
-                        linear_pw_conv=linear_pw_conv,
-                        drop_path_rate=dpr[block_idx + j],
-                        layer_scale_init_value=layer_scale_init_value,
-                        use_grn=use_grn,
-                        with_cp=with_cp,
-                        onednn_cpu=onednn_cpu,
-                    )
-                    for j in range(depth)
-                ])
-            )
-            block_idx += depth
-            if i in self.out_indices:
-                self.add_module(f'norm{i}', build_norm_layer(norm_cfg, channels))
-        self._freeze_stages()
+            blocks = [
+                ConvNeXtBlock(
+                    channels,
+                    norm_cfg=norm_cfg,
+                    act_cfg=act_cfg,
+                    linear_pw_conv=linear_pw_conv,
+                    drop_path_rate=rate,
+                    layer_scale_init_value=layer_scale_init_value,
+                    use_grn=use_grn,
+                    with_cp=with_cp,
+                    onednn_cpu=onednn_cpu,
+                )
+                for rate in rates
+            ]
+            self._add_stage(downsample, blocks, lambda c=channels: build_norm_layer(norm_cfg, c))
 
-    # ------------------------------------------------------------------ arguments
     @classmethod
-    def _parse_arch(cls, arch) -> tuple:
+    def _parse_arch(cls, arch: Union[str, ArchSpec]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if isinstance(arch, str):
             if arch not in cls.arch_settings:
                 raise ValueError(
@@ -356,147 +338,11 @@ class ConvNeXt(BaseModule):
             raise ValueError(f'arch depths/channels must be positive ints, got {depths}/{channels}')
         return depths, channels
 
-    @staticmethod
-    def _check_args(num_stages: int, frozen_stages: int, drop_path_rate: float,
-                    layer_scale_init_value: float) -> int:
-        """Check the arguments every backbone of this family takes; the stages to freeze."""
-        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= num_stages:
-            raise ValueError(
-                f'frozen_stages must be an int in [-1, {num_stages}] (this arch has '
-                f'{num_stages} stages; 0 or -1 freezes nothing), got {frozen_stages!r}'
-            )
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f'drop_path_rate must be in [0, 1), got {drop_path_rate!r}')
-        if layer_scale_init_value < 0:
-            raise ValueError(f'layer_scale_init_value must be >= 0, got {layer_scale_init_value!r}')
-        return max(frozen_stages, 0)
-
-    @staticmethod
-    def _parse_out_indices(out_indices, num_stages: int) -> tuple:
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        if not isinstance(out_indices, Sequence) or not out_indices:
-            raise TypeError(f'out_indices must be an int or a non-empty sequence of ints, got {out_indices!r}')
-        parsed = []
-        for index in out_indices:
-            if not isinstance(index, int) or not -num_stages <= index < num_stages:
-                raise ValueError(
-                    f'out_indices entry {index!r} is out of range for {num_stages} stages '
-                    f'(valid: {-num_stages}..{num_stages - 1})'
-                )
-            parsed.append(index % num_stages)
-        if len(set(parsed)) != len(parsed):
-            raise ValueError(f'out_indices {list(out_indices)} name a stage twice')
-        return tuple(sorted(parsed))
-
-    # ------------------------------------------------------------------ forward
-    def forward(self, x: torch.Tensor) -> tuple:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(N, in_channels, H, W) -> tuple of (N, C_i, H/s_i, W/s_i), or (N, C_i) with
-        ``gap_before_final_norm``, for each i in ``out_indices``."""
-        outs = []
-        if self.onednn_cpu and onednn.available(x):
-            # channels-last memory end to end: the blocks' (N, C, H, W) <-> (N, H, W, C)
-            # permutes become free views and the residual is the fused add's operand
+        ``gap_before_final_norm``, for each i in ``out_indices``. On the blocks' oneDNN
+        path the stages run in channels-last memory (dense outputs still leave as
+        contiguous NCHW)."""
+        if compute_path.channels_last_memory(self.onednn_cpu, x):
             x = x.contiguous(memory_format=torch.channels_last)
-        for i, (downsample, stage) in enumerate(zip(self.downsample_layers, self.stages)):
-            x = stage(downsample(x))
-            if i in self.out_indices:
-                norm = getattr(self, f'norm{i}')
-                if self.gap_before_final_norm:
-                    outs.append(norm(x.mean((-2, -1), keepdim=True)).flatten(1))
-                else:
-                    # Dense outputs leave in NCHW memory: the channels-first LayerNorm returns a
-                    # channels-last-strided view, and mmcv's RoIAlign (Mask R-CNN's RoI heads)
-                    # reads its input's memory as contiguous NCHW, so a view gave it garbage.
-                    outs.append(norm(x).contiguous())
-        return tuple(outs)
-
-    # ------------------------------------------------------------------ freezing
-    def _freeze_stages(self) -> None:
-        for i in range(self.frozen_stages):
-            for module in (self.downsample_layers[i], self.stages[i]):
-                module.eval()
-            for param in chain(self.downsample_layers[i].parameters(), self.stages[i].parameters()):
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ConvNeXt':
-        super().train(mode)
-        self._freeze_stages()
-        return self
-
-    # ------------------------------------------------------------------ layer decay
-    def get_layer_depth(
-        self,
-        param_name: str,
-        prefix: str = '',
-        num_layers: Optional[int] = None,
-        decay_type: str = 'layer_wise',
-    ) -> tuple:
-        """Group id of a parameter for layer-wise lr decay, and the number of groups.
-
-        Follows the official ConvNeXt definition (FACTS.md): with ``N = num_layers + 2``
-        groups, ``layer_wise`` puts the stem in 0, downsample layer i and stages 0/1 at
-        their stage (``i + 1``), stage-2 blocks in groups of three (``3 + j // 3``) and
-        stage 3 (and its downsample layer) at ``num_layers``; ``stage_wise`` puts the
-        stem and all downsample layers in 0 and stage s in ``s + 1``. Output norms and
-        everything outside ``prefix`` (neck, heads) are in ``N - 1``.
-
-        Args:
-            param_name: the parameter's name in the model being optimised.
-            prefix: the backbone's prefix in that model (``'backbone.'``).
-            num_layers: default 12 when stage 2 is deeper than 9 blocks, else 6 (as
-                mmpretrain's ``get_layer_depth``).
-            decay_type: ``'layer_wise'`` or ``'stage_wise'``.
-
-        Returns:
-            (group id, number of groups ``N``)
-        """
-        if decay_type not in DECAY_TYPES:
-            raise ValueError(f'decay_type must be one of {DECAY_TYPES}, got {decay_type!r}')
-        if num_layers is None:
-            num_layers = 12 if self.depths[-2] > 9 else 6
-        num_groups = num_layers + 2
-        if not param_name.startswith(prefix):
-            return num_groups - 1, num_groups
-        parts = param_name[len(prefix):].split('.')
-        if parts[0] == 'downsample_layers':
-            stage_id = int(parts[1])
-            if decay_type == 'stage_wise' or stage_id == 0:
-                return 0, num_groups
-            return (stage_id + 1 if stage_id < 3 else num_layers), num_groups
-        if parts[0] == 'stages':
-            stage_id, block_id = int(parts[1]), int(parts[2])
-            if decay_type == 'stage_wise' or stage_id < 2:
-                return stage_id + 1, num_groups
-            return (3 + block_id // 3 if stage_id == 2 else num_layers), num_groups
-        return num_groups - 1, num_groups
-
-    # ------------------------------------------------------------------ weights
-    def init_weights(self) -> None:
-        """Default init, then (when ``init_cfg`` holds a ``Pretrained`` entry) load that
-        checkpoint in any supported format; unmatched parameters keep the default init."""
-        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
-        pretrained = [c for c in cfgs if isinstance(c, dict) and c.get('type') == 'Pretrained']
-        if not pretrained:
-            super().init_weights()
-            return
-        if len(pretrained) > 1:
-            raise ValueError(f'init_cfg holds {len(pretrained)} Pretrained entries; give one')
-        from mmconvnext.checkpoint import load_pretrained  # avoid an import cycle
-
-        user_init_cfg = self.init_cfg
-        self.init_cfg = [c for c in cfgs if c is not pretrained[0] and c] or _default_init_cfg()
-        try:
-            super().init_weights()
-        finally:
-            self.init_cfg = user_init_cfg
-        cfg = pretrained[0]
-        if 'checkpoint' not in cfg:
-            raise KeyError("init_cfg of type 'Pretrained' needs a 'checkpoint' (path or URL)")
-        load_pretrained(
-            self,
-            cfg['checkpoint'],
-            prefix=cfg.get('prefix'),
-            map_location=cfg.get('map_location', 'cpu'),
-            logger=MMLogger.get_current_instance(),
-        )
+        return super().forward(x)

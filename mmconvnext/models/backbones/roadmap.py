@@ -16,10 +16,11 @@ ConvNeXt-T itself. Its state dict has the keys and values of
 ``mmconvnext.ConvNeXt('tiny', linear_pw_conv=False)``, and any ConvNeXt loads it
 (``mmconvnext.checkpoint`` reshapes the 1x1 convs into Linear layers).
 
-The module layout follows :class:`~mmconvnext.models.backbones.convnext.ConvNeXt`
-(``downsample_layers``: the stem, then the separate downsampling layers or identities;
-``stages``; the output norms ``norm{i}``). So the forward pass, frozen stages, layer-wise
-lr decay (``get_layer_depth``) and checkpoint loading are ConvNeXt's own, not a copy.
+The module layout is ConvNeXt's (``downsample_layers``: the stem, then the separate
+downsampling layers or identities; ``stages``; the output norms ``norm{i}``), and both
+subclass :class:`~mmconvnext.models.backbones.base.StagedBackbone`: the forward pass, frozen
+stages, layer-wise lr decay (``get_layer_depth``) and checkpoint loading are that base's,
+shared, not a copy. This module only builds the layers of a design.
 A block's layers are named for the role they end the roadmap in: ``depthwise_conv``
 is the block's spatial conv even in the ResNet steps, where it is dense (groups 1).
 
@@ -42,18 +43,18 @@ Choices the paper leaves open, made here (and why):
 """
 import dataclasses
 from types import MappingProxyType
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
-from mmengine.model import BaseModule, ModuleList, Sequential
+from mmengine.model import Sequential
 
 from mmconvnext.registry import MODELS
 
 from ..layers import build_norm_layer
-from .convnext import ConvNeXt, _default_init_cfg
+from .base import StagedBackbone
 
 __all__ = ['RoadmapDesign', 'RoadmapStep', 'ROADMAP_STEPS', 'RoadmapNet', 'roadmap_design']
 
@@ -97,8 +98,8 @@ class RoadmapDesign:
             norms after the stem and on every output).
     """
 
-    depths: Tuple[int, ...] = (3, 4, 6, 3)
-    widths: Tuple[int, ...] = (64, 128, 256, 512)
+    depths: tuple[int, ...] = (3, 4, 6, 3)
+    widths: tuple[int, ...] = (64, 128, 256, 512)
     stem: str = 'resnet'
     groups: str = 'dense'
     block: str = 'bottleneck'
@@ -124,7 +125,7 @@ class RoadmapDesign:
         object.__setattr__(self, 'depths', depths)  # lists from a config become tuples
         object.__setattr__(self, 'widths', widths)
 
-    def changes(self, other: 'RoadmapDesign') -> Dict[str, Tuple[Any, Any]]:
+    def changes(self, other: 'RoadmapDesign') -> dict[str, tuple[Any, Any]]:
         """``{option: (other's value, this value)}`` for every option that differs."""
         return {f.name: (getattr(other, f.name), getattr(self, f.name)) for f in dataclasses.fields(self)
                 if getattr(self, f.name) != getattr(other, f.name)}
@@ -269,7 +270,7 @@ class RoadmapBlock(nn.Module):
 
 
 @MODELS.register_module()
-class RoadmapNet(ConvNeXt):
+class RoadmapNet(StagedBackbone):
     """A step of the paper's modernization roadmap (ResNet-50 ... ConvNeXt-T) as a
     multi-scale backbone or, with ``gap_before_final_norm``, a classifier's trunk.
 
@@ -303,60 +304,52 @@ class RoadmapNet(ConvNeXt):
         with_cp: bool = False,
         init_cfg: Optional[Union[dict, list]] = None,
     ) -> None:
-        # ConvNeXt's forward, freezing, layer decay and weight loading; its own layers
-        # are not built (BaseModule's initialiser, not ConvNeXt's)
-        BaseModule.__init__(self, init_cfg=_default_init_cfg() if init_cfg is None else init_cfg)
         base = roadmap_design(step)
         try:
-            self.design = dataclasses.replace(base, **dict(design or {}))
+            d = dataclasses.replace(base, **dict(design or {}))
         except TypeError as e:
             names = [f.name for f in dataclasses.fields(RoadmapDesign)]
             raise TypeError(f'RoadmapNet design: {e}; the options are {names}') from None
-        self.step = step
-        d = self.design
-        self.depths = d.depths
-        self.num_stages = len(d.depths)
         stage_out = tuple(4 * w if d.block == 'bottleneck' else w for w in d.widths)
-        self.channels = stage_out
-        self.out_indices = self._parse_out_indices(out_indices, self.num_stages)
-        self.frozen_stages = self._check_args(self.num_stages, frozen_stages, drop_path_rate, layer_scale_init_value)
-        self.gap_before_final_norm = gap_before_final_norm
-        self.use_grn = False
-        self.onednn_cpu = False  # plain eager ops (the roadmap is for study, not the fast path)
-        self.out_channels = tuple(stage_out[i] for i in self.out_indices)
-        self.out_strides = tuple(4 * 2**i for i in self.out_indices)
+        super().__init__(
+            d.depths, stage_out, stem_stride=4, out_indices=out_indices, frozen_stages=frozen_stages,
+            drop_path_rate=drop_path_rate, layer_scale_init_value=layer_scale_init_value,
+            gap_before_final_norm=gap_before_final_norm, init_cfg=init_cfg)
+        self.design = d
+        self.step = step
         norm_cfg = _norm_cfg(d)
         separate = d.downsample == 'separate'
 
-        if d.stem == 'resnet':  # (N, 3, H, W) -> (N, w0, H/4, W/4)
-            stem = Sequential(_conv(d, in_channels, d.widths[0], 7, 2, before_norm=True),
-                              build_norm_layer(norm_cfg, d.widths[0]), MODELS.get(d.act)(),
-                              nn.MaxPool2d(3, stride=2, padding=1))
-        else:
-            layers = [_conv(d, in_channels, d.widths[0], 4, 4, padding=0, before_norm=separate)]
-            if separate:
-                layers.append(build_norm_layer(norm_cfg, d.widths[0]))
-            stem = Sequential(*layers)
-        self.downsample_layers = ModuleList([stem])
-        self.stages = ModuleList()
-        dpr = [drop_path_rate * j / max(sum(d.depths) - 1, 1) for j in range(sum(d.depths))]
-        channels, block_idx = d.widths[0], 0
-        for i, (depth, width) in enumerate(zip(d.depths, d.widths)):
+        channels = d.widths[0]
+        for i, (width, rates) in enumerate(zip(d.widths, self._drop_path_rates(drop_path_rate))):
             stride = 1
-            if i > 0 and separate:  # norm, then 2x2 conv stride 2
-                self.downsample_layers.append(Sequential(build_norm_layer(norm_cfg, channels),
-                                                         _conv(d, channels, stage_out[i], 2, 2, padding=0)))
+            if i == 0:  # the stem: (N, 3, H, W) -> (N, w0, H/4, W/4)
+                downsample = self._stem(in_channels)
+            elif separate:  # norm, then 2x2 conv stride 2
+                downsample = Sequential(build_norm_layer(norm_cfg, channels),
+                                        _conv(d, channels, stage_out[i], 2, 2, padding=0))
                 channels = stage_out[i]
-            elif i > 0:  # the stage's first block strides
-                self.downsample_layers.append(nn.Identity())
+            else:  # the stage's first block strides
+                downsample = nn.Identity()
                 stride = 2
             blocks = []
-            for j in range(depth):
-                blocks.append(RoadmapBlock(d, channels, width, stride if j == 0 else 1, dpr[block_idx + j],
+            for j, rate in enumerate(rates):
+                blocks.append(RoadmapBlock(d, channels, width, stride if j == 0 else 1, rate,
                                            layer_scale_init_value, with_cp))
                 channels = blocks[-1].out_channels
-            self.stages.append(Sequential(*blocks))
-            block_idx += depth
-            if i in self.out_indices:
-                self.add_module(f'norm{i}', build_norm_layer(norm_cfg, channels) if separate else nn.Identity())
-        self._freeze_stages()
+            self._add_stage(downsample, blocks,
+                            lambda c=channels: build_norm_layer(norm_cfg, c) if separate else nn.Identity())
+
+    def _stem(self, in_channels: int) -> nn.Module:
+        """ResNet's stem cell (7x7 conv stride 2, norm, act, 3x3 max pool stride 2) or the
+        4x4 stride-4 patchify conv (followed by a norm with separate downsampling)."""
+        d = self.design
+        if d.stem == 'resnet':
+            return Sequential(_conv(d, in_channels, d.widths[0], 7, 2, before_norm=True),
+                              build_norm_layer(_norm_cfg(d), d.widths[0]), MODELS.get(d.act)(),
+                              nn.MaxPool2d(3, stride=2, padding=1))
+        separate = d.downsample == 'separate'
+        layers = [_conv(d, in_channels, d.widths[0], 4, 4, padding=0, before_norm=separate)]
+        if separate:
+            layers.append(build_norm_layer(_norm_cfg(d), d.widths[0]))
+        return Sequential(*layers)

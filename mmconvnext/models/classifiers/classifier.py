@@ -9,7 +9,7 @@ is ``backbone.*`` + ``head.fc.*``: the layout every dense config's ``init_cfg``
 checkpoint serves detection and segmentation as it is. Official, timm and mmpretrain
 classifier state dicts are converted on load (``tools/test.py CONFIG their.pth``).
 """
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -102,8 +102,8 @@ class ConvNeXtClassifier(BaseModel):
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.backbone(inputs)[-1]
 
-    def forward(self, inputs: torch.Tensor, data_samples: Optional[List[BaseDataElement]] = None,
-                mode: str = 'tensor') -> Union[Dict[str, torch.Tensor], List[BaseDataElement], torch.Tensor]:
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[list[BaseDataElement]] = None,
+                mode: str = 'tensor') -> Union[dict[str, torch.Tensor], list[BaseDataElement], torch.Tensor]:
         logits = self.head(self.extract_feat(inputs))
         if mode == 'tensor':
             return logits
@@ -121,7 +121,7 @@ class ConvNeXtClassifier(BaseModel):
         return F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)
 
     def predict(self, logits: torch.Tensor,
-                data_samples: Optional[List[BaseDataElement]] = None) -> List[BaseDataElement]:
+                data_samples: Optional[list[BaseDataElement]] = None) -> list[BaseDataElement]:
         scores = F.softmax(logits.float(), dim=-1)
         data_samples = data_samples or [BaseDataElement() for _ in range(len(logits))]
         for sample, score in zip(data_samples, scores):

@@ -17,7 +17,9 @@ from mmengine.model import BaseDataPreprocessor
 
 from mmconvnext.registry import MODELS
 
-from .augment import MixupCutmix, RandAugment, RandomErasing
+from .mixup_cutmix import MixupCutmix
+from .rand_augment import RandAugment
+from .random_erasing import RandomErasing
 
 __all__ = ['ClsDataPreprocessor']
 

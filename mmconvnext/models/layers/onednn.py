@@ -12,6 +12,9 @@ equivalents. No installable library provides them for eager PyTorch.
 Exact fp32 (no reduced-precision path): results differ from ``nn.Linear`` only by
 summation order (relative 1e-6). Everything here falls back to the plain ops when the
 private op is missing (another PyTorch build) or the tensors are not CPU fp32.
+
+These are kernels only: whether a block uses them (and which of them) is decided in
+:mod:`mmconvnext.models.layers.compute_path`.
 """
 from typing import Optional
 

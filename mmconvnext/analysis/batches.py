@@ -1,35 +1,13 @@
-"""What the analysis tools (benchmark, gpu_check, roadmap) and the tests share: timing,
-and synthetic batches shaped like each task's real ones."""
-import statistics
-import time
-from typing import Callable, List, Optional, Tuple
+"""Synthetic batches shaped like each task's real ones, and model configs narrowed for quick runs: what the
+analysis tools (benchmark, gpu_check) and the tests feed a model without a dataset."""
+from typing import Optional, Union
 
 import torch
 
-__all__ = ['PEERS', 'dummy_batch', 'fit_heads', 'median_time', 'pyramid_backbone', 'synchronize']
+__all__ = ['dummy_batch', 'fit_heads']
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for ``device``'s queued kernels (a no-op on a CPU), so a timer reads the work."""
-    if torch.device(device).type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def median_time(fn: Callable[[], None], warmup: int, repeats: int, device: str = 'cpu') -> float:
-    """Median wall time of ``fn`` in seconds over ``repeats`` calls after ``warmup`` ones."""
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def fit_heads(model_cfg: dict, channels: List[int], width: Optional[int] = None) -> None:
+def fit_heads(model_cfg: dict, channels: list[int], width: Optional[int] = None) -> None:
     """Point a UperNet / (Cascade) Mask R-CNN / classifier model config's necks and heads
     at a backbone with ``channels`` per stage, in place; with ``width``, also narrow
     every head (FPN, RPN, RoI heads, UPerHead) to about ``width`` channels, for quick
@@ -64,31 +42,8 @@ def fit_heads(model_cfg: dict, channels: List[int], width: Optional[int] = None)
     model_cfg['test_cfg']['rpn'].update(max_per_img=16)
 
 
-#: the implementations a user would pick instead (importable only where ../shared/peers is installed)
-PEERS = ('timm', 'mmpretrain')
-
-
-def pyramid_backbone(impl: str, arch: str, **kwargs) -> torch.nn.Module:
-    """ConvNeXt-``arch`` as a 4-level feature pyramid (as detection and segmentation use
-    it) from ``impl``: ``'mmconvnext'`` (``kwargs`` go to its constructor), ``'timm'``
-    (``features_only``) or ``'mmpretrain'``. The peers raise ImportError where absent."""
-    if impl == 'mmconvnext':
-        from mmconvnext.models import ConvNeXt
-
-        return ConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False, **kwargs)
-    if impl == 'timm':
-        import timm
-
-        return timm.create_model(f'convnext_{arch}', pretrained=False, features_only=True, **kwargs)
-    if impl == 'mmpretrain':
-        from mmpretrain.models.backbones.convnext import ConvNeXt as MMPretrainConvNeXt
-
-        return MMPretrainConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False, **kwargs)
-    raise ValueError(f"impl must be 'mmconvnext', 'timm' or 'mmpretrain', got {impl!r}")
-
-
 def dummy_batch(task: str, batch: int, h: int, w: int, num_classes: int = 80, device: str = 'cpu',
-                seed: int = 0) -> Tuple[torch.Tensor, List]:
+                seed: int = 0) -> tuple[Union[torch.Tensor, list[torch.Tensor]], list]:
     """Inputs and data samples as a task's data preprocessor hands them to the model.
 
     ``task``: ``'seg'`` (``SegDataSample`` with a label map), ``'det'`` (``DetDataSample``

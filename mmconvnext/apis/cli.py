@@ -1,0 +1,143 @@
+"""Every edit the tools' command-line flags make to a config, in one place.
+
+``tools/train.py`` and ``tools/test.py`` (and the shell scripts that call them) parse their flags and hand the
+namespace to :func:`apply_cli_args`; nothing else in the project edits a loaded config on the command line's
+behalf, so what a flag does is read here.
+"""
+import argparse
+import inspect
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import HOOKS, METRICS, Registry
+
+from .config import enable_amp, set_data_root, shorten_schedule
+from .cpu_dist import use_cpu_distributed
+
+__all__ = ['add_output', 'apply_cli_args', 'enable_tta', 'enable_visualization', 'evaluate_checkpoint']
+
+
+def apply_cli_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the flags of ``args`` to ``cfg`` (in place; also returned), in this order.
+
+    ``--launcher``, ``--cfg-options``, ``--data-root``, ``--work-dir`` (default ``./work_dirs/<config name>``,
+    as in mmdet/mmseg); training: ``--max-iters``, ``--amp`` / ``--amp-dtype``, ``--auto-scale-lr``,
+    ``--resume``; testing: ``checkpoint``, ``--show-dir`` / ``--show-interval``, ``--out``, ``--tta``; then the
+    CPU distributed edits (:func:`mmconvnext.apis.use_cpu_distributed`) for a distributed launcher without
+    CUDA. A flag missing from ``args`` (the other tool's) or left at its default changes nothing.
+
+    Raises:
+        KeyError, ValueError: a flag the config cannot take; the message names the flag and what is missing.
+    """
+    def opt(name: str) -> object:
+        return getattr(args, name, None)
+
+    cfg.launcher = opt('launcher') or 'none'
+    if opt('cfg_options'):
+        cfg.merge_from_dict(args.cfg_options)
+    if opt('data_root') is not None:
+        set_data_root(cfg, args.data_root)
+    cfg.work_dir = opt('work_dir') or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if opt('max_iters') is not None:
+        shorten_schedule(cfg, args.max_iters)
+    if opt('amp_dtype') and not opt('amp'):
+        raise ValueError('--amp-dtype is the dtype of --amp: give --amp too')
+    if opt('amp'):
+        from mmengine.device import get_device
+
+        enable_amp(cfg, get_device(), opt('amp_dtype'))
+    if opt('auto_scale_lr'):
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+            raise KeyError('--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...)')
+        cfg.auto_scale_lr.enable = True
+    if opt('resume') == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif opt('resume') is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    if opt('checkpoint'):
+        evaluate_checkpoint(cfg, args.checkpoint)
+    if opt('show_dir'):
+        enable_visualization(cfg, args.show_dir, getattr(args, 'show_interval', 1))
+    if opt('out'):
+        add_output(cfg, args.out)
+    if opt('tta'):
+        enable_tta(cfg)
+    use_cpu_distributed(cfg)
+    return cfg
+
+
+def evaluate_checkpoint(cfg: Config, checkpoint: str) -> None:
+    """``tools/test.py CONFIG CHECKPOINT``: load ``checkpoint`` (not resume from it), without the EMA hook.
+
+    mmengine's ``EMAHook`` saves the averaged weights as the checkpoint's ``state_dict``, so the test evaluates
+    them without the hook; the hook would also require a ``state_dict`` key, which official/timm checkpoints
+    (evaluated here too) do not have.
+    """
+    cfg.load_from, cfg.resume = checkpoint, False
+    hooks = cfg.get('custom_hooks') or []
+    cfg.custom_hooks = [h for h in hooks if h.get('type') not in ('EMAHook', 'mmengine.EMAHook')]
+
+
+def _lookup(registry: Registry, cfg: Config, type_name: str) -> Optional[type]:
+    """``type_name`` as the config's default scope resolves it."""
+    with registry.switch_scope_and_registry(cfg.get('default_scope')) as scoped:
+        return scoped.get(type_name)
+
+
+def enable_visualization(cfg: Config, show_dir: str, interval: int) -> None:
+    """``--show-dir``: turn on the config's visualization hook and send its drawings to ``show_dir``.
+
+    Raises:
+        KeyError: the config has no visualization hook, or its type is not registered.
+    """
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if not hook:
+        raise KeyError("--show-dir: the config has no default_hooks['visualization'] to draw predictions with")
+    hook.draw = True
+    hook.interval = interval
+    hook_cls = _lookup(HOOKS, cfg, hook.type)
+    if hook_cls is None:
+        raise KeyError(f'--show-dir: visualization hook type {hook.type!r} is not registered')
+    if 'test_out_dir' in inspect.signature(hook_cls).parameters:  # mmdet: one image file per test image
+        hook.test_out_dir = osp.abspath(show_dir)
+    else:  # mmseg: through the visualizer's LocalVisBackend
+        cfg.visualizer.save_dir = show_dir
+
+
+def add_output(cfg: Config, out: str) -> None:
+    """``--out``: ``FILE.pkl`` pickles every prediction (mmengine's ``DumpResults``); a directory receives
+    the files of every test metric that writes some (its ``output_dir``: segmentation label maps).
+
+    Raises:
+        ValueError: a directory, and no test metric writes files.
+    """
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    if out.endswith(('.pkl', '.pickle')):
+        evaluators.append(ConfigDict(type='DumpResults', out_file_path=out))
+    else:
+        takers = []
+        for ev in evaluators:
+            metric_cls = _lookup(METRICS, cfg, ev.type)
+            if metric_cls is not None and 'output_dir' in inspect.signature(metric_cls).parameters:
+                ev.output_dir, ev.keep_results = out, True
+                takers.append(ev.type)
+        if not takers:
+            raise ValueError(f'--out {out!r}: none of the test metrics ({[e.type for e in evaluators]}) writes files '
+                             'to a directory; give a .pkl file to pickle the predictions instead')
+    cfg.test_evaluator = evaluators
+
+
+def enable_tta(cfg: Config) -> None:
+    """``--tta``: the config's test-time augmentation (its ``tta_model`` wrapping the model, its
+    ``tta_pipeline`` as the test pipeline).
+
+    Raises:
+        KeyError: the config defines no ``tta_model`` or ``tta_pipeline``.
+    """
+    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if missing:
+        raise KeyError(f'--tta: the config defines no {" / ".join(missing)}')
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline

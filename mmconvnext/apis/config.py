@@ -1,0 +1,177 @@
+"""Config edits the tools make on a user's behalf: the dataset root, mixed precision and a shortened schedule.
+
+Each is one command-line flag of ``tools/train.py`` / ``tools/test.py`` (applied through
+:func:`mmconvnext.apis.apply_cli_args`) and works on any task's config: the edits find what they change by its
+role (a dataloader's dataset, the optimizer wrapper, the warm-up scheduler), never by position in a list, so a
+config that inherits and reorders its bases still resolves to the same values.
+"""
+import os.path as osp
+from collections.abc import Iterator
+from typing import Optional
+
+from mmengine.config import Config, ConfigDict
+
+__all__ = ['enable_amp', 'load_config', 'set_data_root', 'shorten_schedule']
+
+_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def load_config(config: str) -> Config:
+    """``Config.fromfile``, with an error naming the path when there is no such file (mmengine's would name
+    the first file of an inheritance chain it cannot read)."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} not found')
+    return Config.fromfile(config)
+
+
+def _datasets(dataset: ConfigDict) -> Iterator[ConfigDict]:
+    """A dataset config and the ones it wraps (RepeatDataset, ConcatDataset, ...)."""
+    yield dataset
+    inner = dataset.get('dataset')
+    if isinstance(inner, dict):
+        yield from _datasets(inner)
+    for inner in dataset.get('datasets', []) or []:
+        yield from _datasets(inner)
+
+
+def set_data_root(cfg: Config, data_root: str) -> None:
+    """``--data-root``: point every dataloader's dataset (and the datasets it wraps) that has a ``data_root``
+    at ``data_root``, and the evaluators' ``ann_file`` under the old root with them.
+
+    One flag instead of several ``--cfg-options``, since a COCO config names its root in three datasets and
+    two evaluators.
+
+    Raises:
+        KeyError: no dataset of the config has a ``data_root``.
+    """
+    old_roots = set()
+    for key in _LOADERS:
+        loader = cfg.get(key)
+        if not loader or 'dataset' not in loader:
+            continue
+        for ds in _datasets(loader.dataset):
+            if 'data_root' in ds:
+                old_roots.add(ds.data_root)
+                ds.data_root = data_root
+    found = bool(old_roots)
+    # metrics that read the annotation file themselves (COCO) name it under the old root
+    for key in ('val_evaluator', 'test_evaluator'):
+        evaluators = cfg.get(key) or []
+        for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
+            ann_file = ev.get('ann_file') if isinstance(ev, dict) else None
+            for old in old_roots:
+                if isinstance(ann_file, str) and old and ann_file.startswith(old):
+                    ev.ann_file = osp.join(data_root, ann_file[len(old):].lstrip('/'))
+    if not found:
+        raise KeyError('--data-root: no dataset in train/val/test_dataloader has a data_root to override')
+
+
+#: optimizer wrappers ``--amp`` may replace: fp32 ones and the AMP ones of either device
+_AMP_REPLACEABLE = ('OptimWrapper', 'AmpOptimWrapper', 'AutocastOptimWrapper', 'mmconvnext.AutocastOptimWrapper')
+
+
+def enable_amp(cfg: Config, device: str, dtype: Optional[str] = None) -> None:
+    """``--amp``: mixed-precision training on ``device``.
+
+    On an accelerator, mmengine's ``AmpOptimWrapper`` (fp16 with a dynamic loss scale unless the config sets
+    one; ``dtype='bfloat16'`` for bf16). On a CPU, :class:`mmconvnext.engine.AutocastOptimWrapper` (bf16
+    autocast, no loss scaler), since mmengine's refuses a machine without an accelerator. Any other wrapper
+    type in the config is left to the user, with an error naming it.
+
+    Raises:
+        ValueError: an unknown ``dtype``, float16 on a CPU, or a wrapper type ``--amp`` cannot switch.
+        KeyError: the config has no ``optim_wrapper`` dict.
+    """
+    if dtype not in (None, 'float16', 'bfloat16'):
+        raise ValueError(f"--amp-dtype must be 'float16' or 'bfloat16', got {dtype!r}")
+    wrapper = cfg.get('optim_wrapper')
+    if not isinstance(wrapper, dict):
+        raise KeyError('--amp: the config has no optim_wrapper dict to switch to mixed precision')
+    kind = wrapper.get('type', 'OptimWrapper')
+    if kind not in _AMP_REPLACEABLE:
+        raise ValueError(f'--amp: optim_wrapper type {kind!r} is not one --amp knows how to switch (one of '
+                         f'{_AMP_REPLACEABLE}); set mixed precision in the config instead')
+    if device == 'cpu':
+        if dtype == 'float16':
+            raise ValueError('--amp-dtype float16 needs a GPU: fp16 gradients need loss scaling, which mmengine '
+                             'provides only on accelerators; on a CPU --amp trains in bfloat16')
+        wrapper.pop('loss_scale', None)
+        wrapper.pop('use_fsdp', None)
+        wrapper.type, wrapper.dtype = 'mmconvnext.AutocastOptimWrapper', 'bfloat16'
+        return
+    wrapper.type = 'AmpOptimWrapper'
+    wrapper.setdefault('loss_scale', 'dynamic')
+    if dtype is not None:
+        wrapper.dtype = dtype
+
+
+def _schedulers(cfg: Config) -> list[ConfigDict]:
+    schedulers = cfg.get('param_scheduler') or []
+    return list(schedulers) if isinstance(schedulers, (list, tuple)) else [schedulers]
+
+
+def shorten_schedule(cfg: Config, max_iters: int) -> None:
+    """``--max-iters N``: the config's iteration-based schedule compressed to ``N`` iterations, in place.
+
+    For quick runs (the demos, smoke tests) of a config written for a long schedule: changing
+    ``train_cfg.max_iters`` alone would leave the warm-up, the decay, validation and checkpointing on the old
+    time scale. Each scheduler is recognised by its role, not its position:
+
+    - the warm-up (begins at 0 and ends before the old ``max_iters``) ends at ``min(its end, max(1, N // 10))``;
+    - the scheduler(s) ending at the old ``max_iters`` (or running to the end: no ``end``) end at ``N``; those
+      that began where the warm-up ended begin where it now ends, those that began at 0 still do;
+    - ``train_cfg.val_interval`` scales with the schedule: ``max(1, old_interval * N // old_max_iters)``;
+    - the checkpoint hook's interval, when it was the old ``max_iters`` (a checkpoint at the end), becomes
+      ``N``; the logger's interval becomes ``min(its interval, the new val_interval)``.
+
+    Raises:
+        ValueError: ``N < 1``, an epoch-based config or scheduler, or a scheduler none of these roles fits.
+    """
+    if max_iters < 1:
+        raise ValueError(f'--max-iters must be >= 1, got {max_iters}')
+    train_cfg = cfg.get('train_cfg') or {}
+    old_max = train_cfg.get('max_iters')
+    if 'max_epochs' in train_cfg or train_cfg.get('by_epoch'):
+        raise ValueError('--max-iters shortens an iteration-based schedule; this config trains by epochs '
+                         f'(train_cfg={dict(train_cfg)}): set train_cfg.max_epochs with --cfg-options instead')
+    if old_max is None:
+        raise ValueError(f'--max-iters: the config sets no train_cfg.max_iters to shorten '
+                         f'(train_cfg={dict(train_cfg)})')
+    warmup, main = [], []
+    for s in _schedulers(cfg):
+        where = f"param_scheduler {s.get('type')!r} (begin={s.get('begin', 0)}, end={s.get('end')})"
+        if s.get('by_epoch', True):  # mmengine's default; convert_to_iter_based still counts begin/end in epochs
+            raise ValueError(f'--max-iters: {where} counts epochs; it cannot be shortened in iterations')
+        end = s.get('end')
+        if s.get('begin', 0) == 0 and end is not None and end < old_max:
+            warmup.append(s)
+        elif end is None or end == old_max:
+            main.append(s)
+        else:
+            raise ValueError(f'--max-iters: {where} is neither a warm-up (begins at 0, ends before '
+                             f'max_iters={old_max}) nor runs to max_iters; shorten this schedule with --cfg-options')
+    if len(warmup) > 1:
+        raise ValueError(f'--max-iters: {len(warmup)} warm-up schedulers (begin at 0, end before max_iters) where '
+                         'one is expected; shorten this schedule with --cfg-options')
+    old_warmup_end = new_warmup_end = 0
+    if warmup:
+        old_warmup_end = warmup[0].end
+        new_warmup_end = warmup[0].end = min(old_warmup_end, max(1, max_iters // 10))
+    for s in main:  # over the whole run (begin 0), or after the warm-up
+        begin = s.get('begin', 0)
+        if begin not in (0, old_warmup_end):
+            raise ValueError(f"--max-iters: param_scheduler {s.get('type')!r} begins at {begin}, neither at 0 nor "
+                             f'where the warm-up ends ({old_warmup_end}); shorten this schedule with --cfg-options')
+        if begin:
+            s.begin = new_warmup_end
+        if s.get('end') is not None:
+            s.end = max_iters
+    train_cfg.max_iters = max_iters
+    if 'val_interval' in train_cfg:
+        train_cfg.val_interval = max(1, train_cfg.val_interval * max_iters // old_max)
+    hooks = cfg.get('default_hooks') or {}
+    checkpoint, logger = hooks.get('checkpoint'), hooks.get('logger')
+    if checkpoint and checkpoint.get('interval') == old_max:
+        checkpoint.interval = max_iters
+    if logger and 'interval' in logger and 'val_interval' in train_cfg:
+        logger.interval = min(logger.interval, train_cfg.val_interval)

@@ -1,0 +1,94 @@
+"""Which compute path a ConvNeXt block (and its backbone's memory layout) takes: decided here only.
+
+A block computes the same function on every path; the paths differ in kernels, memory and
+what autograd keeps:
+
+- ``plain``: eager PyTorch ops (``nn.Linear`` or 1x1 ``nn.Conv2d``), the reference.
+- ``onednn``: the pointwise layers as oneDNN matmuls with the GELU fused
+  (:mod:`~mmconvnext.models.layers.onednn`), CPU fp32 only; ``fused`` additionally folds
+  layer scale into the second layer and fuses the residual add, where no gradient is
+  needed and drop path is off.
+- ``recompute='mlp'``: selective activation checkpointing: the pointwise layers keep only
+  their input and recompute ``fc1`` + GELU in the backward pass
+  (:func:`~mmconvnext.models.layers.onednn.mlp_recompute`, itself on oneDNN or not).
+- ``recompute='block'``: ``torch.utils.checkpoint`` of the whole block, for the blocks
+  the selective form does not cover (GRN, 1x1 convs, another activation).
+
+Everything that chooses among them is in this module, so a policy (e.g. per machine:
+which kernels are faster where) changes one function, :func:`block_path`, and the
+backbone-level :func:`channels_last_memory`. The kernels themselves still fall back to
+plain ops where oneDNN cannot run (see :func:`onednn.available`).
+"""
+from itertools import chain
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+
+from . import onednn
+
+__all__ = ['BlockPath', 'block_path', 'channels_last_memory', 'exact_gelu']
+
+
+class BlockPath(NamedTuple):
+    """The path of one block call.
+
+    Attributes:
+        recompute: ``'none'``, ``'mlp'`` (recompute the pointwise layers' expansion in
+            backward) or ``'block'`` (recompute the whole block).
+        onednn: pointwise products on oneDNN (also those of ``recompute='mlp'``).
+        fused: with ``onednn``: one kernel for the second pointwise layer, layer scale
+            and the residual add (inference: no gradient through the block's MLP).
+    """
+
+    recompute: str = 'none'
+    onednn: bool = False
+    fused: bool = False
+
+
+def exact_gelu(act: nn.Module) -> bool:
+    """Whether ``act`` is the erf GELU, the one oneDNN fuses and the recomputed MLP uses."""
+    return isinstance(act, nn.GELU) and act.approximate == 'none'
+
+
+def channels_last_memory(onednn_cpu: bool, x: torch.Tensor) -> bool:
+    """Whether a backbone with ``onednn_cpu`` runs on ``x`` in channels-last memory: then
+    the blocks' (N, C, H, W) <-> (N, H, W, C) permutes are free views and the residual is
+    the fused add's operand. Only where the blocks take the oneDNN path."""
+    return onednn_cpu and onednn.available(x)
+
+
+def _needs_grad_through_mlp(block: nn.Module, x: torch.Tensor) -> bool:
+    """Whether autograd needs the block's MLP: its input (the normalised depthwise conv
+    output, computed from ``x`` and those layers' parameters) or ``pointwise_conv1``'s
+    weight requires a gradient."""
+    if not torch.is_grad_enabled():
+        return False
+    if x.requires_grad or block.pointwise_conv1.weight.requires_grad:
+        return True
+    return any(p.requires_grad for p in chain(block.depthwise_conv.parameters(), block.norm.parameters()))
+
+
+def block_path(block: nn.Module, x: torch.Tensor) -> BlockPath:
+    """The path a :class:`~mmconvnext.models.backbones.convnext.ConvNeXtBlock` takes on
+    input ``x`` (N, C, H, W), from its configuration and the call's state.
+
+    Reads the block's ``with_cp``, ``training``, ``onednn_cpu`` (already False for 1x1-conv
+    pointwise layers), ``linear_pw_conv``, ``act``, ``grn``, ``drop_path`` and its layers'
+    ``requires_grad``.
+
+    - ``with_cp`` in training with gradients on: ``'mlp'`` recomputation for Linear
+      pointwise layers with the exact GELU and no GRN (the ~two thirds of a block's
+      stored activations that are 4C wide), else ``'block'``.
+    - oneDNN where the block allows it (``onednn_cpu``) and :func:`onednn.available`.
+    - fused when on oneDNN, not recomputing the MLP, no gradient is needed through the
+      MLP, and drop path is off (eval mode, or a rate of 0).
+    """
+    recompute = 'none'
+    if block.with_cp and block.training and torch.is_grad_enabled():
+        selective = block.linear_pw_conv and exact_gelu(block.act) and block.grn is None
+        recompute = 'mlp' if selective else 'block'
+    use_onednn = block.onednn_cpu and onednn.available(x)
+    fused = (use_onednn and recompute != 'mlp' and not _needs_grad_through_mlp(block, x)
+             and (not block.training or isinstance(block.drop_path, nn.Identity)))
+    return BlockPath(recompute, use_onednn, fused)

@@ -1,0 +1,99 @@
+"""The tools' config edits (mmconvnext.apis), config-level only: no model is built and nothing trains."""
+import argparse
+import copy
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config, DictAction
+
+from mmconvnext.apis import apply_cli_args, load_config, shorten_schedule, use_cpu_distributed
+
+from ..conftest import ROOT
+
+DEMOS = ('configs/upernet_convnext_atto_shapes_demo.py', 'configs/mask_rcnn_convnext_atto_shapes_demo.py')
+
+
+def _namespace(config: str, **flags) -> argparse.Namespace:
+    return argparse.Namespace(config=config, **flags)
+
+
+def _old_demo_options(n: int) -> dict:
+    """The ``--cfg-options`` tools/demo.py passed for ``--iters n`` before ``--max-iters`` existed, parsed as
+    tools/train.py parses them."""
+    val, warmup = max(1, n // 4), max(1, min(50, n // 10))
+    options = [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={val}', f'param_scheduler.0.end={warmup}',
+               f'param_scheduler.1.begin={warmup}', f'param_scheduler.1.end={n}',
+               f'default_hooks.checkpoint.interval={n}', f'default_hooks.logger.interval={min(25, val)}']
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(['--cfg-options', *options]).cfg_options
+
+
+@pytest.mark.parametrize('config', DEMOS)
+def test_max_iters_resolves_the_demos_as_their_old_cfg_options_did(config):
+    """tools/demo.py --iters N now passes tools/train.py --max-iters N: every resolved value must stay what
+    the positional --cfg-options made it."""
+    path = str(ROOT / config)
+    loaded = load_config(path)
+    for n in (1, 2, 3, 8, 9, 10, 11, 40, 99, 100, 333, 499, 500, 501, 800, 1200, 5000):
+        old = apply_cli_args(copy.deepcopy(loaded), _namespace(path, cfg_options=_old_demo_options(n)))
+        new = apply_cli_args(copy.deepcopy(loaded), _namespace(path, max_iters=n))
+        assert new.to_dict() == old.to_dict(), n
+
+
+def test_max_iters_rescales_a_long_schedule_by_role():
+    cfg = load_config(str(ROOT / 'configs/upernet_convnext_tiny_ade20k.py'))  # 160k: warm-up 1500, val 16k
+    cfg.param_scheduler = cfg.param_scheduler[::-1]  # found by role, not position
+    shorten_schedule(cfg, 2000)
+    poly, warmup = cfg.param_scheduler
+    assert (warmup.begin, warmup.end, poly.begin, poly.end) == (0, 200, 200, 2000)
+    assert cfg.train_cfg.max_iters == 2000 and cfg.train_cfg.val_interval == 200
+    assert cfg.default_hooks.checkpoint.interval == 16000  # not a checkpoint-at-the-end: left alone
+    assert cfg.default_hooks.logger.interval == 50
+
+
+def test_max_iters_errors_name_the_flag():
+    with pytest.raises(ValueError, match='--max-iters shortens an iteration-based schedule'):
+        shorten_schedule(load_config(str(ROOT / 'configs/mask_rcnn_convnext_tiny_coco_1x.py')), 10)
+    cfg = Config(dict(train_cfg=dict(type='IterBasedTrainLoop', max_iters=100),
+                      param_scheduler=[dict(type='LinearLR', by_epoch=False, begin=0, end=10),
+                                       dict(type='PolyLR', by_epoch=False, begin=20, end=80)]))
+    with pytest.raises(ValueError, match="--max-iters: param_scheduler 'PolyLR' .* neither a warm-up"):
+        shorten_schedule(cfg, 10)
+    cfg.param_scheduler[1].end = 100
+    with pytest.raises(ValueError, match="'PolyLR' begins at 20, neither at 0 nor where the warm-up ends"):
+        shorten_schedule(cfg, 10)
+    with pytest.raises(ValueError, match='--max-iters must be >= 1'):
+        shorten_schedule(cfg, 0)
+
+
+def test_apply_cli_args_train_and_test_flags(tmp_path):
+    config = str(ROOT / 'configs/convnext_tiny_in1k.py')
+    cfg = apply_cli_args(load_config(config), _namespace(config, launcher='none', data_root=str(tmp_path),
+                                                         auto_scale_lr=True, resume='auto'))
+    assert cfg.work_dir == './work_dirs/convnext_tiny_in1k' and cfg.launcher == 'none'
+    assert cfg.train_dataloader.dataset.data_root == str(tmp_path) and cfg.auto_scale_lr.enable
+    assert cfg.resume is True and cfg.load_from is None
+    with pytest.raises(ValueError, match='--amp-dtype is the dtype of --amp: give --amp too'):
+        apply_cli_args(load_config(config), _namespace(config, amp_dtype='bfloat16'))
+    cfg = apply_cli_args(load_config(config), _namespace(config, checkpoint='x.pth', work_dir=str(tmp_path)))
+    assert cfg.load_from == 'x.pth' and cfg.resume is False and cfg.work_dir == str(tmp_path)
+    assert not any(h.type == 'EMAHook' for h in cfg.custom_hooks)
+
+
+def test_cpu_distributed_config_edits(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = Config(dict(launcher='pytorch'))
+    assert use_cpu_distributed(cfg)
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+    assert cfg.model_wrapper_cfg.type == 'mmconvnext.CPUDistributedDataParallel'
+    assert not use_cpu_distributed(Config(dict(launcher='none')))
+
+
+def test_engine_loads_none_of_the_tools_plumbing():
+    """``custom_imports=['mmconvnext']`` in a config loads the registered parts, not mmconvnext.apis."""
+    code = ('import sys, mmconvnext, mmconvnext.engine; '
+            "assert not [m for m in sys.modules if m.startswith('mmconvnext.apis')], sys.modules.keys()")
+    subprocess.run([sys.executable, '-c', code], check=True, cwd=ROOT, capture_output=True)
