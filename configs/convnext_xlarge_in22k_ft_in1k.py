@@ -2,8 +2,12 @@
 # 0.4, head init scale 0.001, no Mixup/CutMix (RandAugment, Erasing, smoothing stay);
 # 16 images x 32 processes = 512. `checkpoint` is the 22K model: the official file, or
 # a convnext_xlarge_in22k.py checkpoint of this toolkit (--cfg-options model.backbone.init_cfg.checkpoint=PATH).
-_base_ = ['./_base_/models/convnext_classifier_finetune.py', './_base_/datasets/imagenet_224.py',
-          './_base_/schedules/imagenet_finetune_30e.py', './_base_/default_runtime_cls.py']
+_base_ = [
+    './_base_/models/convnext_classifier_finetune.py',
+    './_base_/datasets/imagenet_224.py',
+    './_base_/schedules/imagenet_finetune_30e.py',
+    './_base_/default_runtime_cls.py',
+]
 checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnext_xlarge_22k_224.pth'
 model = dict(backbone=dict(arch='xlarge', drop_path_rate=0.4, init_cfg=dict(checkpoint=checkpoint)))
 train_dataloader = dict(batch_size=16)

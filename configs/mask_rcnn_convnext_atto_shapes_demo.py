@@ -11,15 +11,20 @@ checkpoint = None  # trained from scratch: no backbone weights to load
 model = dict(
     backbone=dict(arch='atto', drop_path_rate=0.0, init_cfg=None),
     neck=dict(in_channels=[40, 80, 160, 320], out_channels=64),
-    rpn_head=dict(in_channels=64, feat_channels=64,
-                  anchor_generator=dict(scales=[4], ratios=[0.5, 1.0, 2.0], strides=[4, 8, 16, 32, 64])),
+    rpn_head=dict(
+        in_channels=64,
+        feat_channels=64,
+        anchor_generator=dict(scales=[4], ratios=[0.5, 1.0, 2.0], strides=[4, 8, 16, 32, 64]),
+    ),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=64, roi_layer=dict(sampling_ratio=2)),
         bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=num_classes),
         mask_roi_extractor=dict(out_channels=64, roi_layer=dict(sampling_ratio=2)),
-        mask_head=dict(in_channels=64, num_convs=2, conv_out_channels=64, num_classes=num_classes)),
+        mask_head=dict(in_channels=64, num_convs=2, conv_out_channels=64, num_classes=num_classes),
+    ),
     train_cfg=dict(rpn_proposal=dict(max_per_img=300), rcnn=dict(sampler=dict(num=32))),
-    test_cfg=dict(rpn=dict(max_per_img=100), rcnn=dict(max_per_img=20)))
+    test_cfg=dict(rpn=dict(max_per_img=100), rcnn=dict(max_per_img=20)),
+)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -36,10 +41,18 @@ test_pipeline = [
 dataset = dict(type='mmconvnext.ShapesCocoDataset', data_root=data_root)
 train_dataloader = dict(  # replaced: an infinite sampler for the iteration loop, no aspect-ratio batches
     _delete_=True,
-    batch_size=8, num_workers=1, persistent_workers=True,
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(dataset, ann_file='annotations/instances_train2017.json', data_prefix=dict(img='train2017/'),
-                 filter_cfg=dict(filter_empty_gt=True), pipeline=train_pipeline))
+    dataset=dict(
+        dataset,
+        ann_file='annotations/instances_train2017.json',
+        data_prefix=dict(img='train2017/'),
+        filter_cfg=dict(filter_empty_gt=True),
+        pipeline=train_pipeline,
+    ),
+)
 val_dataloader = dict(batch_size=8, num_workers=1, dataset=dict(dataset, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
@@ -54,8 +67,10 @@ param_scheduler = [
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=warmup_iters, end=max_iters),
 ]
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(logger=dict(interval=25, log_metric_by_epoch=False),
-                     checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+default_hooks = dict(
+    logger=dict(interval=25, log_metric_by_epoch=False),
+    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1),
+)
 log_processor = dict(by_epoch=False)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

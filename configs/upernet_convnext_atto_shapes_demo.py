@@ -15,7 +15,8 @@ model = dict(
     # backbones) left every pixel "background" for hundreds of iterations
     decode_head=dict(in_channels=[40, 80, 160, 320], channels=64, num_classes=num_classes, init_cfg=classifier_init),
     auxiliary_head=dict(in_channels=160, channels=32, num_classes=num_classes, init_cfg=classifier_init),
-    test_cfg=dict(_delete_=True, mode='whole'))
+    test_cfg=dict(_delete_=True, mode='whole'),
+)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -4,4 +4,5 @@ checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnext_base_1k_224.pth'
 model = dict(
     backbone=dict(arch='base', drop_path_rate=0.4, init_cfg=dict(checkpoint=checkpoint)),
     decode_head=dict(in_channels=[128, 256, 512, 1024]),
-    auxiliary_head=dict(in_channels=512))
+    auxiliary_head=dict(in_channels=512),
+)

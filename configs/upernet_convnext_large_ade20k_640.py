@@ -4,4 +4,5 @@ checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnext_large_22k_224.pth
 model = dict(
     backbone=dict(arch='large', drop_path_rate=0.4, init_cfg=dict(checkpoint=checkpoint)),
     decode_head=dict(in_channels=[192, 384, 768, 1536]),
-    auxiliary_head=dict(in_channels=768))
+    auxiliary_head=dict(in_channels=768),
+)

@@ -4,5 +4,6 @@ checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnext_xlarge_22k_224.pt
 model = dict(
     backbone=dict(arch='xlarge', drop_path_rate=0.4, init_cfg=dict(checkpoint=checkpoint)),
     decode_head=dict(in_channels=[256, 512, 1024, 2048]),
-    auxiliary_head=dict(in_channels=1024))
+    auxiliary_head=dict(in_channels=1024),
+)
 optim_wrapper = dict(optimizer=dict(lr=8e-5))

@@ -6,6 +6,7 @@ as ``mmconvnext.ConvNeXt``), allow-lists mmengine's checkpoint state for
 autocast (:func:`mmconvnext.engine.patch_mmcv_ops_for_autocast`). It does not import
 mmdet or mmseg.
 """
+
 from . import engine, models  # noqa: F401  (registers modules)
 from .engine import patch_mmcv_ops_for_autocast, register_safe_globals
 from .models import ConvNeXt

@@ -7,7 +7,7 @@ maps a flat state dict to that layout; loading (``init_cfg`` Pretrained) and
 ``tools/model_converters/convnext_to_mmconvnext.py`` both go through
 :func:`convert_to_mmconvnext`.
 
-Formats (see FACTS.md):
+Formats (see docs/references.md §2):
     official   facebookresearch/ConvNeXt(-V2): ``dwconv``, ``pwconv1/2``, head LN ``norm``
                and ``head``; V2 ``grn.gamma/beta`` shaped (1, 1, 1, C). Their detection /
                segmentation checkpoints use the same names under ``backbone.``.
@@ -18,21 +18,32 @@ Formats (see FACTS.md):
 Files are read with ``torch.load(weights_only=True)`` (or safetensors): a pickle that
 would run code is refused, never executed.
 """
+
+import logging
 import pickle
 import re
 from collections import OrderedDict
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Callable, Mapping, Optional
 
 import torch
 from mmengine.logging import MMLogger, print_log
 
 __all__ = [
-    'CheckpointError', 'FORMATS', 'convert_official', 'convert_timm', 'convert_mmpretrain',
-    'convert_to_mmconvnext', 'detect_format', 'extract_state_dict', 'load_pretrained',
-    'read_checkpoint', 'backbone_state_dict', 'select_weights',
+    'CheckpointError',
+    'FORMATS',
+    'convert_official',
+    'convert_timm',
+    'convert_mmpretrain',
+    'convert_to_mmconvnext',
+    'detect_format',
+    'extract_state_dict',
+    'load_pretrained',
+    'read_checkpoint',
+    'backbone_state_dict',
+    'select_weights',
 ]
 
-StateDict = Dict[str, torch.Tensor]
+StateDict = dict[str, torch.Tensor]
 BACKBONE = 'backbone.'
 
 
@@ -96,7 +107,7 @@ def extract_state_dict(checkpoint: Mapping, filename: str = '<checkpoint>') -> S
             "state dict, or a dict with 'state_dict' or 'model'"
         )
     if all(k.startswith('module.') for k in state):
-        state = OrderedDict((k[len('module.'):], v) for k, v in state.items())
+        state = OrderedDict((k[len('module.') :], v) for k, v in state.items())
     return state
 
 
@@ -115,14 +126,15 @@ def select_weights(checkpoint: Mapping, which: str = 'raw', filename: str = '<ch
     if isinstance(checkpoint.get('ema_state_dict'), Mapping):  # mmengine EMAHook
         if which == 'ema':
             return extract_state_dict({'state_dict': checkpoint['state_dict']}, filename)
-        raw = {k[len('module.'):]: v for k, v in checkpoint['ema_state_dict'].items() if k.startswith('module.')}
+        raw = {k[len('module.') :]: v for k, v in checkpoint['ema_state_dict'].items() if k.startswith('module.')}
         return extract_state_dict(raw, filename)
     if isinstance(checkpoint.get('model_ema'), Mapping):  # the official trainer
         return extract_state_dict(checkpoint['model_ema'] if which == 'ema' else checkpoint['model'], filename)
     if which == 'ema':
         raise CheckpointError(
-            f'{filename}: holds no EMA weights (no ema_state_dict from mmengine\'s EMAHook, no model_ema from '
-            f'the official trainer; top-level keys: {list(checkpoint)[:10]})')
+            f"{filename}: holds no EMA weights (no ema_state_dict from mmengine's EMAHook, no model_ema from "
+            f'the official trainer; top-level keys: {list(checkpoint)[:10]})'
+        )
     return extract_state_dict(checkpoint, filename)
 
 
@@ -143,12 +155,12 @@ def convert_official(state: StateDict) -> StateDict:
         if prefixed and not key.startswith(BACKBONE):
             out[key] = value
             continue
-        name = key[len(BACKBONE):] if prefixed else key
+        name = key[len(BACKBONE) :] if prefixed else key
         if not prefixed and name.startswith('head.'):
-            out['head.fc.' + name[len('head.'):]] = value
+            out['head.fc.' + name[len('head.') :]] = value
             continue
         if not prefixed and name.startswith('norm.'):
-            name = 'norm3.' + name[len('norm.'):]
+            name = 'norm3.' + name[len('norm.') :]
         name = re.sub(r'\.dwconv\.', '.depthwise_conv.', name)
         name = re.sub(r'\.pwconv([12])\.', r'.pointwise_conv\1.', name)
         if re.search(r'\.grn\.(gamma|beta)$', name):
@@ -161,7 +173,7 @@ def convert_timm(state: StateDict) -> StateDict:
     """timm ``convnext_*`` / ``convnextv2_*`` (also ``features_only`` names) -> mmconvnext."""
     stage_ids = [int(m.group(1)) for k in state if (m := re.match(r'^stages[._](\d+)\.', k))]
     last = max(stage_ids, default=3)  # the head LayerNorm becomes the last stage's output norm
-    rules: Tuple[Tuple[str, str], ...] = (
+    rules: tuple[tuple[str, str], ...] = (
         (r'^stem[._]([01])\.', r'downsample_layers.0.\1.'),
         (r'^stages[._](\d+)\.downsample\.([01])\.', r'downsample_layers.\1.\2.'),
         (r'^stages[._](\d+)\.blocks\.(\d+)\.conv_dw\.', r'stages.\1.\2.depthwise_conv.'),
@@ -191,9 +203,7 @@ def convert_mmpretrain(state: StateDict) -> StateDict:
     backbone-only state dict, leaves everything else as it is."""
     if any(k.startswith(BACKBONE) for k in state):
         return OrderedDict(state)
-    return OrderedDict(
-        ((BACKBONE + k) if _BACKBONE_ROOT.match(k) else k, v) for k, v in state.items()
-    )
+    return OrderedDict(((BACKBONE + k) if _BACKBONE_ROOT.match(k) else k, v) for k, v in state.items())
 
 
 FORMATS: Mapping[str, Callable[[StateDict], StateDict]] = {
@@ -222,7 +232,7 @@ def detect_format(state: Mapping[str, torch.Tensor], filename: str = '<checkpoin
 
 def convert_to_mmconvnext(
     state: StateDict, filename: str = '<checkpoint>', fmt: Optional[str] = None
-) -> Tuple[StateDict, str]:
+) -> tuple[StateDict, str]:
     """Convert a flat state dict of any supported format; returns (state, format)."""
     fmt = fmt or detect_format(state, filename)
     if fmt not in FORMATS:
@@ -232,7 +242,7 @@ def convert_to_mmconvnext(
 
 def backbone_state_dict(state: StateDict) -> StateDict:
     """The ``backbone.`` part of an mmconvnext state dict, without the prefix."""
-    return OrderedDict((k[len(BACKBONE):], v) for k, v in state.items() if k.startswith(BACKBONE))
+    return OrderedDict((k[len(BACKBONE) :], v) for k, v in state.items() if k.startswith(BACKBONE))
 
 
 # ---------------------------------------------------------------------------- loading
@@ -252,7 +262,7 @@ def load_pretrained(
     prefix: Optional[str] = None,
     map_location: str = 'cpu',
     logger: Optional[MMLogger] = None,
-) -> Tuple[list, list]:
+) -> tuple[list[str], list[str]]:
     """Load a ConvNeXt checkpoint of any supported format into a backbone ``module``.
 
     ``prefix`` selects and strips a part of the file's keys first; ``None`` and
@@ -268,7 +278,7 @@ def load_pretrained(
     logger = logger or MMLogger.get_current_instance()
     raw = extract_state_dict(read_checkpoint(filename, map_location), filename)
     if prefix and prefix != BACKBONE:
-        selected = OrderedDict((k[len(prefix):], v) for k, v in raw.items() if k.startswith(prefix))
+        selected = OrderedDict((k[len(prefix) :], v) for k, v in raw.items() if k.startswith(prefix))
         if not selected:
             raise CheckpointError(f'{filename}: no key starts with prefix {prefix!r}; first keys: {list(raw)[:8]}')
         raw = selected
@@ -306,14 +316,22 @@ def load_pretrained(
     if any(re.match(r'norm\d+\.', k) for k in state):
         new_norms = sorted(k for k in missing if re.match(r'norm\d+\.', k))
         if new_norms:
-            print_log(f'output norms new in this multi-scale backbone (a classifier has only its final '
-                      f'one; kept their initialisation): {new_norms}', logger=logger)
+            print_log(
+                f'output norms new in this multi-scale backbone (a classifier has only its final '
+                f'one; kept their initialisation): {new_norms}',
+                logger=logger,
+            )
             missing = [k for k in missing if k not in new_norms]
     if missing:
-        print_log(f'missing keys in {filename} (kept their initialisation): {missing}', logger=logger, level=30)
+        print_log(
+            f'missing keys in {filename} (kept their initialisation): {missing}', logger=logger, level=logging.WARNING
+        )
     if unexpected:
-        print_log(f'unexpected keys in {filename} (ignored): {unexpected}', logger=logger, level=30)
+        print_log(f'unexpected keys in {filename} (ignored): {unexpected}', logger=logger, level=logging.WARNING)
     if ignored:
-        print_log(f'non-backbone keys not loaded into the backbone: {ignored[:20]}'
-                  + (f' ... ({len(ignored)} in all)' if len(ignored) > 20 else ''), logger=logger)
+        print_log(
+            f'non-backbone keys not loaded into the backbone: {ignored[:20]}'
+            + (f' ... ({len(ignored)} in all)' if len(ignored) > 20 else ''),
+            logger=logger,
+        )
     return list(missing), list(unexpected)

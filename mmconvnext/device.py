@@ -1,4 +1,5 @@
 """What the tools and the training parts need to know about the machine they run on."""
+
 import functools
 import platform
 

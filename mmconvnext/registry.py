@@ -7,6 +7,7 @@ each registry imports the modules that fill it on its first lookup, and the
 classification path (ImageNetDataset, its transforms, the classifier) never imports
 mmdet or mmseg.
 """
+
 from importlib import import_module
 from typing import Optional
 
@@ -22,8 +23,18 @@ from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
-__all__ = ['DATASETS', 'HOOKS', 'LOOPS', 'METRICS', 'MODELS', 'MODEL_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
-           'OPTIM_WRAPPERS', 'TRANSFORMS', 'WEIGHT_INITIALIZERS']
+__all__ = [
+    'DATASETS',
+    'HOOKS',
+    'LOOPS',
+    'METRICS',
+    'MODELS',
+    'MODEL_WRAPPERS',
+    'OPTIM_WRAPPER_CONSTRUCTORS',
+    'OPTIM_WRAPPERS',
+    'TRANSFORMS',
+    'WEIGHT_INITIALIZERS',
+]
 
 
 class PerNameRegistry(Registry):

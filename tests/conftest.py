@@ -1,4 +1,5 @@
 """Shared fixtures: small archs and inputs keep the suite fast on a 2-core CPU."""
+
 import os
 import socket
 import subprocess

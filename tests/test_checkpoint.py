@@ -1,5 +1,6 @@
 """Checkpoint formats: each foreign layout is written here by hand from its documented
-key names (FACTS.md), not produced by the converter under test."""
+key names (docs/references.md §2), not produced by the converter under test."""
+
 import io
 import logging
 import os
@@ -22,12 +23,18 @@ from .conftest import ROOT, TINY_ARCH
 def official_key(name: str) -> str:
     """mmconvnext backbone key -> facebookresearch/ConvNeXt classifier key."""
     name = name.replace('depthwise_conv', 'dwconv').replace('pointwise_conv', 'pwconv')
-    return 'norm.' + name[len('norm3.'):] if name.startswith('norm3.') else name
+    return 'norm.' + name[len('norm3.') :] if name.startswith('norm3.') else name
 
 
-TIMM_BLOCK = {'depthwise_conv': 'conv_dw', 'norm': 'norm', 'pointwise_conv1': 'mlp.fc1',
-              'pointwise_conv2': 'mlp.fc2', 'gamma': 'gamma', 'grn.gamma': 'mlp.grn.weight',
-              'grn.beta': 'mlp.grn.bias'}
+TIMM_BLOCK = {
+    'depthwise_conv': 'conv_dw',
+    'norm': 'norm',
+    'pointwise_conv1': 'mlp.fc1',
+    'pointwise_conv2': 'mlp.fc2',
+    'gamma': 'gamma',
+    'grn.gamma': 'mlp.grn.weight',
+    'grn.beta': 'mlp.grn.bias',
+}
 
 
 def timm_key(name: str) -> str:
@@ -46,7 +53,7 @@ def timm_key(name: str) -> str:
             rest = f'{TIMM_BLOCK[module]}.{param}'
         return f'stages.{i}.blocks.{j}.{rest}'
     assert name.startswith('norm3.'), name
-    return 'head.norm.' + name[len('norm3.'):]
+    return 'head.norm.' + name[len('norm3.') :]
 
 
 def make_model(**kwargs) -> ConvNeXt:
@@ -71,9 +78,11 @@ def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module):
 
 
 def load_into_fresh(path, **kwargs):
-    fresh = ConvNeXt({k: list(v) for k, v in TINY_ARCH.items()},
-                     init_cfg=dict(type='Pretrained', checkpoint=path, prefix=kwargs.pop('prefix', None)),
-                     **kwargs)
+    fresh = ConvNeXt(
+        {k: list(v) for k, v in TINY_ARCH.items()},
+        init_cfg=dict(type='Pretrained', checkpoint=path, prefix=kwargs.pop('prefix', None)),
+        **kwargs,
+    )
     fresh.init_weights()
     return fresh
 
@@ -94,14 +103,17 @@ def test_official_classifier_round_trip(tmp_path, use_grn):
     dst = load_into_fresh(path, use_grn=use_grn, layer_scale_init_value=0.0 if use_grn else 1e-6)
     assert_same_weights(src, dst)
     missing, unexpected = dst.load_state_dict(
-        {k[len('backbone.'):]: v for k, v in converted.items() if k.startswith('backbone.')}, strict=True)
+        {k[len('backbone.') :]: v for k, v in converted.items() if k.startswith('backbone.')}, strict=True
+    )
     assert not missing and not unexpected
 
 
 def test_official_detection_checkpoint_with_backbone_prefix(tmp_path):
     src = make_model(out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
-    sd = OrderedDict(('backbone.' + k.replace('depthwise_conv', 'dwconv').replace('pointwise_conv', 'pwconv'), v)
-                     for k, v in src.state_dict().items())
+    sd = OrderedDict(
+        ('backbone.' + k.replace('depthwise_conv', 'dwconv').replace('pointwise_conv', 'pwconv'), v)
+        for k, v in src.state_dict().items()
+    )
     sd['neck.lateral_convs.0.conv.weight'] = torch.randn(4, 8, 1, 1)
     path = write(tmp_path, {'state_dict': sd, 'meta': {}})
     dst = load_into_fresh(path, prefix='backbone.', out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
@@ -118,8 +130,7 @@ def test_timm_round_trip(tmp_path, use_grn):
     sd['head.fc.weight'], sd['head.fc.bias'] = torch.randn(10, 64), torch.randn(10)
     path = write(tmp_path, sd)  # timm files are bare state dicts
     assert detect_format(sd) == 'timm'
-    assert_same_weights(src, load_into_fresh(path, use_grn=use_grn,
-                                             layer_scale_init_value=0.0 if use_grn else 1e-6))
+    assert_same_weights(src, load_into_fresh(path, use_grn=use_grn, layer_scale_init_value=0.0 if use_grn else 1e-6))
 
 
 def test_timm_safetensors(tmp_path):
@@ -162,10 +173,10 @@ def test_missing_and_unexpected_keys_are_logged_by_name(tmp_path):
     assert missing == ['stages.1.0.gamma']
     assert unexpected == ['stages.0.0.extra']
     text = stream.getvalue()
-    assert "missing keys in" in text and "'stages.1.0.gamma'" in text
-    assert "unexpected keys in" in text and "'stages.0.0.extra'" in text
+    assert 'missing keys in' in text and "'stages.1.0.gamma'" in text
+    assert 'unexpected keys in' in text and "'stages.0.0.extra'" in text
     # the extra output norm of a multi-scale backbone is a new layer, named as such
-    assert "output norms new in this multi-scale backbone" in text and "'norm0.bias', 'norm0.weight'" in text
+    assert 'output norms new in this multi-scale backbone' in text and "'norm0.bias', 'norm0.weight'" in text
 
 
 def test_checkpoint_of_another_arch_names_keys_and_shapes(tmp_path):
@@ -180,7 +191,7 @@ def test_checkpoint_of_another_arch_names_keys_and_shapes(tmp_path):
 
 def test_unknown_format_and_bad_prefix_are_named(tmp_path):
     path = write(tmp_path, {'state_dict': {'layer1.0.conv1.weight': torch.zeros(1)}})
-    with pytest.raises(CheckpointError, match="not a ConvNeXt checkpoint.*layer1.0.conv1.weight"):
+    with pytest.raises(CheckpointError, match='not a ConvNeXt checkpoint.*layer1.0.conv1.weight'):
         load_into_fresh(path)
     path = write(tmp_path, {'state_dict': make_model().state_dict()}, 'b.pth')
     with pytest.raises(CheckpointError, match="no key starts with prefix 'model.'"):
@@ -226,8 +237,11 @@ def test_converter_tool_round_trip(tmp_path):
     sd = OrderedDict((timm_key(k), v) for k, v in src.state_dict().items())
     sd['head.fc.weight'], sd['head.fc.bias'] = torch.randn(10, 64), torch.randn(10)
     inp, out = write(tmp_path, sd, 'timm.pth'), tmp_path / 'converted.pth'
-    res = subprocess.run([sys.executable, str(ROOT / 'tools/model_converters/convnext_to_mmconvnext.py'),
-                          inp, str(out)], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/model_converters/convnext_to_mmconvnext.py'), inp, str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     assert 'timm' in res.stdout
     saved = torch.load(out, weights_only=True)
@@ -235,6 +249,9 @@ def test_converter_tool_round_trip(tmp_path):
     assert 'head.fc.weight' in saved['state_dict']
     assert_same_weights(src, load_into_fresh(str(out), prefix='backbone.'))
     # refusing to overwrite the input
-    res = subprocess.run([sys.executable, str(ROOT / 'tools/model_converters/convnext_to_mmconvnext.py'),
-                          inp, inp], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/model_converters/convnext_to_mmconvnext.py'), inp, inp],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode != 0 and 'overwrite' in res.stderr

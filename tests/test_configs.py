@@ -1,5 +1,6 @@
 """Every config under configs/ builds its model, its heads agree with its backbone, and
-the ADE20K configs carry the paper's hyper-parameters (FACTS.md)."""
+the ADE20K configs carry the paper's hyper-parameters (docs/references.md)."""
+
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from .conftest import ROOT, run_tool, tool_env
 
 CONFIGS = sorted(p for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
 
-# arch, checkpoint (ImageNet-1K or -22K), crop, lr, layer-decay num_layers, drop path (FACTS.md "ADE20K")
+# arch, checkpoint (ImageNet-1K or -22K), crop, lr, layer-decay num_layers, drop path (docs/references.md §6)
 ADE20K = {
     'upernet_convnext_tiny_ade20k.py': ('tiny', '1k', 512, 1e-4, 6, 0.4),
     'upernet_convnext_small_ade20k.py': ('small', '1k', 512, 1e-4, 12, 0.3),
@@ -21,9 +22,15 @@ ADE20K = {
     'upernet_convnext_large_ade20k_640.py': ('large', '22k', 640, 1e-4, 12, 0.4),
     'upernet_convnext_xlarge_ade20k_640.py': ('xlarge', '22k', 640, 8e-5, 12, 0.4),
 }
-# FACTS.md: params (M) and GFLOPs of the six UperNet models
-PAPER = {'tiny_ade20k': (60, 939), 'small_ade20k': (82, 1027), 'base_ade20k': (122, 1170),
-         'base_ade20k_640': (122, 1828), 'large_ade20k_640': (235, 2458), 'xlarge_ade20k_640': (391, 3335)}
+# docs/references.md §6: params (M) and GFLOPs of the six UperNet models
+PAPER = {
+    'tiny_ade20k': (60, 939),
+    'small_ade20k': (82, 1027),
+    'base_ade20k': (122, 1170),
+    'base_ade20k_640': (122, 1828),
+    'large_ade20k_640': (235, 2458),
+    'xlarge_ade20k_640': (391, 3335),
+}
 
 
 def test_configs_are_found():
@@ -78,7 +85,7 @@ def test_ade20k_configs_hold_the_papers_setup(name: str):
 
 
 def test_get_flops_parameter_counts_of_the_six_upernets_match_the_paper():
-    """All six through the tool (meta device), within 1.5% of FACTS.md."""
+    """All six through the tool (meta device), within 1.5% of the paper (docs/references.md §6)."""
     configs = [str(ROOT / 'configs' / n) for n in sorted(ADE20K)]
     log = run_tool([sys.executable, 'tools/analysis/get_flops.py', *configs, '--params-only'], tool_env())
     rows = {line.split('|')[1].strip(): line.split('|') for line in log.splitlines() if line.startswith('| upernet')}
@@ -91,15 +98,24 @@ def test_get_flops_parameter_counts_of_the_six_upernets_match_the_paper():
 
 def test_get_flops_of_upernet_tiny_at_2048x512_matches_the_paper():
     """The real count for T (about 15 s); the six are in docs/benchmarks.md."""
-    log = run_tool([sys.executable, 'tools/analysis/get_flops.py', 'configs/upernet_convnext_tiny_ade20k.py',
-                    '--shape', '2048', '512'], tool_env(OMP_NUM_THREADS='2'))
+    log = run_tool(
+        [
+            sys.executable,
+            'tools/analysis/get_flops.py',
+            'configs/upernet_convnext_tiny_ade20k.py',
+            '--shape',
+            '2048',
+            '512',
+        ],
+        tool_env(OMP_NUM_THREADS='2'),
+    )
     row = next(line.split('|') for line in log.splitlines() if line.startswith('| upernet'))
     assert row[2].strip() == '2048x512'
     params, gflops = float(row[3]), float(row[5])
     assert abs(params / 60 - 1) <= 0.015 and abs(gflops / 939 - 1) <= 0.05, row
 
 
-# arch, weights, lr, decay_rate, num_layers, drop path, epochs, params (M), GFLOPs @1280x800 (FACTS.md "COCO")
+# arch, weights, lr, decay_rate, num_layers, drop path, epochs, params (M), GFLOPs @1280x800 (docs/references.md §5)
 COCO = {
     'mask_rcnn_convnext_tiny_coco_1x.py': ('tiny', '1k', 1e-4, 0.95, 6, 0.4, 12, 48, 262),
     'mask_rcnn_convnext_tiny_coco_3x.py': ('tiny', '1k', 1e-4, 0.95, 6, 0.4, 36, 48, 262),
@@ -148,14 +164,16 @@ def test_get_flops_parameter_counts_of_the_detectors_match_the_paper():
 
 
 def test_get_flops_of_mask_rcnn_tiny_at_1280x800_matches_the_paper():
-    log = run_tool([sys.executable, 'tools/analysis/get_flops.py', 'configs/mask_rcnn_convnext_tiny_coco_1x.py'],
-                   tool_env(OMP_NUM_THREADS='2'))
+    log = run_tool(
+        [sys.executable, 'tools/analysis/get_flops.py', 'configs/mask_rcnn_convnext_tiny_coco_1x.py'],
+        tool_env(OMP_NUM_THREADS='2'),
+    )
     row = next(line.split('|') for line in log.splitlines() if line.startswith('| mask_rcnn'))
     assert row[2].strip() == '1280x800' and abs(float(row[5]) / 262 - 1) <= 0.05, row
 
 
 # arch, classes, drop path, lr, base batch, layer decay (None: none), mixup, EMA, epochs, size,
-# per-process batch (FACTS.md "ImageNet-1K" and the official training commands)
+# per-process batch (docs/references.md §4 and the official training commands)
 IMAGENET = {
     'convnext_tiny_in1k.py': ('tiny', 1000, 0.1, 4e-3, 4096, None, True, True, 300, 224, 128),
     'convnext_small_in1k.py': ('small', 1000, 0.4, 4e-3, 4096, None, True, True, 300, 224, 128),
@@ -237,7 +255,13 @@ def test_roadmap_configs_are_the_tiny_recipe_with_their_step(path: Path):
     cfg = Config.fromfile(str(path)).to_dict()
     tiny = Config.fromfile(str(ROOT / 'configs' / 'convnext_tiny_in1k.py')).to_dict()
     backbone, tiny_backbone = cfg['model'].pop('backbone'), tiny['model'].pop('backbone')
-    assert backbone == dict(type='mmconvnext.RoadmapNet', step=path.stem[3:], drop_path_rate=0.1,
-                            layer_scale_init_value=1e-6, out_indices=-1, gap_before_final_norm=True)
+    assert backbone == dict(
+        type='mmconvnext.RoadmapNet',
+        step=path.stem[3:],
+        drop_path_rate=0.1,
+        layer_scale_init_value=1e-6,
+        out_indices=-1,
+        gap_before_final_norm=True,
+    )
     assert tiny_backbone['drop_path_rate'] == 0.1 and tiny_backbone['layer_scale_init_value'] == 1e-6
     assert cfg == tiny

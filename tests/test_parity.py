@@ -2,6 +2,7 @@
 1e-4), and the same layer-decay groups as mmseg's constructor gives mmpretrain's
 ConvNeXt. The peers live outside the project (``../shared/peers``, installed into
 ``.peers`` by ``make test``); without them these tests skip."""
+
 import os
 import subprocess
 import sys
@@ -26,8 +27,13 @@ def peers(tmp_path_factory):
         pytest.skip(f'peers not installed (bash ../shared/peers/install.sh .peers); looked in {PEERS}')
     out = tmp_path_factory.mktemp('peers') / 'peers.pt'
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PEERS), str(STUB), str(ROOT)]))
-    res = subprocess.run([sys.executable, str(ROOT / 'tests' / 'peers_worker.py'), str(out)],
-                         env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / 'tests' / 'peers_worker.py'), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     return torch.load(out, weights_only=True)
 
@@ -77,8 +83,9 @@ def test_timm_features_and_pooled(peers, version, tmp_path):
 def test_mmpretrain_same_keys_params_and_outputs(peers, version, mode):
     case = peers['cases'][f'mmpretrain/{version}/{mode}']
     v2 = dict(use_grn=True, layer_scale_init_value=0.0) if version == 'v2' else {}
-    model = ConvNeXt('atto', out_indices=(0, 1, 2, 3) if mode == 'dense' else -1,
-                     gap_before_final_norm=mode == 'pooled', **v2)
+    model = ConvNeXt(
+        'atto', out_indices=(0, 1, 2, 3) if mode == 'dense' else -1, gap_before_final_norm=mode == 'pooled', **v2
+    )
     model.load_state_dict(case['state_dict'], strict=True)  # identical parameter names
     assert sum(p.numel() for p in model.parameters()) == case['n_params'].item()
     with torch.no_grad():

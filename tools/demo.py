@@ -17,6 +17,7 @@ on generated shapes.
 It prints the files it wrote and fails when the final score (mIoU, or box mAP) stays
 below ``--min-score`` (percent).
 """
+
 import argparse
 import glob
 import json
@@ -29,25 +30,42 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 TASKS = {
-    'seg': dict(config='configs/upernet_convnext_atto_shapes_demo.py', data_root='data/shapes_ade',
-                work_dir='work_dirs/shapes_demo', generator='make_shapes_dataset', metrics=('mIoU',), percent=1,
-                min_score=40.0, baseline='predicting "background" everywhere scores about 18%'),
-    'det': dict(config='configs/mask_rcnn_convnext_atto_shapes_demo.py', data_root='data/shapes_coco',
-                work_dir='work_dirs/shapes_det_demo', generator='make_shapes_coco',
-                metrics=('coco/bbox_mAP', 'coco/segm_mAP'), percent=100, min_score=10.0,
-                baseline='an untrained model scores about 0'),
+    'seg': dict(
+        config='configs/upernet_convnext_atto_shapes_demo.py',
+        data_root='data/shapes_ade',
+        work_dir='work_dirs/shapes_demo',
+        generator='make_shapes_dataset',
+        metrics=('mIoU',),
+        percent=1,
+        min_score=40.0,
+        baseline='predicting "background" everywhere scores about 18%',
+    ),
+    'det': dict(
+        config='configs/mask_rcnn_convnext_atto_shapes_demo.py',
+        data_root='data/shapes_coco',
+        work_dir='work_dirs/shapes_det_demo',
+        generator='make_shapes_coco',
+        metrics=('coco/bbox_mAP', 'coco/segm_mAP'),
+        percent=100,
+        min_score=10.0,
+        baseline='an untrained model scores about 0',
+    ),
 }
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--task', choices=sorted(TASKS), default='seg')
-    parser.add_argument('--work-dir', help="default work_dirs/shapes_demo (seg) or work_dirs/shapes_det_demo (det)")
+    parser.add_argument('--work-dir', help='default work_dirs/shapes_demo (seg) or work_dirs/shapes_det_demo (det)')
     parser.add_argument('--data-root', help='where the generated dataset goes (default data/shapes_ade|shapes_coco)')
     parser.add_argument('--iters', type=int, default=None, help="training iterations (default: the config's)")
     parser.add_argument('--amp', action='store_true', help='train with tools/train.py --amp (bf16 on a CPU)')
-    parser.add_argument('--min-score', type=float, default=None,
-                        help='fail below this final mIoU / box mAP in percent (default 40 / 10)')
+    parser.add_argument(
+        '--min-score',
+        type=float,
+        default=None,
+        help='fail below this final mIoU / box mAP in percent (default 40 / 10)',
+    )
     return parser.parse_args()
 
 
@@ -69,6 +87,7 @@ def read_scalars(scalars_file: str) -> list[dict]:
 
 def plot_curves(scalars_file: str, out_file: str, metrics: tuple[str, ...], percent: float, title: str) -> None:
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
@@ -120,8 +139,22 @@ def main() -> None:
     metrics_file = osp.join(work_dir, 'test_metrics.json')
     if osp.exists(metrics_file):
         os.remove(metrics_file)  # a failed test must not leave an earlier run's numbers to report
-    run([sys.executable, 'tools/test.py', config, checkpoint, '--work-dir', work_dir, '--data-root', data_root,
-         '--show-dir', overlays, '--metrics-json', metrics_file])
+    run(
+        [
+            sys.executable,
+            'tools/test.py',
+            config,
+            checkpoint,
+            '--work-dir',
+            work_dir,
+            '--data-root',
+            data_root,
+            '--show-dir',
+            overlays,
+            '--metrics-json',
+            metrics_file,
+        ]
+    )
     with open(metrics_file) as f:
         metrics = json.load(f)
     scores = {}
@@ -130,24 +163,32 @@ def main() -> None:
             raise SystemExit(f'demo: tools/test.py reported no {name} (it reported {sorted(metrics)})')
         scores[name] = float(metrics[name]) * task['percent']
     curves = osp.join(work_dir, 'curves.png')
-    title = f"{osp.basename(task['config'])[:-3]} on generated shapes"
+    title = f'{osp.basename(task["config"])[:-3]} on generated shapes'
     scalars = osp.join(new_runs[-1], 'vis_data', 'scalars.json')
     plot_curves(scalars, curves, task['metrics'], task['percent'], title)
     iter_times = sorted(r['time'] for r in read_scalars(scalars) if 'time' in r and 'loss' in r)
-    drawings = sorted(glob.glob(osp.join(overlays, '**', '*.png'), recursive=True) +
-                      glob.glob(osp.join(overlays, '**', '*.jpg'), recursive=True))
+    drawings = sorted(
+        glob.glob(osp.join(overlays, '**', '*.png'), recursive=True)
+        + glob.glob(osp.join(overlays, '**', '*.jpg'), recursive=True)
+    )
 
     print('\n' + '=' * 72)
-    print('final validation ' + ', '.join(f'{k}: {v:.2f}%' for k, v in scores.items()) + f"   ({task['baseline']})")
-    print(f'time: {time.time() - start:.0f} s in all, {train_time:.0f} s to generate data and train'
-          + (f'; {iter_times[len(iter_times) // 2]:.3f} s per training iteration (median of the logged ones)'
-             if iter_times else '') + (' with --amp' if args.amp else ''))
+    print('final validation ' + ', '.join(f'{k}: {v:.2f}%' for k, v in scores.items()) + f'   ({task["baseline"]})')
+    print(
+        f'time: {time.time() - start:.0f} s in all, {train_time:.0f} s to generate data and train'
+        + (
+            f'; {iter_times[len(iter_times) // 2]:.3f} s per training iteration (median of the logged ones)'
+            if iter_times
+            else ''
+        )
+        + (' with --amp' if args.amp else '')
+    )
     print(f'checkpoint: {checkpoint}')
     print(f'drawings: {len(drawings)} under {overlays}' + (f' (e.g. {drawings[0]})' if drawings else ''))
     print(f'curves: {curves}')
     score, min_score = scores[task['metrics'][0]], args.min_score if args.min_score is not None else task['min_score']
     if score < min_score:
-        raise SystemExit(f"demo: final {task['metrics'][0]} {score:.2f}% is below {min_score}%")
+        raise SystemExit(f'demo: final {task["metrics"][0]} {score:.2f}% is below {min_score}%')
 
 
 if __name__ == '__main__':

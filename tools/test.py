@@ -16,6 +16,7 @@
 
 What each flag does to the config: :func:`mmconvnext.apis.apply_cli_args`.
 """
+
 import argparse
 import os
 import os.path as osp
@@ -52,8 +53,10 @@ def main() -> None:
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} not found')
     cfg = load_config(args.config)
     if args.checkpoint.endswith('.safetensors'):
-        raise SystemExit(f'{args.checkpoint}: tools/test.py reads .pth checkpoints; convert this file first with '
-                         'tools/model_converters/convnext_to_mmconvnext.py SRC DST.pth')
+        raise SystemExit(
+            f'{args.checkpoint}: tools/test.py reads .pth checkpoints; convert this file first with '
+            'tools/model_converters/convnext_to_mmconvnext.py SRC DST.pth'
+        )
     try:
         apply_cli_args(cfg, args)
     except (KeyError, ValueError) as e:

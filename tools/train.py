@@ -7,6 +7,7 @@
 
 What each flag does to the config: :func:`mmconvnext.apis.apply_cli_args`.
 """
+
 import argparse
 import os
 
@@ -20,21 +21,38 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config file')
     parser.add_argument('--work-dir', help='where logs and checkpoints go (default ./work_dirs/<config>)')
     parser.add_argument(
-        '--resume', nargs='?', const='auto', default=None,
+        '--resume',
+        nargs='?',
+        const='auto',
+        default=None,
         help='resume from CKPT, or from the latest checkpoint of the work dir when given alone',
     )
-    parser.add_argument('--amp', action='store_true',
-                        help='mixed precision: fp16 with dynamic loss scaling on a GPU, bf16 autocast on a CPU')
-    parser.add_argument('--amp-dtype', choices=['float16', 'bfloat16'],
-                        help='the --amp dtype (default float16 on a GPU; a CPU trains in bfloat16 only)')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help="scale lr by actual batch / the config's auto_scale_lr.base_batch_size")
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: fp16 with dynamic loss scaling on a GPU, bf16 autocast on a CPU',
+    )
+    parser.add_argument(
+        '--amp-dtype',
+        choices=['float16', 'bfloat16'],
+        help='the --amp dtype (default float16 on a GPU; a CPU trains in bfloat16 only)',
+    )
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help="scale lr by actual batch / the config's auto_scale_lr.base_batch_size",
+    )
     parser.add_argument('--data-root', help="the dataset's root directory (every dataloader of the config)")
-    parser.add_argument('--max-iters', type=int, metavar='N',
-                        help='shorten an iteration-based schedule to N iterations (warm-up, decay, validation, '
-                             'checkpoint and log intervals with it)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. train_cfg.max_iters=100')
+    parser.add_argument(
+        '--max-iters',
+        type=int,
+        metavar='N',
+        help='shorten an iteration-based schedule to N iterations (warm-up, decay, validation, '
+        'checkpoint and log intervals with it)',
+    )
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override config entries, e.g. train_cfg.max_iters=100'
+    )
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()

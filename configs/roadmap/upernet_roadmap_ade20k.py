@@ -9,8 +9,16 @@ step = 'resnet50'
 in_channels = [256, 512, 1024, 2048]
 checkpoint = None  # e.g. 'work_dirs/01_resnet50/epoch_300.pth'
 model = dict(
-    backbone=dict(_delete_=True, type='mmconvnext.RoadmapNet', step=step, out_indices=(0, 1, 2, 3),
-                  gap_before_final_norm=False, drop_path_rate=0.4, layer_scale_init_value=1.0,
-                  init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.') if checkpoint else None),
+    backbone=dict(
+        _delete_=True,
+        type='mmconvnext.RoadmapNet',
+        step=step,
+        out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False,
+        drop_path_rate=0.4,
+        layer_scale_init_value=1.0,
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.') if checkpoint else None,
+    ),
     decode_head=dict(in_channels=in_channels),
-    auxiliary_head=dict(in_channels=in_channels[2]))
+    auxiliary_head=dict(in_channels=in_channels[2]),
+)

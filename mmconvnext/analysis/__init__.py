@@ -1,10 +1,20 @@
 """What the analysis tools (get_flops, benchmark, gpu_check, roadmap) and the tests share: timing, synthetic
 batches shaped like each task's real ones, the peers' backbones, and the parameter and FLOP count of a config's
 model. Tools import these from here, never from one another."""
+
 from .backbones import PEERS, pyramid_backbone
 from .batches import dummy_batch, fit_heads
 from .complexity import DEFAULT_SHAPES, default_shape, model_complexity
 from .timing import median_time, synchronize
 
-__all__ = ['DEFAULT_SHAPES', 'PEERS', 'default_shape', 'dummy_batch', 'fit_heads', 'median_time', 'model_complexity',
-           'pyramid_backbone', 'synchronize']
+__all__ = [
+    'DEFAULT_SHAPES',
+    'PEERS',
+    'default_shape',
+    'dummy_batch',
+    'fit_heads',
+    'median_time',
+    'model_complexity',
+    'pyramid_backbone',
+    'synchronize',
+]

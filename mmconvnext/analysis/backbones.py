@@ -1,4 +1,5 @@
 """ConvNeXt as a feature pyramid from this package or from the implementations a user would pick instead."""
+
 import torch
 
 __all__ = ['PEERS', 'pyramid_backbone']

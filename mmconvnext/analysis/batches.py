@@ -1,5 +1,6 @@
 """Synthetic batches shaped like each task's real ones, and model configs narrowed for quick runs: what the
 analysis tools (benchmark, gpu_check) and the tests feed a model without a dataset."""
+
 from typing import Optional, Union
 
 import torch
@@ -42,8 +43,9 @@ def fit_heads(model_cfg: dict, channels: list[int], width: Optional[int] = None)
     model_cfg['test_cfg']['rpn'].update(max_per_img=16)
 
 
-def dummy_batch(task: str, batch: int, h: int, w: int, num_classes: int = 80, device: str = 'cpu',
-                seed: int = 0) -> tuple[Union[torch.Tensor, list[torch.Tensor]], list]:
+def dummy_batch(
+    task: str, batch: int, h: int, w: int, num_classes: int = 80, device: str = 'cpu', seed: int = 0
+) -> tuple[Union[torch.Tensor, list[torch.Tensor]], list]:
     """Inputs and data samples as a task's data preprocessor hands them to the model.
 
     ``task``: ``'seg'`` (``SegDataSample`` with a label map), ``'det'`` (``DetDataSample``
@@ -54,14 +56,13 @@ def dummy_batch(task: str, batch: int, h: int, w: int, num_classes: int = 80, de
     from mmengine.structures import InstanceData, PixelData
 
     g = torch.Generator().manual_seed(seed)
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w),
-                scale_factor=(1.0, 1.0))
+    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w), scale_factor=(1.0, 1.0))
     if task == 'cls':
         from mmengine.structures import BaseDataElement
 
         images = [torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8).to(device) for _ in range(batch)]
         labels = torch.randint(0, num_classes, (batch,), generator=g)
-        return images, [BaseDataElement(gt_label=labels[i:i + 1].to(device)) for i in range(batch)]
+        return images, [BaseDataElement(gt_label=labels[i : i + 1].to(device)) for i in range(batch)]
     inputs = torch.randn(batch, 3, h, w, generator=g).to(device)
     if task == 'seg':
         from mmseg.structures import SegDataSample
@@ -86,8 +87,10 @@ def dummy_batch(task: str, batch: int, h: int, w: int, num_classes: int = 80, de
         masks = torch.zeros(8, h, w, dtype=torch.uint8)
         for i, (x1, y1, x2, y2) in enumerate(boxes.round().long().tolist()):
             masks[i, y1:y2, x1:x2] = 1
-        s.gt_instances = InstanceData(bboxes=boxes.to(device),
-                                      labels=torch.randint(0, num_classes, (8,), generator=g).to(device),
-                                      masks=BitmapMasks(masks.numpy(), h, w))
+        s.gt_instances = InstanceData(
+            bboxes=boxes.to(device),
+            labels=torch.randint(0, num_classes, (8,), generator=g).to(device),
+            masks=BitmapMasks(masks.numpy(), h, w),
+        )
         samples.append(s)
     return inputs, samples

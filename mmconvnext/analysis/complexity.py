@@ -8,6 +8,7 @@ two-stage detector as the paper's table counted it: 1000 proposals through every
 through every mask head). The default shape is the one the paper's tables use: a segmentation config's test
 scale (2048x512 for 512 crops, 2560x640 for 640 crops), 1280x800 for detection, 224x224 otherwise.
 """
+
 from collections.abc import Sequence
 from typing import Optional
 
@@ -34,9 +35,11 @@ def _data_samples(scope: str, shape: tuple[int, int]) -> Optional[list]:
     meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape, scale_factor=(1.0, 1.0))
     if scope == 'mmseg':
         from mmseg.structures import SegDataSample
+
         return [SegDataSample(metainfo=meta)]
     if scope == 'mmdet':
         from mmdet.structures import DetDataSample
+
         return [DetDataSample(metainfo=meta)]
     return None
 
@@ -69,7 +72,7 @@ class _TwoStageDetectorForward(torch.nn.Module):
             outs.append(head._bbox_forward(*s, x, rois)['cls_score'])
         if head.with_mask:
             for s in stages:
-                outs.append(head._mask_forward(*s, x, rois[:self.num_mask_rois])['mask_preds'])
+                outs.append(head._mask_forward(*s, x, rois[: self.num_mask_rois])['mask_preds'])
         return outs
 
 
@@ -85,8 +88,9 @@ class _TensorForward(torch.nn.Module):
         return self.model(inputs, self.data_samples, mode='tensor')
 
 
-def model_complexity(config: str, shape: Optional[Sequence[int]] = None, params_only: bool = False,
-                     cfg_options: Optional[dict] = None) -> dict[str, object]:
+def model_complexity(
+    config: str, shape: Optional[Sequence[int]] = None, params_only: bool = False, cfg_options: Optional[dict] = None
+) -> dict[str, object]:
     """``dict(shape, params, inference_params, flops, flops_by_operator)`` for one config file.
 
     ``params`` counts every parameter of the model, ``inference_params`` only those the counted forward uses.
@@ -103,16 +107,24 @@ def model_complexity(config: str, shape: Optional[Sequence[int]] = None, params_
         shape = default_shape(cfg, scope)
     shape = (shape[0], shape[-1])
     model = build_model(cfg, 'meta' if params_only else 'cpu')
-    result = dict(shape=shape, params=sum(p.numel() for p in model.parameters()), inference_params=None,
-                  flops=None, flops_by_operator=None)
+    result = dict(
+        shape=shape,
+        params=sum(p.numel() for p in model.parameters()),
+        inference_params=None,
+        flops=None,
+        flops_by_operator=None,
+    )
     if params_only:
         return result
     from mmengine.analysis import FlopAnalyzer
     from mmengine.model import revert_sync_batchnorm
 
     model = revert_sync_batchnorm(model).eval()
-    counted = (_TwoStageDetectorForward(model) if hasattr(model, 'roi_head') and hasattr(model, 'rpn_head')
-               else _TensorForward(model, _data_samples(scope, shape)))
+    counted = (
+        _TwoStageDetectorForward(model)
+        if hasattr(model, 'roi_head') and hasattr(model, 'rpn_head')
+        else _TensorForward(model, _data_samples(scope, shape))
+    )
     analyzer = FlopAnalyzer(counted, (torch.zeros(1, 3, *shape),))
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
@@ -121,6 +133,8 @@ def model_complexity(config: str, shape: Optional[Sequence[int]] = None, params_
         result['flops_by_operator'] = dict(analyzer.by_operator())
     unused = {name.removeprefix('model.') for name in analyzer.uncalled_modules()}  # e.g. auxiliary heads
     result['inference_params'] = sum(
-        p.numel() for name, p in model.named_parameters()
-        if not any(name == u or name.startswith(u + '.') for u in unused if u))
+        p.numel()
+        for name, p in model.named_parameters()
+        if not any(name == u or name.startswith(u + '.') for u in unused if u)
+    )
     return result

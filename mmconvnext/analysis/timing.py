@@ -1,4 +1,5 @@
 """Timing that reads the work a device did, not the time it took to queue it."""
+
 import statistics
 import time
 from collections.abc import Callable

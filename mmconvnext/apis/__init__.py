@@ -4,11 +4,26 @@
 Kept apart from :mod:`mmconvnext.engine` (the registered training parts) so that ``custom_imports=['mmconvnext']``
 in a config, or ``import mmconvnext``, loads none of this plumbing.
 """
+
 from .cli import add_output, apply_cli_args, enable_tta, enable_visualization, evaluate_checkpoint
 from .config import enable_amp, load_config, set_data_root, shorten_schedule
 from .cpu_dist import setup_cpu_distributed, slurm_to_torch_env, use_cpu_distributed
 from .runner import build_model, build_runner, distributed_teardown
 
-__all__ = ['add_output', 'apply_cli_args', 'build_model', 'build_runner', 'distributed_teardown', 'enable_amp',
-           'enable_tta', 'enable_visualization', 'evaluate_checkpoint', 'load_config', 'set_data_root',
-           'setup_cpu_distributed', 'shorten_schedule', 'slurm_to_torch_env', 'use_cpu_distributed']
+__all__ = [
+    'add_output',
+    'apply_cli_args',
+    'build_model',
+    'build_runner',
+    'distributed_teardown',
+    'enable_amp',
+    'enable_tta',
+    'enable_visualization',
+    'evaluate_checkpoint',
+    'load_config',
+    'set_data_root',
+    'setup_cpu_distributed',
+    'shorten_schedule',
+    'slurm_to_torch_env',
+    'use_cpu_distributed',
+]

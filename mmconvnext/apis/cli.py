@@ -4,6 +4,7 @@
 namespace to :func:`apply_cli_args`; nothing else in the project edits a loaded config on the command line's
 behalf, so what a flag does is read here.
 """
+
 import argparse
 import inspect
 import os.path as osp
@@ -30,6 +31,7 @@ def apply_cli_args(cfg: Config, args: argparse.Namespace) -> Config:
     Raises:
         KeyError, ValueError: a flag the config cannot take; the message names the flag and what is missing.
     """
+
     def opt(name: str) -> object:
         return getattr(args, name, None)
 
@@ -38,8 +40,9 @@ def apply_cli_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     if opt('data_root') is not None:
         set_data_root(cfg, args.data_root)
-    cfg.work_dir = opt('work_dir') or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.work_dir = (
+        opt('work_dir') or cfg.get('work_dir') or osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    )
     if opt('max_iters') is not None:
         shorten_schedule(cfg, args.max_iters)
     if opt('amp_dtype') and not opt('amp'):
@@ -124,8 +127,10 @@ def add_output(cfg: Config, out: str) -> None:
                 ev.output_dir, ev.keep_results = out, True
                 takers.append(ev.type)
         if not takers:
-            raise ValueError(f'--out {out!r}: none of the test metrics ({[e.type for e in evaluators]}) writes files '
-                             'to a directory; give a .pkl file to pickle the predictions instead')
+            raise ValueError(
+                f'--out {out!r}: none of the test metrics ({[e.type for e in evaluators]}) writes files '
+                'to a directory; give a .pkl file to pickle the predictions instead'
+            )
     cfg.test_evaluator = evaluators
 
 

@@ -5,6 +5,7 @@ Each is one command-line flag of ``tools/train.py`` / ``tools/test.py`` (applied
 role (a dataloader's dataset, the optimizer wrapper, the warm-up scheduler), never by position in a list, so a
 config that inherits and reorders its bases still resolves to the same values.
 """
+
 import os.path as osp
 from collections.abc import Iterator
 from typing import Optional
@@ -61,7 +62,7 @@ def set_data_root(cfg: Config, data_root: str) -> None:
             ann_file = ev.get('ann_file') if isinstance(ev, dict) else None
             for old in old_roots:
                 if isinstance(ann_file, str) and old and ann_file.startswith(old):
-                    ev.ann_file = osp.join(data_root, ann_file[len(old):].lstrip('/'))
+                    ev.ann_file = osp.join(data_root, ann_file[len(old) :].lstrip('/'))
     if not found:
         raise KeyError('--data-root: no dataset in train/val/test_dataloader has a data_root to override')
 
@@ -89,12 +90,16 @@ def enable_amp(cfg: Config, device: str, dtype: Optional[str] = None) -> None:
         raise KeyError('--amp: the config has no optim_wrapper dict to switch to mixed precision')
     kind = wrapper.get('type', 'OptimWrapper')
     if kind not in _AMP_REPLACEABLE:
-        raise ValueError(f'--amp: optim_wrapper type {kind!r} is not one --amp knows how to switch (one of '
-                         f'{_AMP_REPLACEABLE}); set mixed precision in the config instead')
+        raise ValueError(
+            f'--amp: optim_wrapper type {kind!r} is not one --amp knows how to switch (one of '
+            f'{_AMP_REPLACEABLE}); set mixed precision in the config instead'
+        )
     if device == 'cpu':
         if dtype == 'float16':
-            raise ValueError('--amp-dtype float16 needs a GPU: fp16 gradients need loss scaling, which mmengine '
-                             'provides only on accelerators; on a CPU --amp trains in bfloat16')
+            raise ValueError(
+                '--amp-dtype float16 needs a GPU: fp16 gradients need loss scaling, which mmengine '
+                'provides only on accelerators; on a CPU --amp trains in bfloat16'
+            )
         wrapper.pop('loss_scale', None)
         wrapper.pop('use_fsdp', None)
         wrapper.type, wrapper.dtype = 'mmconvnext.AutocastOptimWrapper', 'bfloat16'
@@ -132,14 +137,17 @@ def shorten_schedule(cfg: Config, max_iters: int) -> None:
     train_cfg = cfg.get('train_cfg') or {}
     old_max = train_cfg.get('max_iters')
     if 'max_epochs' in train_cfg or train_cfg.get('by_epoch'):
-        raise ValueError('--max-iters shortens an iteration-based schedule; this config trains by epochs '
-                         f'(train_cfg={dict(train_cfg)}): set train_cfg.max_epochs with --cfg-options instead')
+        raise ValueError(
+            '--max-iters shortens an iteration-based schedule; this config trains by epochs '
+            f'(train_cfg={dict(train_cfg)}): set train_cfg.max_epochs with --cfg-options instead'
+        )
     if old_max is None:
-        raise ValueError(f'--max-iters: the config sets no train_cfg.max_iters to shorten '
-                         f'(train_cfg={dict(train_cfg)})')
+        raise ValueError(
+            f'--max-iters: the config sets no train_cfg.max_iters to shorten (train_cfg={dict(train_cfg)})'
+        )
     warmup, main = [], []
     for s in _schedulers(cfg):
-        where = f"param_scheduler {s.get('type')!r} (begin={s.get('begin', 0)}, end={s.get('end')})"
+        where = f'param_scheduler {s.get("type")!r} (begin={s.get("begin", 0)}, end={s.get("end")})'
         if s.get('by_epoch', True):  # mmengine's default; convert_to_iter_based still counts begin/end in epochs
             raise ValueError(f'--max-iters: {where} counts epochs; it cannot be shortened in iterations')
         end = s.get('end')
@@ -148,11 +156,15 @@ def shorten_schedule(cfg: Config, max_iters: int) -> None:
         elif end is None or end == old_max:
             main.append(s)
         else:
-            raise ValueError(f'--max-iters: {where} is neither a warm-up (begins at 0, ends before '
-                             f'max_iters={old_max}) nor runs to max_iters; shorten this schedule with --cfg-options')
+            raise ValueError(
+                f'--max-iters: {where} is neither a warm-up (begins at 0, ends before '
+                f'max_iters={old_max}) nor runs to max_iters; shorten this schedule with --cfg-options'
+            )
     if len(warmup) > 1:
-        raise ValueError(f'--max-iters: {len(warmup)} warm-up schedulers (begin at 0, end before max_iters) where '
-                         'one is expected; shorten this schedule with --cfg-options')
+        raise ValueError(
+            f'--max-iters: {len(warmup)} warm-up schedulers (begin at 0, end before max_iters) where '
+            'one is expected; shorten this schedule with --cfg-options'
+        )
     old_warmup_end = new_warmup_end = 0
     if warmup:
         old_warmup_end = warmup[0].end
@@ -160,8 +172,10 @@ def shorten_schedule(cfg: Config, max_iters: int) -> None:
     for s in main:  # over the whole run (begin 0), or after the warm-up
         begin = s.get('begin', 0)
         if begin not in (0, old_warmup_end):
-            raise ValueError(f"--max-iters: param_scheduler {s.get('type')!r} begins at {begin}, neither at 0 nor "
-                             f'where the warm-up ends ({old_warmup_end}); shorten this schedule with --cfg-options')
+            raise ValueError(
+                f'--max-iters: param_scheduler {s.get("type")!r} begins at {begin}, neither at 0 nor '
+                f'where the warm-up ends ({old_warmup_end}); shorten this schedule with --cfg-options'
+            )
         if begin:
             s.begin = new_warmup_end
         if s.get('end') is not None:

@@ -12,6 +12,7 @@ the tools do two things themselves, in two steps:
 
 Everything else (samplers, DDP, hooks) stays mmengine's.
 """
+
 import os
 import subprocess
 from collections.abc import MutableMapping
@@ -35,8 +36,9 @@ def slurm_to_torch_env(environ: MutableMapping[str, str] = os.environ) -> None:
     ``torch.cuda.set_device``, which this avoids)."""
     missing = [k for k in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST') if k not in environ]
     if missing:
-        raise RuntimeError(f'--launcher slurm needs the slurm job environment (missing {missing}); '
-                           'start it with tools/slurm_train.sh')
+        raise RuntimeError(
+            f'--launcher slurm needs the slurm job environment (missing {missing}); start it with tools/slurm_train.sh'
+        )
     environ['RANK'] = environ['SLURM_PROCID']
     environ['WORLD_SIZE'] = environ['SLURM_NTASKS']
     environ['LOCAL_RANK'] = environ.get('SLURM_LOCALID', '0')
@@ -44,11 +46,13 @@ def slurm_to_torch_env(environ: MutableMapping[str, str] = os.environ) -> None:
     if 'MASTER_ADDR' not in environ:
         nodes = environ['SLURM_NODELIST']
         try:
-            first = subprocess.run(['scontrol', 'show', 'hostnames', nodes], capture_output=True, text=True,
-                                   check=True).stdout.split()[0]
+            first = subprocess.run(
+                ['scontrol', 'show', 'hostnames', nodes], capture_output=True, text=True, check=True
+            ).stdout.split()[0]
         except (OSError, subprocess.CalledProcessError, IndexError) as e:
-            raise RuntimeError(f'cannot resolve the master node of SLURM_NODELIST={nodes!r} with scontrol; '
-                               'set MASTER_ADDR') from e
+            raise RuntimeError(
+                f'cannot resolve the master node of SLURM_NODELIST={nodes!r} with scontrol; set MASTER_ADDR'
+            ) from e
         environ['MASTER_ADDR'] = first
 
 
@@ -63,8 +67,11 @@ def use_cpu_distributed(cfg: Config) -> bool:
     if 'dist_cfg' not in cfg.env_cfg:
         cfg.env_cfg.dist_cfg = {}
     cfg.env_cfg.dist_cfg.backend = 'gloo'
-    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel', broadcast_buffers=False,
-                                                   find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False),
+    )
     if wrapper.get('type') in ('MMDistributedDataParallel', 'mmengine.MMDistributedDataParallel'):
         wrapper['type'] = 'mmconvnext.CPUDistributedDataParallel'
     else:
@@ -87,8 +94,10 @@ def setup_cpu_distributed(cfg: Config) -> bool:
         slurm_to_torch_env()
     missing = [k for k in _TORCH_ENV if k not in os.environ]
     if missing:
-        raise RuntimeError(f'--launcher pytorch needs the torchrun environment (missing {missing}); '
-                           'start it with tools/dist_train.sh or tools/dist_test.sh')
+        raise RuntimeError(
+            f'--launcher pytorch needs the torchrun environment (missing {missing}); '
+            'start it with tools/dist_train.sh or tools/dist_test.sh'
+        )
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
     return True

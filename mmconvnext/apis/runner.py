@@ -2,6 +2,7 @@
 
 The tools serve every task (segmentation, detection, classification): nothing here knows which one a config is.
 """
+
 import contextlib
 from collections.abc import Iterator
 

@@ -9,6 +9,7 @@ transforms and the generators need neither, while ``ADE20KDataset`` (mmseg) and
 registry in :mod:`mmconvnext.registry` resolves ``type='mmconvnext.<name>'`` through
 the same table.
 """
+
 from importlib import import_module
 from typing import Any
 

@@ -6,6 +6,7 @@ the pipelines is mmcv's: ``LoadImageFromFile``, ``RandomFlip``, and for evaluati
 ``Resize(scale=(<huge>, 256), keep_ratio=True, interpolation='bicubic')`` (the short
 side to 256) then ``CenterCrop(crop_size=224)``.
 """
+
 import math
 from typing import Sequence, Union
 
@@ -55,24 +56,32 @@ class RandomResizedCrop(BaseTransform):
     Required keys: ``img``. Modified keys: ``img``, ``img_shape``.
     """
 
-    def __init__(self,
-                 scale: Union[int, Sequence[int]] = (224, 224),
-                 crop_scale: Sequence[float] = (0.08, 1.0),
-                 ratio: Sequence[float] = (3. / 4., 4. / 3.),
-                 max_attempts: int = 10,
-                 interpolation: str = 'bicubic',
-                 backend: str = 'cv2') -> None:
+    def __init__(
+        self,
+        scale: Union[int, Sequence[int]] = (224, 224),
+        crop_scale: Sequence[float] = (0.08, 1.0),
+        ratio: Sequence[float] = (3.0 / 4.0, 4.0 / 3.0),
+        max_attempts: int = 10,
+        interpolation: str = 'bicubic',
+        backend: str = 'cv2',
+    ) -> None:
         if isinstance(scale, (int, np.integer)):
             scale = (int(scale), int(scale))
-        if not (isinstance(scale, (tuple, list)) and len(scale) == 2
-                and all(isinstance(s, (int, np.integer)) and s > 0 for s in scale)):
-            raise ValueError(f'RandomResizedCrop: scale must be an int or a (width, height) pair of positive ints, '
-                             f'got {scale!r}')
+        if not (
+            isinstance(scale, (tuple, list))
+            and len(scale) == 2
+            and all(isinstance(s, (int, np.integer)) and s > 0 for s in scale)
+        ):
+            raise ValueError(
+                f'RandomResizedCrop: scale must be an int or a (width, height) pair of positive ints, got {scale!r}'
+            )
         self.scale = (int(scale[0]), int(scale[1]))
         self.crop_scale = _pair('crop_scale', crop_scale)
         if self.crop_scale[1] > 1:
-            raise ValueError(f'RandomResizedCrop: crop_scale={crop_scale!r} is a fraction of the image area, '
-                             'expected values in (0, 1]')
+            raise ValueError(
+                f'RandomResizedCrop: crop_scale={crop_scale!r} is a fraction of the image area, '
+                'expected values in (0, 1]'
+            )
         self.ratio = _pair('ratio', ratio)
         if not (isinstance(max_attempts, int) and max_attempts >= 1):
             raise ValueError(f'RandomResizedCrop: max_attempts must be a positive int, got {max_attempts!r}')
@@ -113,15 +122,17 @@ class RandomResizedCrop(BaseTransform):
     def transform(self, results: dict) -> dict:
         img = results['img']
         top, left, h, w = self.get_params(*img.shape[:2])
-        crop = img[top:top + h, left:left + w]
+        crop = img[top : top + h, left : left + w]
         img = mmcv.imresize(crop, self.scale, interpolation=self.interpolation, backend=self.backend)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         return results
 
     def __repr__(self) -> str:
-        return (f'{type(self).__name__}(scale={self.scale}, crop_scale={self.crop_scale}, ratio={self.ratio}, '
-                f'max_attempts={self.max_attempts}, interpolation={self.interpolation!r}, backend={self.backend!r})')
+        return (
+            f'{type(self).__name__}(scale={self.scale}, crop_scale={self.crop_scale}, ratio={self.ratio}, '
+            f'max_attempts={self.max_attempts}, interpolation={self.interpolation!r}, backend={self.backend!r})'
+        )
 
 
 @TRANSFORMS.register_module()
@@ -135,14 +146,17 @@ class PackClsInputs(BaseTransform):
     ``gt_label``, and the ``meta_keys`` present in the results as metainfo.
     """
 
-    def __init__(self, meta_keys: Sequence[str] = ('img_path', 'ori_shape', 'img_shape', 'flip',
-                                                     'flip_direction')) -> None:
+    def __init__(
+        self, meta_keys: Sequence[str] = ('img_path', 'ori_shape', 'img_shape', 'flip', 'flip_direction')
+    ) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:
         if 'img' not in results:
-            raise KeyError(f"PackClsInputs: the results have no 'img' (keys: {sorted(results)}); "
-                           'is LoadImageFromFile in the pipeline?')
+            raise KeyError(
+                f"PackClsInputs: the results have no 'img' (keys: {sorted(results)}); "
+                'is LoadImageFromFile in the pipeline?'
+            )
         img = np.asarray(results['img'])
         if img.ndim == 2:
             img = img[..., None]

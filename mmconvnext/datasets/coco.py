@@ -4,6 +4,7 @@ is missing or malformed and where the data comes from.
     data/coco/annotations/instances_{train,val}2017.json
     data/coco/{train,val}2017/*.jpg
 """
+
 import json
 import numbers
 import os.path as osp
@@ -37,8 +38,11 @@ def coco_annotation_problem(path: str) -> Optional[str]:
     for key in ('images', 'annotations', 'categories'):
         if not isinstance(data.get(key), list):
             return f"no '{key}' list at the top level"
-    required = {'images': ('id', 'file_name', 'width', 'height'), 'categories': ('id', 'name'),
-                'annotations': ('id', 'image_id', 'category_id', 'bbox')}
+    required = {
+        'images': ('id', 'file_name', 'width', 'height'),
+        'categories': ('id', 'name'),
+        'annotations': ('id', 'image_id', 'category_id', 'bbox'),
+    }
     for key, fields in required.items():
         for i, entry in enumerate(data[key]):
             missing = [f for f in fields if not isinstance(entry, dict) or f not in entry]
@@ -47,16 +51,16 @@ def coco_annotation_problem(path: str) -> Optional[str]:
     image_ids = {img['id'] for img in data['images']}
     category_ids = {cat['id'] for cat in data['categories']}
     for i, ann in enumerate(data['annotations']):
-        where = f"annotations[{i}] (id {ann['id']})"
+        where = f'annotations[{i}] (id {ann["id"]})'
         bbox = ann['bbox']
         if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, numbers.Number) for v in bbox)):
             return f'{where}: bbox {bbox!r} is not [x, y, width, height]'
         if bbox[2] < 0 or bbox[3] < 0:
             return f'{where}: bbox {bbox!r} has a negative width or height'
         if ann['image_id'] not in image_ids:
-            return f"{where}: image_id {ann['image_id']!r} is not among the images"
+            return f'{where}: image_id {ann["image_id"]!r} is not among the images'
         if ann['category_id'] not in category_ids:
-            return f"{where}: category_id {ann['category_id']!r} is not among the categories"
+            return f'{where}: category_id {ann["category_id"]!r} is not among the categories'
         seg = ann.get('segmentation')
         if seg is not None and not isinstance(seg, (list, dict)):
             return f'{where}: segmentation is a {type(seg).__name__}, expected polygons (list) or RLE (dict)'
@@ -73,20 +77,25 @@ class CocoDataset(SampleFileErrorsMixin, _MMDetCocoDataset):
     image cannot be decoded raises an error naming the image.
     """
 
-    SOURCE_HINT = (f'COCO 2017 comes from {COCO_URL} ("2017 Train images", "2017 Val images", '
-                   '"2017 Train/Val annotations"): unzip them into data/coco/ so that '
-                   'data/coco/annotations/instances_{train,val}2017.json, data/coco/train2017/ and '
-                   'data/coco/val2017/ exist, or point the config at your copy with --data-root DIR')
+    SOURCE_HINT = (
+        f'COCO 2017 comes from {COCO_URL} ("2017 Train images", "2017 Val images", '
+        '"2017 Train/Val annotations"): unzip them into data/coco/ so that '
+        'data/coco/annotations/instances_{train,val}2017.json, data/coco/train2017/ and '
+        'data/coco/val2017/ exist, or point the config at your copy with --data-root DIR'
+    )
 
     def load_data_list(self) -> list[dict]:
         name = type(self).__name__
         if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(f'{name}: annotation file {self.ann_file!r} not found '
-                                    f'(data_root={self.data_root!r}). {self.SOURCE_HINT}')
+            raise FileNotFoundError(
+                f'{name}: annotation file {self.ann_file!r} not found '
+                f'(data_root={self.data_root!r}). {self.SOURCE_HINT}'
+            )
         img_dir = self.data_prefix.get('img')
         if img_dir and not osp.isdir(img_dir):
-            raise FileNotFoundError(f'{name}: image directory {img_dir!r} not found '
-                                    f'(data_root={self.data_root!r}). {self.SOURCE_HINT}')
+            raise FileNotFoundError(
+                f'{name}: image directory {img_dir!r} not found (data_root={self.data_root!r}). {self.SOURCE_HINT}'
+            )
         try:
             return super().load_data_list()
         except Exception as e:
@@ -97,8 +106,9 @@ class CocoDataset(SampleFileErrorsMixin, _MMDetCocoDataset):
         # mmdet skips annotations of unknown categories without a word; they are errors
         for ann in raw_data_info['raw_ann_info']:
             if ann.get('category_id') not in self.coco.cats:
-                raise ValueError(f"annotation id {ann.get('id')}: category_id {ann.get('category_id')!r} is not "
-                                 'among the categories')
+                raise ValueError(
+                    f'annotation id {ann.get("id")}: category_id {ann.get("category_id")!r} is not among the categories'
+                )
         return super().parse_data_info(raw_data_info)
 
 
@@ -108,5 +118,7 @@ class ShapesCocoDataset(CocoDataset):
     instance segmentation: four categories."""
 
     METAINFO = dict(classes=SHAPE_CLASSES[1:], palette=[tuple(c) for c in SHAPE_PALETTE[1:]])
-    SOURCE_HINT = ('This is the generated demo dataset: write it with '
-                   'mmconvnext.datasets.make_shapes_coco(ROOT) (tools/demo.py --task det does so).')
+    SOURCE_HINT = (
+        'This is the generated demo dataset: write it with '
+        'mmconvnext.datasets.make_shapes_coco(ROOT) (tools/demo.py --task det does so).'
+    )

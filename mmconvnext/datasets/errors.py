@@ -1,4 +1,5 @@
 """Errors that name the file at fault, for every dataset of the project."""
+
 import os.path as osp
 from typing import Any
 
@@ -35,6 +36,5 @@ class SampleFileErrorsMixin:
             info = self.get_data_info(idx)
             files = {k: v for k, v in info.items() if k.endswith('_path') and isinstance(v, str)}
             bad = {f: why for f in files.values() if (why := unreadable_image(f))}
-            where = '; '.join(f'{f}: {why}' for f, why in bad.items()) if bad else \
-                'files ' + ', '.join(files.values())
+            where = '; '.join(f'{f}: {why}' for f, why in bad.items()) if bad else 'files ' + ', '.join(files.values())
             raise RuntimeError(f'{type(self).__name__}: sample {idx} failed ({where}): {type(e).__name__}: {e}') from e

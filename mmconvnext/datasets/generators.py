@@ -20,6 +20,7 @@ Each output directory holds a ``shapes.json`` stamp, the spec of the generator a
 arguments that wrote it (:func:`_generate_once`): a call with the same spec keeps the
 directory, any other rewrites it.
 """
+
 import json
 import os
 import os.path as osp
@@ -29,8 +30,16 @@ from typing import Callable, Sequence, Union
 import cv2
 import numpy as np
 
-__all__ = ['GLYPH_CLASSES', 'SHAPES_IMAGENET_CLASSES', 'SHAPE_CLASSES', 'SHAPE_PALETTE', 'make_glyphs_imagenet',
-           'make_shapes_coco', 'make_shapes_dataset', 'make_shapes_imagenet']
+__all__ = [
+    'GLYPH_CLASSES',
+    'SHAPES_IMAGENET_CLASSES',
+    'SHAPE_CLASSES',
+    'SHAPE_PALETTE',
+    'make_glyphs_imagenet',
+    'make_shapes_coco',
+    'make_shapes_dataset',
+    'make_shapes_imagenet',
+]
 
 #: the classes of the segmentation / detection shapes (class k is ADE label value k + 1; COCO drops 'background')
 SHAPE_CLASSES = ('background', 'disc', 'box', 'triangle', 'ring')
@@ -42,8 +51,14 @@ SHAPES_IMAGENET_CLASSES = SHAPE_CLASSES[1:]
 GLYPH_CLASSES = tuple('0123456789')
 
 _FILL = {1: 0, 2: 1, 3: 2, 4: 0}  # texture kind per shape: disc plain, box striped, triangle checked, ring plain
-_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX,
-          cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_PLAIN)
+_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+)
 # Stamped into shapes.json: bumping one rewrites every existing copy of that layout on its next call.
 _SHAPES_FORMAT_VERSION = 6  # make_shapes_dataset, make_shapes_coco
 _IMAGE_FOLDER_FORMAT_VERSION = 1  # make_shapes_imagenet, make_glyphs_imagenet
@@ -206,14 +221,14 @@ def _coco_segmentation(mask: np.ndarray) -> Union[list[list[float]], dict]:
     polygons = [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= 3]
     if has_hole or not polygons:
         from pycocotools import mask as mask_utils
+
         rle = mask_utils.encode(np.asfortranarray(mask))
         return dict(size=list(rle['size']), counts=rle['counts'].decode('ascii'))
     return [[v + 0.5 for v in poly] for poly in polygons]  # pixel centres
 
 
 # ---------------------------------------------------------------------- generators
-def make_shapes_dataset(root: str, num_train: int = 240, num_val: int = 40, size: int = 128,
-                        seed: int = 0) -> str:
+def make_shapes_dataset(root: str, num_train: int = 240, num_val: int = 40, size: int = 128, seed: int = 0) -> str:
     """Write the shapes as semantic segmentation in the ADE20K layout under
     ``root/ADEChallengeData2016`` and return that path.
 
@@ -223,8 +238,9 @@ def make_shapes_dataset(root: str, num_train: int = 240, num_val: int = 40, size
     kept (a ``shapes.json`` stamp records them), any other is rewritten.
     """
     data_root = osp.join(root, 'ADEChallengeData2016')
-    spec = dict(layout='ade20k', version=_SHAPES_FORMAT_VERSION, num_train=num_train, num_val=num_val, size=size,
-                seed=seed)
+    spec = dict(
+        layout='ade20k', version=_SHAPES_FORMAT_VERSION, num_train=num_train, num_val=num_val, size=size, seed=seed
+    )
     folders = {'train': 'training', 'val': 'validation'}
 
     def write() -> None:
@@ -247,8 +263,9 @@ def make_shapes_coco(root: str, num_train: int = 160, num_val: int = 24, size: i
     four categories (disc, box, triangle, ring); masks are polygons, or RLE where a
     mask has a hole. Deterministic and stamped like :func:`make_shapes_dataset`."""
     data_root = osp.join(root, 'coco')
-    spec = dict(layout='coco', version=_SHAPES_FORMAT_VERSION, num_train=num_train, num_val=num_val, size=size,
-                seed=seed)
+    spec = dict(
+        layout='coco', version=_SHAPES_FORMAT_VERSION, num_train=num_train, num_val=num_val, size=size, seed=seed
+    )
 
     def write() -> None:
         categories = [dict(id=k, name=name) for k, name in enumerate(SHAPE_CLASSES[1:], start=1)]
@@ -266,8 +283,17 @@ def make_shapes_coco(root: str, num_train: int = 160, num_val: int = 24, size: i
                     if area < 16:  # (almost) entirely covered by later shapes
                         continue
                     x, y, w, h = cv2.boundingRect(mask)
-                    annotations.append(dict(id=ann_id, image_id=i + 1, category_id=cls, iscrowd=0, area=area,
-                                            bbox=[x, y, w, h], segmentation=_coco_segmentation(mask)))
+                    annotations.append(
+                        dict(
+                            id=ann_id,
+                            image_id=i + 1,
+                            category_id=cls,
+                            iscrowd=0,
+                            area=area,
+                            bbox=[x, y, w, h],
+                            segmentation=_coco_segmentation(mask),
+                        )
+                    )
                     ann_id += 1
             with open(osp.join(data_root, 'annotations', f'instances_{split}2017.json'), 'w') as f:
                 json.dump(dict(images=images, annotations=annotations, categories=categories), f)
@@ -276,8 +302,9 @@ def make_shapes_coco(root: str, num_train: int = 160, num_val: int = 24, size: i
     return _generate_once(data_root, spec, dirs, write)
 
 
-def make_shapes_imagenet(root: str, num_classes: int = 4, num_train: int = 160, num_val: int = 40,
-                         size: int = 64, seed: int = 0) -> str:
+def make_shapes_imagenet(
+    root: str, num_classes: int = 4, num_train: int = 160, num_val: int = 40, size: int = 64, seed: int = 0
+) -> str:
     """Write a tiny classification dataset under ``root/imagenet`` and return that path.
 
     One class per shape kind (disc, box, triangle, ring: the first ``num_classes``),
@@ -292,36 +319,69 @@ def make_shapes_imagenet(root: str, num_classes: int = 4, num_train: int = 160, 
     kept (a ``shapes.json`` stamp records them), any other is rewritten.
     """
     if not 2 <= num_classes <= len(SHAPES_IMAGENET_CLASSES):
-        raise ValueError(f'make_shapes_imagenet: num_classes must be in [2, {len(SHAPES_IMAGENET_CLASSES)}] '
-                         f'(one class per shape kind {SHAPES_IMAGENET_CLASSES}), got {num_classes}')
-    return _write_image_folder(osp.join(root, 'imagenet'), 'imagenet', SHAPES_IMAGENET_CLASSES[:num_classes],
-                               lambda rng, label: _shape_image(rng, label + 1, size), num_train, num_val,
-                               dict(size=size, seed=seed), seed, 'make_shapes_imagenet')
+        raise ValueError(
+            f'make_shapes_imagenet: num_classes must be in [2, {len(SHAPES_IMAGENET_CLASSES)}] '
+            f'(one class per shape kind {SHAPES_IMAGENET_CLASSES}), got {num_classes}'
+        )
+    return _write_image_folder(
+        osp.join(root, 'imagenet'),
+        'imagenet',
+        SHAPES_IMAGENET_CLASSES[:num_classes],
+        lambda rng, label: _shape_image(rng, label + 1, size),
+        num_train,
+        num_val,
+        dict(size=size, seed=seed),
+        seed,
+        'make_shapes_imagenet',
+    )
 
 
-def make_glyphs_imagenet(root: str, num_train: int = 2000, num_val: int = 500, size: int = 32,
-                         seed: int = 0) -> str:
+def make_glyphs_imagenet(root: str, num_train: int = 2000, num_val: int = 500, size: int = 32, seed: int = 0) -> str:
     """Write a 10-class digits dataset (rendered glyphs, see :func:`_glyph_image`) under
     ``root/glyphs`` in the ImageNet folder layout of :func:`make_shapes_imagenet`, and
     return that path. The digits fill most of the image, so networks that downsample
     by 4 at the stem can read them at 32x32 (the shapes' fine textures do not survive it).
     Deterministic in its arguments; an existing copy made with the same arguments is kept."""
-    return _write_image_folder(osp.join(root, 'glyphs'), 'glyphs', GLYPH_CLASSES,
-                               lambda rng, label: _glyph_image(rng, label, size), num_train, num_val,
-                               dict(size=size, seed=seed), seed, 'make_glyphs_imagenet')
+    return _write_image_folder(
+        osp.join(root, 'glyphs'),
+        'glyphs',
+        GLYPH_CLASSES,
+        lambda rng, label: _glyph_image(rng, label, size),
+        num_train,
+        num_val,
+        dict(size=size, seed=seed),
+        seed,
+        'make_glyphs_imagenet',
+    )
 
 
-def _write_image_folder(data_root: str, layout: str, names: Sequence[str],
-                        draw: Callable[[np.random.Generator, int], np.ndarray], num_train: int, num_val: int,
-                        params: dict, seed: int, caller: str) -> str:
+def _write_image_folder(
+    data_root: str,
+    layout: str,
+    names: Sequence[str],
+    draw: Callable[[np.random.Generator, int], np.ndarray],
+    num_train: int,
+    num_val: int,
+    params: dict,
+    seed: int,
+    caller: str,
+) -> str:
     """The train/val/meta folder layout of ``len(names)`` balanced classes, images from
     ``draw(rng, label)``, stamped by :func:`_generate_once`."""
     num_classes = len(names)
     if num_train < num_classes or num_val < num_classes:
-        raise ValueError(f'{caller}: num_train={num_train} and num_val={num_val} must be at least '
-                         f'num_classes={num_classes} (every class folder needs an image)')
-    spec = dict(layout=layout, version=_IMAGE_FOLDER_FORMAT_VERSION, num_classes=num_classes, num_train=num_train,
-                num_val=num_val, **params)
+        raise ValueError(
+            f'{caller}: num_train={num_train} and num_val={num_val} must be at least '
+            f'num_classes={num_classes} (every class folder needs an image)'
+        )
+    spec = dict(
+        layout=layout,
+        version=_IMAGE_FOLDER_FORMAT_VERSION,
+        num_classes=num_classes,
+        num_train=num_train,
+        num_val=num_val,
+        **params,
+    )
     folders = [f'n{k:07d}_{name}' for k, name in enumerate(names)]
 
     def write() -> None:

@@ -11,6 +11,7 @@ cannot be imported in this environment; nothing here depends on it or torchvisio
 Tiny datasets in this layout come from generators.py (``make_shapes_imagenet``,
 ``make_glyphs_imagenet``).
 """
+
 import os
 import os.path as osp
 from typing import Any, Optional, Sequence, Union
@@ -69,33 +70,41 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
     """
 
     METAINFO: dict = dict()
-    SOURCE_HINT = (f'ImageNet-1k (ILSVRC2012) comes from {IMAGENET_URL}; lay it out as '
-                   'data/imagenet/train/<class>/<image> and data/imagenet/val/<class>/<image> '
-                   '(e.g. train/n01440764/n01440764_10026.JPEG), '
-                   'or give ann_file=meta/train.txt with lines "<relative/path> <label>", '
-                   'or point the config at your copy with --data-root DIR (tools/train.py, tools/test.py)')
+    SOURCE_HINT = (
+        f'ImageNet-1k (ILSVRC2012) comes from {IMAGENET_URL}; lay it out as '
+        'data/imagenet/train/<class>/<image> and data/imagenet/val/<class>/<image> '
+        '(e.g. train/n01440764/n01440764_10026.JPEG), '
+        'or give ann_file=meta/train.txt with lines "<relative/path> <label>", '
+        'or point the config at your copy with --data-root DIR (tools/train.py, tools/test.py)'
+    )
 
-    def __init__(self,
-                 data_root: str = '',
-                 data_prefix: Union[str, dict] = '',
-                 ann_file: str = '',
-                 classes: Union[None, str, Sequence[str]] = None,
-                 num_classes: Optional[int] = None,
-                 metainfo: Optional[dict] = None,
-                 lazy_init: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        data_root: str = '',
+        data_prefix: Union[str, dict] = '',
+        ann_file: str = '',
+        classes: Union[None, str, Sequence[str]] = None,
+        num_classes: Optional[int] = None,
+        metainfo: Optional[dict] = None,
+        lazy_init: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if isinstance(data_prefix, str):
             data_prefix = dict(img_path=data_prefix)
         elif isinstance(data_prefix, dict):
             data_prefix = dict(data_prefix)
             if 'img_path' not in data_prefix:
                 if 'img' not in data_prefix and data_prefix:
-                    raise ValueError(f'{type(self).__name__}: data_prefix={data_prefix!r} has no "img_path" key '
-                                     "(expected a directory string or dict(img_path='train'))")
+                    raise ValueError(
+                        f'{type(self).__name__}: data_prefix={data_prefix!r} has no "img_path" key '
+                        "(expected a directory string or dict(img_path='train'))"
+                    )
                 data_prefix['img_path'] = data_prefix.pop('img', '')
         else:
-            raise TypeError(f'{type(self).__name__}: data_prefix must be a str or dict(img_path=...), '
-                            f'got {type(data_prefix).__name__}')
+            raise TypeError(
+                f'{type(self).__name__}: data_prefix must be a str or dict(img_path=...), '
+                f'got {type(data_prefix).__name__}'
+            )
         if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes <= 0):
             raise ValueError(f'{type(self).__name__}: num_classes must be a positive int, got {num_classes!r}')
         self.num_classes = None if num_classes is None else int(num_classes)
@@ -107,11 +116,14 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
             if len(set(self._given_classes)) != len(self._given_classes):
                 raise ValueError(f'{type(self).__name__}: classes contain duplicates: {self._given_classes!r}')
             if self.num_classes is not None and self.num_classes != len(self._given_classes):
-                raise ValueError(f'{type(self).__name__}: num_classes={self.num_classes} but '
-                                 f'{len(self._given_classes)} classes were given')
+                raise ValueError(
+                    f'{type(self).__name__}: num_classes={self.num_classes} but '
+                    f'{len(self._given_classes)} classes were given'
+                )
             metainfo = dict(metainfo or {}, classes=tuple(self._given_classes))
-        super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root, data_prefix=data_prefix,
-                         lazy_init=True, **kwargs)
+        super().__init__(
+            ann_file=ann_file, metainfo=metainfo, data_root=data_root, data_prefix=data_prefix, lazy_init=True, **kwargs
+        )
         if self._given_classes is None and self.num_classes is not None and self.ann_file:
             self._metainfo['classes'] = tuple(str(i) for i in range(self.num_classes))
         if not lazy_init:
@@ -127,18 +139,22 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
         if classes is None:
             return None
         if isinstance(classes, str):
-            tried = [classes] if osp.isabs(classes) else \
-                ([osp.join(data_root, classes)] if data_root else []) + [classes]
+            tried = (
+                [classes] if osp.isabs(classes) else ([osp.join(data_root, classes)] if data_root else []) + [classes]
+            )
             for path in tried:
                 if osp.isfile(path):
                     names = _read_class_file(path)
                     if not names:
-                        raise ValueError(f'{type(self).__name__}: class file {path!r} is empty '
-                                         '(expected one class name a line)')
+                        raise ValueError(
+                            f'{type(self).__name__}: class file {path!r} is empty (expected one class name a line)'
+                        )
                     return names
-            raise FileNotFoundError(f'{type(self).__name__}: class file {classes!r} not found (tried '
-                                    f'{" and ".join(map(repr, tried))}; expected a text file with one class name '
-                                    'a line, or pass classes as a list)')
+            raise FileNotFoundError(
+                f'{type(self).__name__}: class file {classes!r} not found (tried '
+                f'{" and ".join(map(repr, tried))}; expected a text file with one class name '
+                'a line, or pass classes as a list)'
+            )
         names = [str(c) for c in classes]
         if not names:
             raise ValueError(f'{type(self).__name__}: classes is empty')
@@ -150,8 +166,10 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
         return self.data_prefix.get('img_path', '') or self.data_root or '.'
 
     def _missing(self, what: str, path: str) -> FileNotFoundError:
-        return FileNotFoundError(f'{type(self).__name__}: dataset not found, missing {what} {path!r} '
-                                 f'(data_root={self.data_root!r}). {self.SOURCE_HINT}')
+        return FileNotFoundError(
+            f'{type(self).__name__}: dataset not found, missing {what} {path!r} '
+            f'(data_root={self.data_root!r}). {self.SOURCE_HINT}'
+        )
 
     def _class_folders(self) -> list[tuple[str, str]]:
         """``[(class name, folder path)]`` of the folder layout, in label order."""
@@ -159,12 +177,13 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
         img_dir = self.img_dir
         if not osp.isdir(img_dir):
             raise self._missing('image directory', img_dir)
-        folders = sorted(d for d in os.listdir(img_dir)
-                         if not d.startswith('.') and osp.isdir(osp.join(img_dir, d)))
+        folders = sorted(d for d in os.listdir(img_dir) if not d.startswith('.') and osp.isdir(osp.join(img_dir, d)))
         if not folders:
-            raise FileNotFoundError(f'{name}: no class folders in {img_dir!r} (expected {img_dir}/<class>/<image>, '
-                                    'e.g. train/n01440764/n01440764_10026.JPEG; for a flat folder of images give '
-                                    f'an annotation file with ann_file). {self.SOURCE_HINT}')
+            raise FileNotFoundError(
+                f'{name}: no class folders in {img_dir!r} (expected {img_dir}/<class>/<image>, '
+                'e.g. train/n01440764/n01440764_10026.JPEG; for a flat folder of images give '
+                f'an annotation file with ann_file). {self.SOURCE_HINT}'
+            )
         given = self._given_classes
         if given is None:
             pairs = [(f, f) for f in folders]
@@ -173,13 +192,17 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
         elif len(given) == len(folders):
             pairs = list(zip(given, folders))  # names for the sorted folders
         else:
-            raise ValueError(f'{name}: {len(given)} classes were given but {img_dir!r} has {len(folders)} class '
-                             f'folders and not all given names are among them (e.g. '
-                             f'{[c for c in given if c not in folders][:3]}); give one name per folder or '
-                             'folder names')
+            raise ValueError(
+                f'{name}: {len(given)} classes were given but {img_dir!r} has {len(folders)} class '
+                f'folders and not all given names are among them (e.g. '
+                f'{[c for c in given if c not in folders][:3]}); give one name per folder or '
+                'folder names'
+            )
         if self.num_classes is not None and self.num_classes != len(pairs):
-            raise ValueError(f'{name}: num_classes={self.num_classes} but {img_dir!r} has {len(pairs)} class '
-                             f'folders{" selected by classes" if given is not None else ""}')
+            raise ValueError(
+                f'{name}: num_classes={self.num_classes} but {img_dir!r} has {len(pairs)} class '
+                f'folders{" selected by classes" if given is not None else ""}'
+            )
         return [(cls, osp.join(img_dir, folder)) for cls, folder in pairs]
 
     # ------------------------------------------------------------------ loading
@@ -197,9 +220,11 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
                 files.extend(osp.join(dirpath, f) for f in filenames if f.lower().endswith(IMG_EXTENSIONS))
             if not files:
-                raise FileNotFoundError(f'{type(self).__name__}: class folder {folder!r} holds no images (expected '
-                                        f'files with one of the extensions {", ".join(IMG_EXTENSIONS)}, '
-                                        'in it or its subfolders)')
+                raise FileNotFoundError(
+                    f'{type(self).__name__}: class folder {folder!r} holds no images (expected '
+                    f'files with one of the extensions {", ".join(IMG_EXTENSIONS)}, '
+                    'in it or its subfolders)'
+                )
             data_list.extend(dict(img_path=f, gt_label=label) for f in sorted(files))
         if self._given_classes is None:
             self._metainfo['classes'] = tuple(cls for cls, _ in pairs)
@@ -213,8 +238,11 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
         img_dir = self.data_prefix.get('img_path', '')
         if img_dir and not osp.isdir(img_dir):
             raise self._missing('image directory', img_dir)
-        upper = self.num_classes if self.num_classes is not None else \
-            (len(self._given_classes) if self._given_classes is not None else None)
+        upper = (
+            self.num_classes
+            if self.num_classes is not None
+            else (len(self._given_classes) if self._given_classes is not None else None)
+        )
         expected = f'[0, {upper})' if upper is not None else 'a non-negative int'
         data_list, missing = [], []
         with open(ann_file, encoding='utf-8') as f:
@@ -228,24 +256,37 @@ class ImageNetDataset(SampleFileErrorsMixin, BaseDataset):
                         raise ValueError
                     label = int(parts[1])
                 except ValueError:
-                    raise ValueError(f'{name}: {ann_file!r}, line {lineno}: expected "<relative/image/path> <int '
-                                     f'label>", got {line!r}') from None
+                    raise ValueError(
+                        f'{name}: {ann_file!r}, line {lineno}: expected "<relative/image/path> <int '
+                        f'label>", got {line!r}'
+                    ) from None
                 if label < 0 or (upper is not None and label >= upper):
-                    source = '' if upper is None else \
-                        f' (num_classes={upper})' if self.num_classes is not None else f' ({upper} classes given)'
-                    raise ValueError(f'{name}: {ann_file!r}, line {lineno}: label {label} is out of range, expected '
-                                     f'{expected}{source}')
+                    source = (
+                        ''
+                        if upper is None
+                        else f' (num_classes={upper})'
+                        if self.num_classes is not None
+                        else f' ({upper} classes given)'
+                    )
+                    raise ValueError(
+                        f'{name}: {ann_file!r}, line {lineno}: label {label} is out of range, expected '
+                        f'{expected}{source}'
+                    )
                 path = osp.join(img_dir, parts[0])
                 if not osp.isfile(path):
                     missing.append((lineno, path))
                 data_list.append(dict(img_path=path, gt_label=label))
         if missing:
             where = ', '.join(f'{p!r} (line {n})' for n, p in missing[:3])
-            raise FileNotFoundError(f'{name}: {len(missing)} image(s) listed in {ann_file!r} do not exist, e.g. '
-                                    f'{where} (paths are relative to the image directory {img_dir!r})')
+            raise FileNotFoundError(
+                f'{name}: {len(missing)} image(s) listed in {ann_file!r} do not exist, e.g. '
+                f'{where} (paths are relative to the image directory {img_dir!r})'
+            )
         if not data_list:
-            raise ValueError(f'{name}: annotation file {ann_file!r} lists no images (expected lines '
-                             '"<relative/image/path> <int label>")')
+            raise ValueError(
+                f'{name}: annotation file {ann_file!r} lists no images (expected lines '
+                '"<relative/image/path> <int label>")'
+            )
         if 'classes' not in self._metainfo:
             count = max(d['gt_label'] for d in data_list) + 1
             self._metainfo['classes'] = tuple(str(i) for i in range(count))

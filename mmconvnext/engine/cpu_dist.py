@@ -9,6 +9,7 @@ either, so a config run by a distributed launcher without CUDA asks for
 :func:`mmconvnext.apis.setup_cpu_distributed`): mmengine's wrapper without
 ``device_ids`` whose SyncBN layers all-reduce their statistics over gloo.
 """
+
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
@@ -68,8 +69,9 @@ def convert_sync_batchnorm_for_cpu(module: nn.Module) -> nn.Module:
     :class:`CPUSyncBatchNorm` sharing its parameters and buffers; returns ``module``."""
     for name, child in module.named_children():
         if isinstance(child, nn.SyncBatchNorm):
-            new = CPUSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
-                                   child.track_running_stats)
+            new = CPUSyncBatchNorm(
+                child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats
+            )
             if child.affine:
                 new.weight, new.bias = child.weight, child.bias
             if child.track_running_stats:
@@ -92,5 +94,6 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
         num_sync = sum(isinstance(m, nn.SyncBatchNorm) for m in module.modules())
         super().__init__(module=convert_sync_batchnorm_for_cpu(module), **kwargs)
         if num_sync:
-            print_log(f'CPU DDP: {num_sync} SyncBatchNorm layers synchronise over gloo (CPUSyncBatchNorm)',
-                      logger='current')
+            print_log(
+                f'CPU DDP: {num_sync} SyncBatchNorm layers synchronise over gloo (CPUSyncBatchNorm)', logger='current'
+            )

@@ -8,6 +8,7 @@ are the EMA weights' (the weights mmengine saves as the checkpoint's ``state_dic
 so ``tools/test.py`` on that checkpoint reports the same numbers); ``raw/accuracy/top1``
 etc. are the raw weights'. Without an EMAHook it is mmengine's ValLoop.
 """
+
 import torch
 from mmengine.hooks import EMAHook
 from mmengine.runner import ValLoop
@@ -19,7 +20,6 @@ __all__ = ['RawAndEMAValLoop']
 
 @LOOPS.register_module()
 class RawAndEMAValLoop(ValLoop):
-
     def run(self) -> dict:
         if not any(isinstance(h, EMAHook) for h in self.runner.hooks):
             return super().run()

@@ -12,6 +12,7 @@ same way: inputs of a dtype the kernels lack are cast to fp32, the RoIAlign outp
 unchanged. fp32 inputs and fp16 on CUDA reach mmcv's kernels exactly as before.
 Applied once when :mod:`mmconvnext` is imported; a no-op without mmcv's compiled ops.
 """
+
 import functools
 
 import torch

@@ -9,6 +9,7 @@ file asks for, exactly those are allow-listed; ``getattr`` itself is not: the na
 ``builtins.getattr`` resolves to :func:`history_buffer_statistic`, which hands out
 HistoryBuffer's statistics methods and refuses everything else.
 """
+
 import pickle
 
 import numpy as np

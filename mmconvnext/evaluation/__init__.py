@@ -1,5 +1,6 @@
 """Metrics in the mmconvnext scope (the METRICS registry reaches this package lazily by
 its location)."""
+
 from .metrics import Accuracy
 
 __all__ = ['Accuracy']

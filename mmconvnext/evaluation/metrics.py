@@ -4,6 +4,7 @@ mmpretrain cannot be imported in this environment).
     val_evaluator = dict(type='mmconvnext.Accuracy', topk=(1, 5))
     # -> {'accuracy/top1': 81.2, 'accuracy/top5': 95.6}  (percent)
 """
+
 import warnings
 from typing import Any, Optional, Sequence, Union
 
@@ -21,8 +22,10 @@ def _field(sample: Union[BaseDataElement, dict], key: str, index: int) -> Any:
     value = sample.get(key) if isinstance(sample, (dict, BaseDataElement)) else None
     if value is None:
         keys = sorted(sample.keys()) if isinstance(sample, (dict, BaseDataElement)) else type(sample).__name__
-        raise KeyError(f"Accuracy: data sample {index} has no '{key}' (it has {keys}); expected the classifier's "
-                       "outputs with 'pred_score' (class scores) and 'gt_label' (the true class)")
+        raise KeyError(
+            f"Accuracy: data sample {index} has no '{key}' (it has {keys}); expected the classifier's "
+            "outputs with 'pred_score' (class scores) and 'gt_label' (the true class)"
+        )
     return value
 
 
@@ -47,11 +50,13 @@ class Accuracy(BaseMetric):
 
     default_prefix: Optional[str] = 'accuracy'
 
-    def __init__(self,
-                 topk: Union[int, Sequence[int]] = (1, 5),
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        topk: Union[int, Sequence[int]] = (1, 5),
+        collect_device: str = 'cpu',
+        prefix: Optional[str] = None,
+        collect_dir: Optional[str] = None,
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         ks = (topk,) if isinstance(topk, (int, np.integer)) else tuple(topk)
         if not ks or not all(isinstance(k, (int, np.integer)) and k >= 1 for k in ks):
@@ -65,13 +70,17 @@ class Accuracy(BaseMetric):
             score = torch.as_tensor(_field(sample, 'pred_score', i)).detach().reshape(-1).float().cpu()
             label = torch.as_tensor(_field(sample, 'gt_label', i)).reshape(-1)
             if label.numel() != 1:
-                raise ValueError(f'Accuracy: data sample {i} has gt_label of shape {tuple(label.shape)}, '
-                                 'expected one class index')
+                raise ValueError(
+                    f'Accuracy: data sample {i} has gt_label of shape {tuple(label.shape)}, expected one class index'
+                )
             num_classes = score.numel()
             if kmax > num_classes and not self._warned:
                 self._warned = True
-                warnings.warn(f'Accuracy: topk={self.topk} asks for more classes than the {num_classes} scored; '
-                              f'top-k for k > {num_classes} is computed as top-{num_classes}', stacklevel=2)
+                warnings.warn(
+                    f'Accuracy: topk={self.topk} asks for more classes than the {num_classes} scored; '
+                    f'top-k for k > {num_classes} is computed as top-{num_classes}',
+                    stacklevel=2,
+                )
             # a stable descending sort: equal scores keep the lower class index first
             order = torch.sort(score, descending=True, stable=True).indices[:kmax]
             self.results.append(dict(topk=order.numpy().astype(np.int64), gt_label=int(label.item())))

@@ -1,4 +1,5 @@
 """The ADE20K-layout datasets: layout checks, errors naming files, the shapes generator."""
+
 import filecmp
 import os
 
@@ -14,9 +15,13 @@ PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(t
 
 def _dataset(data_root, cls=ADE20KDataset, split='training'):
     from mmengine.registry import init_default_scope
+
     init_default_scope('mmseg')
-    return cls(data_root=str(data_root), pipeline=PIPELINE,
-               data_prefix=dict(img_path=f'images/{split}', seg_map_path=f'annotations/{split}'))
+    return cls(
+        data_root=str(data_root),
+        pipeline=PIPELINE,
+        data_prefix=dict(img_path=f'images/{split}', seg_map_path=f'annotations/{split}'),
+    )
 
 
 @pytest.fixture(scope='module')
@@ -86,6 +91,10 @@ def test_generator_is_deterministic_and_keeps_a_matching_copy(tmp_path):
     assert os.path.getmtime(os.path.join(a, 'shapes.json')) == stamp  # kept, not rewritten
     c = make_shapes_dataset(str(tmp_path / 'a'), num_train=2, num_val=1, size=40, seed=4)  # other args: rewritten
     assert len(os.listdir(os.path.join(c, 'images/training'))) == 2
-    labels = np.stack([np.asarray(cv2.imread(os.path.join(a, 'annotations/training', f), 0))
-                       for f in sorted(os.listdir(os.path.join(a, 'annotations/training')))])
+    labels = np.stack(
+        [
+            np.asarray(cv2.imread(os.path.join(a, 'annotations/training', f), 0))
+            for f in sorted(os.listdir(os.path.join(a, 'annotations/training')))
+        ]
+    )
     assert labels.max() <= 5 and (labels == 1).any()

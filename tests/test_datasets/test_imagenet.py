@@ -1,5 +1,6 @@
 """ImageNet-layout classification data: both layouts, errors naming files and lines,
 the shapes generator, and the classification transforms (ours and mmcv's eval ones)."""
+
 import filecmp
 import os
 
@@ -58,7 +59,10 @@ def test_folder_layout_recursive_extensions_and_classes(tmp_path, shapes_root):
     ds = ImageNetDataset(data_root=str(root), data_prefix='train')
     assert ds.metainfo['classes'] == ('a', 'b')
     assert [(os.path.relpath(d['img_path'], root), d['gt_label']) for d in ds.load_data_list()] == [
-        ('train/a/z.webp', 0), ('train/b/sub/y.jpeg', 1), ('train/b/x.PNG', 1)]
+        ('train/a/z.webp', 0),
+        ('train/b/sub/y.jpeg', 1),
+        ('train/b/x.PNG', 1),
+    ]
     # folder names select (and order) classes; other names rename the sorted folders
     ds = ImageNetDataset(data_root=str(root), data_prefix='train', classes=['b'])
     assert ds.metainfo['classes'] == ('b',) and [d['gt_label'] for d in ds.load_data_list()] == [0, 0]
@@ -70,8 +74,9 @@ def test_folder_layout_recursive_extensions_and_classes(tmp_path, shapes_root):
 
 
 def test_annotation_layout(shapes_root):
-    ds = ImageNetDataset(data_root=shapes_root, data_prefix='train', ann_file='meta/train.txt',
-                         classes='meta/classes.txt')
+    ds = ImageNetDataset(
+        data_root=shapes_root, data_prefix='train', ann_file='meta/train.txt', classes='meta/classes.txt'
+    )
     folder = ImageNetDataset(data_root=shapes_root, data_prefix='train')
     assert ds.metainfo['classes'] == CLASSES and len(ds) == 12
     a = sorted((d['img_path'], d['gt_label']) for d in ds.load_data_list())
@@ -139,11 +144,14 @@ def test_annotation_line_that_does_not_parse(tmp_path, shapes_root):
         ImageNetDataset(data_root=root, data_prefix='img', ann_file='meta/list.txt')
 
 
-@pytest.mark.parametrize('kwargs, label, expected', [
-    (dict(num_classes=2), 2, r'\[0, 2\)'),
-    (dict(classes=['x', 'y']), 5, r'\[0, 2\)'),
-    (dict(), -1, 'non-negative'),
-])
+@pytest.mark.parametrize(
+    'kwargs, label, expected',
+    [
+        (dict(num_classes=2), 2, r'\[0, 2\)'),
+        (dict(classes=['x', 'y']), 5, r'\[0, 2\)'),
+        (dict(), -1, 'non-negative'),
+    ],
+)
 def test_label_out_of_range(tmp_path, shapes_root, kwargs, label, expected):
     root = _ann(tmp_path, shapes_root, f'a/1.JPEG 0\nb/2.JPEG {label}\n')
     with pytest.raises(ValueError, match=expected) as e:
@@ -170,8 +178,9 @@ def test_corrupt_image_is_named_when_loaded(tmp_path, shapes_root):
     bad = os.path.join(root, 'img', 'b', '2.JPEG')
     with open(bad, 'wb') as f:
         f.write(b'\xff\xd8\xff\xe0 truncated')
-    ds = ImageNetDataset(data_root=root, data_prefix='img', ann_file='meta/list.txt',
-                         pipeline=[LoadImageFromFile(), PackClsInputs()])
+    ds = ImageNetDataset(
+        data_root=root, data_prefix='img', ann_file='meta/list.txt', pipeline=[LoadImageFromFile(), PackClsInputs()]
+    )
     assert ds[0]['inputs'].shape[0] == 3  # the intact sample loads
     with pytest.raises(RuntimeError) as e:
         ds[1]
@@ -188,8 +197,7 @@ def test_generator_is_deterministic_and_keeps_a_stamped_copy(tmp_path):
         _, mismatch, errors = filecmp.cmpfiles(os.path.join(a, sub), os.path.join(b, sub), names, shallow=False)
         assert not mismatch and not errors
     assert open(os.path.join(a, 'meta', 'classes.txt')).read().split() == list(CLASSES[:3])
-    assert open(os.path.join(a, 'meta', 'val.txt')).read().splitlines()[1] == \
-        f'{CLASSES[1]}/{CLASSES[1]}_00001.JPEG 1'
+    assert open(os.path.join(a, 'meta', 'val.txt')).read().splitlines()[1] == f'{CLASSES[1]}/{CLASSES[1]}_00001.JPEG 1'
     stamp = os.path.getmtime(os.path.join(a, 'shapes.json'))
     first = os.path.join(a, 'train', CLASSES[0], f'{CLASSES[0]}_00000.JPEG')
     mtime = os.path.getmtime(first)
@@ -201,7 +209,6 @@ def test_generator_is_deterministic_and_keeps_a_stamped_copy(tmp_path):
     assert len(ds) == 2 and ds.metainfo['classes'] == CLASSES[:2]
     with pytest.raises(ValueError, match='num_classes'):
         make_shapes_imagenet(str(tmp_path / 'x'), num_classes=9)
-
 
 
 def test_glyphs_generator_writes_ten_digit_classes_deterministically(tmp_path):
@@ -221,6 +228,7 @@ def test_glyphs_generator_writes_ten_digit_classes_deterministically(tmp_path):
     assert 0.05 < bright < 0.6
     with pytest.raises(ValueError, match='num_train=5 and num_val=10 must be at least num_classes=10'):
         make_glyphs_imagenet(str(tmp_path / 'x'), num_train=5, num_val=10)
+
 
 # ---------------------------------------------------------------------- transforms
 def test_random_resized_crop_box_within_bounds():
@@ -258,7 +266,7 @@ def test_random_resized_crop_output_and_bicubic():
     np.random.seed(5)
     out = t(dict(img=img.copy()))
     assert out['img'].shape == (32, 48, 3) and out['img_shape'] == (32, 48) and out['img'].dtype == np.uint8
-    crop = img[top:top + ch, left:left + cw]
+    crop = img[top : top + ch, left : left + cw]
     np.testing.assert_array_equal(out['img'], mmcv.imresize(crop, (48, 32), interpolation='bicubic'))
     assert not np.array_equal(out['img'], mmcv.imresize(crop, (48, 32), interpolation='bilinear'))
     with pytest.raises(ValueError, match='crop_scale'):
@@ -280,15 +288,26 @@ def test_mmcv_eval_resize_short_edge_and_centre_crop():
 def test_pack_cls_inputs():
     img = np.random.RandomState(0).randint(0, 256, (20, 30, 3), dtype=np.uint8)
     flipped = img[:, ::-1]  # not contiguous
-    packed = PackClsInputs()(dict(img=flipped, gt_label=2, img_path='x.jpg', ori_shape=(20, 30),
-                                  img_shape=(20, 30), flip=True, flip_direction='horizontal', other=1))
+    packed = PackClsInputs()(
+        dict(
+            img=flipped,
+            gt_label=2,
+            img_path='x.jpg',
+            ori_shape=(20, 30),
+            img_shape=(20, 30),
+            flip=True,
+            flip_direction='horizontal',
+            other=1,
+        )
+    )
     inputs, sample = packed['inputs'], packed['data_samples']
     assert inputs.dtype == torch.uint8 and inputs.shape == (3, 20, 30) and inputs.is_contiguous()
     assert torch.equal(inputs, torch.from_numpy(flipped.copy()).permute(2, 0, 1))  # BGR order kept
     assert isinstance(sample, BaseDataElement)
     assert sample.gt_label.dtype == torch.long and sample.gt_label.tolist() == [2]
-    assert sample.metainfo == dict(img_path='x.jpg', ori_shape=(20, 30), img_shape=(20, 30), flip=True,
-                                   flip_direction='horizontal')
+    assert sample.metainfo == dict(
+        img_path='x.jpg', ori_shape=(20, 30), img_shape=(20, 30), flip=True, flip_direction='horizontal'
+    )
     bare = PackClsInputs()(dict(img=img[..., 0], img_path='y.jpg'))
     assert bare['inputs'].shape == (1, 20, 30) and 'gt_label' not in bare['data_samples']
     assert bare['data_samples'].metainfo == dict(img_path='y.jpg')
@@ -298,12 +317,23 @@ def test_training_pipeline_through_the_registry(shapes_root):
     from mmengine.registry import DATASETS, DefaultScope
 
     from mmconvnext.registry import TRANSFORMS
+
     assert TRANSFORMS.get('RandomResizedCrop') is RandomResizedCrop
     assert TRANSFORMS.get('PackClsInputs') is PackClsInputs
     with DefaultScope.overwrite_default_scope('mmconvnext'):  # as a config with default_scope='mmconvnext'
-        ds = DATASETS.build(dict(type='ImageNetDataset', data_root=shapes_root, data_prefix='train', pipeline=[
-            dict(type='LoadImageFromFile'), dict(type='RandomResizedCrop', scale=16),
-            dict(type='RandomFlip', prob=0.5, direction='horizontal'), dict(type='PackClsInputs')]))
+        ds = DATASETS.build(
+            dict(
+                type='ImageNetDataset',
+                data_root=shapes_root,
+                data_prefix='train',
+                pipeline=[
+                    dict(type='LoadImageFromFile'),
+                    dict(type='RandomResizedCrop', scale=16),
+                    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+                    dict(type='PackClsInputs'),
+                ],
+            )
+        )
     sample = ds[3]
     assert sample['inputs'].shape == (3, 16, 16) and sample['data_samples'].gt_label.tolist() == [1]
     assert sample['data_samples'].img_shape == (16, 16) and 'flip' in sample['data_samples'].metainfo

@@ -1,5 +1,6 @@
 """The datasets' registry lookups: classification stays free of mmdet and mmseg, while the
 segmentation and detection datasets still resolve as ``mmconvnext.<name>`` from their scopes."""
+
 import json
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import textwrap
 from ..conftest import ROOT
 
 # what configs/convnext_tiny_in1k.py does with its data, on a tiny generated set
-CLASSIFICATION = textwrap.dedent('''
+CLASSIFICATION = textwrap.dedent("""
     import json, sys, tempfile
     import mmconvnext
     from mmengine.registry import DATASETS, METRICS, MODELS, init_default_scope
@@ -24,12 +25,11 @@ CLASSIFICATION = textwrap.dedent('''
     MODELS.build(dict(type='mmconvnext.ClsDataPreprocessor', num_classes=2))
     print(json.dumps(dict(shape=list(sample['inputs'].shape), label=sample['data_samples'].gt_label.tolist(),
                           imported=[m for m in ('mmdet', 'mmseg') if m in sys.modules])))
-''')
+""")
 
 
 def test_classification_imports_neither_mmdet_nor_mmseg():
-    run = subprocess.run([sys.executable, '-c', CLASSIFICATION], capture_output=True, text=True, timeout=120,
-                         cwd=ROOT)
+    run = subprocess.run([sys.executable, '-c', CLASSIFICATION], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result == dict(shape=[3, 8, 8], label=[1], imported=[])
@@ -55,6 +55,7 @@ def test_segmentation_and_detection_datasets_resolve_from_their_scopes():
     # a name the package does not define falls through to mmengine's own
     from mmengine.dataset import ConcatDataset
     from mmengine.registry import DefaultScope
+
     with DefaultScope.overwrite_default_scope('mmconvnext'):
         with DATASETS.switch_scope_and_registry('mmconvnext') as registry:
             assert registry.get('ConcatDataset') is ConcatDataset

@@ -1,6 +1,7 @@
 """``--amp``'s parts: enable_amp's config edits on either device, and the CPU wrapper
 (bf16 autocast around the forward pass only, no loss scaler, refusing fp16, saying once
 what it does and when the CPU will be slow)."""
+
 import logging
 
 import pytest

@@ -1,5 +1,6 @@
 """CPU multi-process pieces: gloo SyncBN against batch norm over the whole batch, the
 DDP wrapper's conversion, the slurm environment translation."""
+
 import os
 
 import pytest
@@ -28,8 +29,17 @@ def _worker(rank: int, world: int, port: int, x: torch.Tensor, out_dir: str, dty
     (y.float() * torch.arange(y.numel()).view_as(y).sin()).sum().backward()
     for p in bn.parameters():  # what DDP does to parameter grads
         dist.all_reduce(p.grad)
-    torch.save(dict(y=y.detach().float(), gx=part.grad.float(), gw=bn.weight.grad, gb=bn.bias.grad,
-                    rm=bn.running_mean, rv=bn.running_var), os.path.join(out_dir, f'{rank}.pt'))
+    torch.save(
+        dict(
+            y=y.detach().float(),
+            gx=part.grad.float(),
+            gw=bn.weight.grad,
+            gb=bn.bias.grad,
+            rm=bn.running_mean,
+            rv=bn.running_var,
+        ),
+        os.path.join(out_dir, f'{rank}.pt'),
+    )
     dist.destroy_process_group()
 
 
@@ -78,8 +88,9 @@ def test_single_process_is_plain_batch_norm_and_conversion_shares_state():
 
 
 def test_slurm_environment_translation():
-    env = dict(SLURM_PROCID='3', SLURM_NTASKS='8', SLURM_LOCALID='1', SLURM_NODELIST='node[1-2]',
-               MASTER_ADDR='10.0.0.1')
+    env = dict(
+        SLURM_PROCID='3', SLURM_NTASKS='8', SLURM_LOCALID='1', SLURM_NODELIST='node[1-2]', MASTER_ADDR='10.0.0.1'
+    )
     slurm_to_torch_env(env)
     assert (env['RANK'], env['WORLD_SIZE'], env['LOCAL_RANK'], env['MASTER_PORT']) == ('3', '8', '1', '29500')
     with pytest.raises(RuntimeError, match='SLURM_PROCID'):

@@ -14,13 +14,18 @@ class Segmentor(nn.Module):
 
     def __init__(self, frozen_stages: int = 0):
         super().__init__()
-        self.backbone = ConvNeXt(ARCH, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
-                                 layer_scale_init_value=1.0, frozen_stages=frozen_stages)
+        self.backbone = ConvNeXt(
+            ARCH,
+            out_indices=(0, 1, 2, 3),
+            gap_before_final_norm=False,
+            layer_scale_init_value=1.0,
+            frozen_stages=frozen_stages,
+        )
         self.decode_head = nn.Conv2d(64, 5, 1)
 
 
 def official_id(name: str, num_layers: int, decay_type: str) -> int:
-    """FACTS.md's definition, written out independently of the backbone's code."""
+    """The official definition (docs/references.md §3), written out independently of the backbone's code."""
     n = num_layers + 2
     if not name.startswith('backbone.') or name.startswith('backbone.norm'):
         return n - 1
@@ -44,12 +49,17 @@ def build(constructor_cls, model, **paramwise):
     return constructor_cls(cfg, paramwise_cfg=paramwise)(model).optimizer
 
 
-@pytest.mark.parametrize('decay_type, num_layers, rate', [('layer_wise', 6, 0.7), ('stage_wise', 6, 0.9),
-                                                          ('layer_wise', 12, 0.8)])
+@pytest.mark.parametrize(
+    'decay_type, num_layers, rate', [('layer_wise', 6, 0.7), ('stage_wise', 6, 0.9), ('layer_wise', 12, 0.8)]
+)
 def test_groups_match_hand_computed_lrs(decay_type, num_layers, rate):
     model = Segmentor()
-    table = param_table(build(LearningRateDecayOptimizerConstructor, model, decay_rate=rate,
-                              decay_type=decay_type, num_layers=num_layers), model)
+    table = param_table(
+        build(
+            LearningRateDecayOptimizerConstructor, model, decay_rate=rate, decay_type=decay_type, num_layers=num_layers
+        ),
+        model,
+    )
     assert set(table) == {n for n, _ in model.named_parameters()}
     for name, param in model.named_parameters():
         lr, wd = table[name]
@@ -65,8 +75,10 @@ def test_groups_match_hand_computed_lrs(decay_type, num_layers, rate):
 
 def test_frozen_parameters_are_left_out():
     model = Segmentor(frozen_stages=1)
-    table = param_table(build(LearningRateDecayOptimizerConstructor, model, decay_rate=0.9,
-                              decay_type='stage_wise', num_layers=6), model)
+    table = param_table(
+        build(LearningRateDecayOptimizerConstructor, model, decay_rate=0.9, decay_type='stage_wise', num_layers=6),
+        model,
+    )
     assert not any(n.startswith(('backbone.stages.0.', 'backbone.downsample_layers.0.')) for n in table)
 
 
@@ -91,18 +103,26 @@ def test_registered_and_built_from_config():
     from mmengine.optim import build_optim_wrapper
 
     model = Segmentor()
-    wrapper = build_optim_wrapper(model, dict(
-        type='OptimWrapper', optimizer=dict(type='AdamW', lr=BASE_LR, weight_decay=WD),
-        constructor='mmconvnext.LearningRateDecayOptimizerConstructor',
-        paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6)))
+    wrapper = build_optim_wrapper(
+        model,
+        dict(
+            type='OptimWrapper',
+            optimizer=dict(type='AdamW', lr=BASE_LR, weight_decay=WD),
+            constructor='mmconvnext.LearningRateDecayOptimizerConstructor',
+            paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6),
+        ),
+    )
     assert len(wrapper.optimizer.param_groups) == 2 * 6  # ids 0-4 and 7, each decay + no_decay
 
 
-@pytest.mark.parametrize('paramwise, error', [
-    (dict(decay_rate=0.9, decay_mult=2), "paramwise_cfg keys ['decay_mult'] are not understood"),
-    (dict(num_layers=6), "paramwise_cfg needs 'decay_rate'"),
-    (dict(decay_rate=0.9, decay_type='block_wise'), 'decay_type must be one of'),
-])
+@pytest.mark.parametrize(
+    'paramwise, error',
+    [
+        (dict(decay_rate=0.9, decay_mult=2), "paramwise_cfg keys ['decay_mult'] are not understood"),
+        (dict(num_layers=6), "paramwise_cfg needs 'decay_rate'"),
+        (dict(decay_rate=0.9, decay_type='block_wise'), 'decay_type must be one of'),
+    ],
+)
 def test_bad_paramwise_cfg(paramwise, error):
     with pytest.raises((KeyError, ValueError)) as info:
         build(LearningRateDecayOptimizerConstructor, Segmentor(), **paramwise)

@@ -1,6 +1,7 @@
 """mmcv's NMS and RoIAlign under mixed precision (what Mask R-CNN's RPN and RoI heads
 call): bf16 (and CPU fp16) inputs compute in fp32 and give what fp32 inputs give; fp32
 inputs take mmcv's kernels unchanged; gradients reach the feature map in its dtype."""
+
 import pytest
 import torch
 from mmcv.ops import RoIAlign, nms

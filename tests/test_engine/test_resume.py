@@ -1,5 +1,6 @@
 """mmengine 0.10.7 runner checkpoints save and resume under torch >= 2.6, whose
 torch.load defaults to weights_only=True, through an allow-list (not weights_only=False)."""
+
 import copy
 
 import pytest
@@ -50,18 +51,27 @@ def make_runner(work_dir, max_iters, resume_from=None):
     return Runner(
         model=ToyClassifier(),
         work_dir=str(work_dir),
-        train_dataloader=dict(dataset=ToyData(), batch_size=4, num_workers=0,
-                              sampler=dict(type='InfiniteSampler', shuffle=True),
-                              collate_fn=dict(type='default_collate')),
+        train_dataloader=dict(
+            dataset=ToyData(),
+            batch_size=4,
+            num_workers=0,
+            sampler=dict(type='InfiniteSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+        ),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         optim_wrapper=dict(
             optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
             constructor='mmconvnext.LearningRateDecayOptimizerConstructor',
-            paramwise_cfg=dict(decay_rate=0.8, decay_type='layer_wise', num_layers=6)),
-        param_scheduler=[dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=3),
-                         dict(type='CosineAnnealingLR', by_epoch=False, begin=3, end=8)],
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=4, by_epoch=False),
-                           logger=dict(type='LoggerHook', interval=1)),
+            paramwise_cfg=dict(decay_rate=0.8, decay_type='layer_wise', num_layers=6),
+        ),
+        param_scheduler=[
+            dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=3),
+            dict(type='CosineAnnealingLR', by_epoch=False, begin=3, end=8),
+        ],
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=4, by_epoch=False),
+            logger=dict(type='LoggerHook', interval=1),
+        ),
         randomness=dict(seed=0),
         resume=resume_from is not None,
         load_from=resume_from,

@@ -1,5 +1,6 @@
 """Top-k accuracy: known answers on hand-made scores, ties, both sample forms, k
 clamped to the number of classes, the registry, and gathering across two ranks."""
+
 import os
 import warnings
 
@@ -15,12 +16,14 @@ from mmconvnext.evaluation import Accuracy
 from ..conftest import free_port
 
 # 6 classes; the answers: top-1 right for samples 0 and 3, top-5 right for 0, 1 and 3
-SCORES = torch.tensor([
-    [0.10, 0.60, 0.20, 0.05, 0.05, 0.00],  # label 1: top-1 right
-    [0.50, 0.10, 0.30, 0.05, 0.03, 0.02],  # label 2: second best, right from top-2 on
-    [0.90, 0.02, 0.02, 0.02, 0.02, 0.02],  # label 5: tied with 1..4, ranked last by index -> not in top-5
-    [1 / 6] * 6,                           # label 0: all tied, the lowest index wins top-1
-])
+SCORES = torch.tensor(
+    [
+        [0.10, 0.60, 0.20, 0.05, 0.05, 0.00],  # label 1: top-1 right
+        [0.50, 0.10, 0.30, 0.05, 0.03, 0.02],  # label 2: second best, right from top-2 on
+        [0.90, 0.02, 0.02, 0.02, 0.02, 0.02],  # label 5: tied with 1..4, ranked last by index -> not in top-5
+        [1 / 6] * 6,  # label 0: all tied, the lowest index wins top-1
+    ]
+)
 LABELS = [1, 2, 5, 0]
 
 
@@ -87,6 +90,7 @@ def test_bad_arguments_and_samples_are_named():
 
 def test_registered_in_the_mmconvnext_scope():
     from mmengine.registry import METRICS
+
     metric = METRICS.build(dict(type='mmconvnext.Accuracy', topk=(1,)))
     assert isinstance(metric, Accuracy) and metric.prefix == 'accuracy'
 

@@ -5,6 +5,7 @@ R-CNN and Cascade Mask R-CNN, with and without ``with_cp``, shrunk only in size.
 loss is finite and every fp32 parameter gets a finite fp32 gradient; the optimizer
 step keeps the parameters fp32; eval outputs under autocast are within bf16 tolerance
 of fp32."""
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -57,8 +58,9 @@ def test_one_bf16_training_step(task, with_cp):
     model, wrapper = build(cfg)
     assert isinstance(wrapper, AutocastOptimWrapper)
     model.train()
-    inputs, samples = dummy_batch(task if task in ('cls', 'seg') else 'det', 2, *SIZES[task],
-                                  num_classes=10 if task == 'cls' else 80)
+    inputs, samples = dummy_batch(
+        task if task in ('cls', 'seg') else 'det', 2, *SIZES[task], num_classes=10 if task == 'cls' else 80
+    )
     # mmengine's BaseModel.train_step, with the gradients looked at before the step
     with wrapper.optim_context(model):
         assert torch.is_autocast_enabled('cpu') and torch.get_autocast_dtype('cpu') == torch.bfloat16

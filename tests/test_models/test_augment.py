@@ -1,6 +1,7 @@
 """Batch augmentations of the ConvNeXt recipe (mmconvnext/models/classifiers/rand_augment.py, random_erasing.py,
 mixup_cutmix.py), each tested against its definition (timm's RandAugment / RandomErasing / Mixup semantics, PIL's
 op definitions), and against timm itself when the peers are installed (``.peers/timm``)."""
+
 import importlib.util
 import math
 from pathlib import Path
@@ -74,21 +75,36 @@ def test_plan_magnitude_clipping():
 # ------------------------------------------------------------------------------------------------------------
 # RandAugment: level -> argument mappings (timm, level = magnitude / 10)
 # ------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('name, magnitude, sign, expected', [
-    ('Rotate', 9.0, 1.0, 27.0), ('Rotate', 9.0, -1.0, -27.0), ('Rotate', 10.0, 1.0, 30.0),
-    ('ShearX', 9.0, 1.0, 0.27), ('ShearY', 9.0, -1.0, -0.27),
-    ('TranslateXRel', 9.0, 1.0, 0.405), ('TranslateYRel', 10.0, -1.0, -0.45),
-    ('PosterizeIncreasing', 0.0, 1.0, 4.0), ('PosterizeIncreasing', 9.0, 1.0, 1.0),
-    ('PosterizeIncreasing', 10.0, 1.0, 0.0),
-    ('SolarizeIncreasing', 0.0, 1.0, 256.0), ('SolarizeIncreasing', 9.0, 1.0, 26.0),  # 256 - int(230.4)
-    ('SolarizeIncreasing', 10.0, 1.0, 0.0),
-    ('SolarizeAdd', 0.0, 1.0, 0.0), ('SolarizeAdd', 9.0, 1.0, 99.0), ('SolarizeAdd', 10.0, 1.0, 110.0),
-    ('ColorIncreasing', 9.0, 1.0, 1.81), ('ColorIncreasing', 9.0, -1.0, 0.19),
-    ('ContrastIncreasing', 0.0, -1.0, 1.0), ('BrightnessIncreasing', 5.0, -1.0, 0.55),
-    ('SharpnessIncreasing', 10.0, -1.0, 0.1),
-    ('Posterize', 9.0, 1.0, 3.0), ('Solarize', 9.0, 1.0, 230.0), ('Color', 9.0, 1.0, 1.72),
-    ('Brightness', 0.0, 1.0, 0.1),
-])
+@pytest.mark.parametrize(
+    'name, magnitude, sign, expected',
+    [
+        ('Rotate', 9.0, 1.0, 27.0),
+        ('Rotate', 9.0, -1.0, -27.0),
+        ('Rotate', 10.0, 1.0, 30.0),
+        ('ShearX', 9.0, 1.0, 0.27),
+        ('ShearY', 9.0, -1.0, -0.27),
+        ('TranslateXRel', 9.0, 1.0, 0.405),
+        ('TranslateYRel', 10.0, -1.0, -0.45),
+        ('PosterizeIncreasing', 0.0, 1.0, 4.0),
+        ('PosterizeIncreasing', 9.0, 1.0, 1.0),
+        ('PosterizeIncreasing', 10.0, 1.0, 0.0),
+        ('SolarizeIncreasing', 0.0, 1.0, 256.0),
+        ('SolarizeIncreasing', 9.0, 1.0, 26.0),  # 256 - int(230.4)
+        ('SolarizeIncreasing', 10.0, 1.0, 0.0),
+        ('SolarizeAdd', 0.0, 1.0, 0.0),
+        ('SolarizeAdd', 9.0, 1.0, 99.0),
+        ('SolarizeAdd', 10.0, 1.0, 110.0),
+        ('ColorIncreasing', 9.0, 1.0, 1.81),
+        ('ColorIncreasing', 9.0, -1.0, 0.19),
+        ('ContrastIncreasing', 0.0, -1.0, 1.0),
+        ('BrightnessIncreasing', 5.0, -1.0, 0.55),
+        ('SharpnessIncreasing', 10.0, -1.0, 0.1),
+        ('Posterize', 9.0, 1.0, 3.0),
+        ('Solarize', 9.0, 1.0, 230.0),
+        ('Color', 9.0, 1.0, 1.72),
+        ('Brightness', 0.0, 1.0, 0.1),
+    ],
+)
 def test_op_arg_mappings(name, magnitude, sign, expected):
     arg = RandAugment.op_arg(name, torch.tensor([magnitude]), torch.tensor([sign]))
     assert arg.item() == pytest.approx(expected, abs=1e-5)
@@ -250,9 +266,22 @@ def test_equalize_flattens_histogram(ra):
     assert out.min() == 0 and out.max() > 0.95
 
 
-@pytest.mark.parametrize('name', [
-    'ColorIncreasing', 'ContrastIncreasing', 'BrightnessIncreasing', 'SharpnessIncreasing', 'Rotate', 'ShearX',
-    'ShearY', 'TranslateXRel', 'TranslateYRel', 'SolarizeIncreasing', 'SolarizeAdd'])
+@pytest.mark.parametrize(
+    'name',
+    [
+        'ColorIncreasing',
+        'ContrastIncreasing',
+        'BrightnessIncreasing',
+        'SharpnessIncreasing',
+        'Rotate',
+        'ShearX',
+        'ShearY',
+        'TranslateXRel',
+        'TranslateYRel',
+        'SolarizeIncreasing',
+        'SolarizeAdd',
+    ],
+)
 def test_magnitude_zero_is_identity(ra, name):
     # (PosterizeIncreasing keeps 4 bits at magnitude 0, as in timm, so it is not in this list)
     x = grid_image(2, 3, 8, 8)
@@ -269,12 +298,12 @@ def test_apply_plan_equals_per_sample_ops():
     assert len({tuple(r) for r in plan.ops.tolist()}) > 1  # each sample draws its own ops
     out = ra.apply_plan(x, plan)
     for b in range(16):
-        ref = x[b:b + 1]
+        ref = x[b : b + 1]
         for slot in range(2):
             if plan.applied[b, slot]:
                 name = ra.op_names[plan.ops[b, slot]]
-                ref = ra.apply_op(ref, name, plan.magnitudes[b, slot:slot + 1], plan.signs[b, slot:slot + 1])
-        torch.testing.assert_close(out[b:b + 1], ref, atol=1e-5, rtol=0)
+                ref = ra.apply_op(ref, name, plan.magnitudes[b, slot : slot + 1], plan.signs[b, slot : slot + 1])
+        torch.testing.assert_close(out[b : b + 1], ref, atol=1e-5, rtol=0)
 
 
 def test_forward_shape_range_reproducibility():
@@ -304,8 +333,9 @@ def test_op_tables_cover_both_op_lists():
     assert RandAugment().to(torch.float64).fill_value.dtype == torch.float64
 
 
-@pytest.mark.parametrize('bad', [
-    torch.rand(2, 1, 8, 8), torch.rand(3, 8, 8), torch.zeros(2, 3, 8, 8, dtype=torch.long)])
+@pytest.mark.parametrize(
+    'bad', [torch.rand(2, 1, 8, 8), torch.rand(3, 8, 8), torch.zeros(2, 3, 8, 8, dtype=torch.long)]
+)
 def test_rand_augment_rejects_bad_images(bad):
     with pytest.raises(ValueError, match='imgs'):
         RandAugment()(bad)
@@ -384,7 +414,7 @@ def test_erasing_sample_boxes_and_max_count():
     assert mask.shape == (3000, 1, 32, 32)
     b = int(ok[:, 0].nonzero()[0])
     t, le, h, w = (int(v[b, 0]) for v in (boxes.top, boxes.left, boxes.height, boxes.width))
-    assert mask[b, 0, t:t + h, le:le + w].all()
+    assert mask[b, 0, t : t + h, le : le + w].all()
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -446,10 +476,12 @@ def test_switch_and_mix_probabilities():
     draws = [mix.sample_params() for _ in range(2000)]
     assert abs(sum(c for _, c in draws) / 2000 - 0.5) < 0.05
     lams = torch.tensor([lam for lam, c in draws if not c])
-    var = 0.8 * 0.8 / (1.6 ** 2 * 2.6)  # Beta(0.8, 0.8)
+    var = 0.8 * 0.8 / (1.6**2 * 2.6)  # Beta(0.8, 0.8)
     assert abs(lams.mean().item() - 0.5) < 0.04 and abs(lams.var().item() - var) < 0.015
-    assert abs(sum(c for _, c in (MixupCutmix(10, switch_prob=0.2).sample_params() for _ in range(2000))) / 2000
-               - 0.2) < 0.05
+    assert (
+        abs(sum(c for _, c in (MixupCutmix(10, switch_prob=0.2).sample_params() for _ in range(2000))) / 2000 - 0.2)
+        < 0.05
+    )
     half = [MixupCutmix(10, prob=0.5).sample_params() for _ in range(2000)]
     assert abs(sum(lam == 1.0 for lam, _ in half) / 2000 - 0.5) < 0.05
     assert not any(c for _, c in (MixupCutmix(10, cutmix_alpha=0.0).sample_params() for _ in range(200)))
@@ -504,35 +536,38 @@ def test_cutmix_box_is_clipped_and_lam_corrected():
 # ------------------------------------------------------------------------------------------------------------
 # argument checks
 # ------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('factory, arg', [
-    (lambda: RandAugment(num_ops=-1), 'num_ops'),
-    (lambda: RandAugment(num_ops=1.5), 'num_ops'),
-    (lambda: RandAugment(magnitude=-1), 'magnitude'),
-    (lambda: RandAugment(magnitude_std=-0.5), 'magnitude_std'),
-    (lambda: RandAugment(magnitude_max=0), 'magnitude_max'),
-    (lambda: RandAugment(prob=1.5), 'prob'),
-    (lambda: RandAugment(increasing=1), 'increasing'),
-    (lambda: RandAugment(fill=(0.5, 0.5)), 'fill'),
-    (lambda: RandAugment(fill=(0.5, 0.5, 2.0)), 'fill'),
-    (lambda: RandomErasing(prob=-0.1), 'prob'),
-    (lambda: RandomErasing(min_area=0.0), 'min_area'),
-    (lambda: RandomErasing(min_area=0.5, max_area=0.4), 'max_area'),
-    (lambda: RandomErasing(min_aspect=0.0), 'min_aspect'),
-    (lambda: RandomErasing(min_aspect=2.0, max_aspect=1.0), 'max_aspect'),
-    (lambda: RandomErasing(max_count=0), 'max_count'),
-    (lambda: MixupCutmix(0), 'num_classes'),
-    (lambda: MixupCutmix(10, mixup_alpha=-1.0), 'mixup_alpha'),
-    (lambda: MixupCutmix(10, cutmix_alpha=-0.1), 'cutmix_alpha'),
-    (lambda: MixupCutmix(10, switch_prob=1.1), 'switch_prob'),
-    (lambda: MixupCutmix(10, prob=-0.5), 'prob'),
-    (lambda: MixupCutmix(10, label_smoothing=1.0), 'label_smoothing'),
-    (lambda: MixupCutmix(10, cutmix_minmax=(0.5, 0.2)), 'cutmix_minmax'),
-    (lambda: MixupCutmix(10, cutmix_minmax=(0.5,)), 'cutmix_minmax'),
-    (lambda: MixupCutmix(10, correct_lam=None), 'correct_lam'),
-    (lambda: one_hot_smooth(torch.tensor([0]), 3, smoothing=-0.1), 'smoothing'),
-    (lambda: one_hot_smooth(torch.tensor([0.5]), 3), 'labels'),
-    (lambda: RandAugment().apply_op(torch.rand(1, 3, 8, 8), 'Cutout', 5.0), 'name'),
-])
+@pytest.mark.parametrize(
+    'factory, arg',
+    [
+        (lambda: RandAugment(num_ops=-1), 'num_ops'),
+        (lambda: RandAugment(num_ops=1.5), 'num_ops'),
+        (lambda: RandAugment(magnitude=-1), 'magnitude'),
+        (lambda: RandAugment(magnitude_std=-0.5), 'magnitude_std'),
+        (lambda: RandAugment(magnitude_max=0), 'magnitude_max'),
+        (lambda: RandAugment(prob=1.5), 'prob'),
+        (lambda: RandAugment(increasing=1), 'increasing'),
+        (lambda: RandAugment(fill=(0.5, 0.5)), 'fill'),
+        (lambda: RandAugment(fill=(0.5, 0.5, 2.0)), 'fill'),
+        (lambda: RandomErasing(prob=-0.1), 'prob'),
+        (lambda: RandomErasing(min_area=0.0), 'min_area'),
+        (lambda: RandomErasing(min_area=0.5, max_area=0.4), 'max_area'),
+        (lambda: RandomErasing(min_aspect=0.0), 'min_aspect'),
+        (lambda: RandomErasing(min_aspect=2.0, max_aspect=1.0), 'max_aspect'),
+        (lambda: RandomErasing(max_count=0), 'max_count'),
+        (lambda: MixupCutmix(0), 'num_classes'),
+        (lambda: MixupCutmix(10, mixup_alpha=-1.0), 'mixup_alpha'),
+        (lambda: MixupCutmix(10, cutmix_alpha=-0.1), 'cutmix_alpha'),
+        (lambda: MixupCutmix(10, switch_prob=1.1), 'switch_prob'),
+        (lambda: MixupCutmix(10, prob=-0.5), 'prob'),
+        (lambda: MixupCutmix(10, label_smoothing=1.0), 'label_smoothing'),
+        (lambda: MixupCutmix(10, cutmix_minmax=(0.5, 0.2)), 'cutmix_minmax'),
+        (lambda: MixupCutmix(10, cutmix_minmax=(0.5,)), 'cutmix_minmax'),
+        (lambda: MixupCutmix(10, correct_lam=None), 'correct_lam'),
+        (lambda: one_hot_smooth(torch.tensor([0]), 3, smoothing=-0.1), 'smoothing'),
+        (lambda: one_hot_smooth(torch.tensor([0.5]), 3), 'labels'),
+        (lambda: RandAugment().apply_op(torch.rand(1, 3, 8, 8), 'Cutout', 5.0), 'name'),
+    ],
+)
 def test_bad_arguments_raise_value_error(factory, arg):
     with pytest.raises(ValueError, match=arg):
         factory()
@@ -611,8 +646,9 @@ def test_timm_mixup_and_cutmix(monkeypatch):
     for use_cutmix in (False, True):
         for minmax in (None, (0.3, 0.7)):
             for lam in (0.15, 0.5, 0.93):
-                theirs = mixup.Mixup(mixup_alpha=0.8, cutmix_alpha=1.0, cutmix_minmax=minmax, label_smoothing=0.1,
-                                     num_classes=5)
+                theirs = mixup.Mixup(
+                    mixup_alpha=0.8, cutmix_alpha=1.0, cutmix_minmax=minmax, label_smoothing=0.1, num_classes=5
+                )
                 theirs._params_per_batch = lambda lam=lam, c=use_cutmix: (lam, c)
                 ref_x, ref_y = theirs(x.clone(), labels)
                 ours = MixupCutmix(5, cutmix_minmax=minmax)

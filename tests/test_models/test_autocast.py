@@ -11,6 +11,7 @@ takes the dispatch path CUDA's AMP takes, so these tests prove the GPU's ``--amp
 * eval outputs under autocast are within bf16/fp16 tolerance of fp32;
 * GRN's norms do not overflow fp16; the classifier's batch augmentations run in fp32.
 """
+
 import pytest
 import torch
 
@@ -28,9 +29,14 @@ def _cpu_autocast_supports(dtype: torch.dtype) -> bool:
         return False
 
 
-DTYPES = [pytest.param(d, id=str(d).split('.')[-1], marks=pytest.mark.skipif(
-    not _cpu_autocast_supports(d), reason=f'this torch has no CPU autocast for {d}')) for d in (torch.bfloat16,
-                                                                                              torch.float16)]
+DTYPES = [
+    pytest.param(
+        d,
+        id=str(d).split('.')[-1],
+        marks=pytest.mark.skipif(not _cpu_autocast_supports(d), reason=f'this torch has no CPU autocast for {d}'),
+    )
+    for d in (torch.bfloat16, torch.float16)
+]
 #: relative tolerance (max abs difference over max abs value) for a reduced-precision run
 TOL = {torch.bfloat16: 3e-2, torch.float16: 5e-3}
 
@@ -46,8 +52,13 @@ VARIANTS = {
 
 def build(with_cp: bool = False, **kwargs) -> ConvNeXt:
     torch.manual_seed(0)
-    model = ConvNeXt({k: list(v) for k, v in TINY_ARCH.items()}, out_indices=(0, 1, 2, 3),
-                     gap_before_final_norm=False, with_cp=with_cp, **kwargs)
+    model = ConvNeXt(
+        {k: list(v) for k, v in TINY_ARCH.items()},
+        out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False,
+        with_cp=with_cp,
+        **kwargs,
+    )
     with torch.no_grad():
         for p in model.parameters():  # non-trivial values everywhere (layer scale, GRN included)
             p.normal_(std=0.2)
@@ -79,8 +90,11 @@ def test_with_cp_equals_without_under_autocast(variant, dtype):
     loss_cp, grads_cp = loss_and_grads(ckpt, x, dtype)
     assert torch.isfinite(loss) and abs(loss - loss_cp) <= TOL[dtype] * loss.abs().clamp_min(1e-3)
     frozen = kwargs.get('frozen_stages', 0)
-    expected = {n for n, p in plain.named_parameters()
-                if not any(n.startswith(f'{m}.{i}.') for m in ('stages', 'downsample_layers') for i in range(frozen))}
+    expected = {
+        n
+        for n, p in plain.named_parameters()
+        if not any(n.startswith(f'{m}.{i}.') for m in ('stages', 'downsample_layers') for i in range(frozen))
+    }
     assert set(grads) == set(grads_cp) == expected
     for name, g in grads.items():
         g_cp = grads_cp[name]
@@ -162,8 +176,12 @@ def test_classifier_augmentations_run_in_fp32_under_autocast():
     from mmconvnext.analysis import dummy_batch
     from mmconvnext.models.classifiers import ClsDataPreprocessor
 
-    pre = ClsDataPreprocessor(num_classes=5, rand_augment=dict(num_ops=2, magnitude=9, magnitude_std=0.5),
-                              random_erasing=dict(prob=0.25), mixup_cutmix=dict(mixup_alpha=0.8, cutmix_alpha=1.0))
+    pre = ClsDataPreprocessor(
+        num_classes=5,
+        rand_augment=dict(num_ops=2, magnitude=9, magnitude_std=0.5),
+        random_erasing=dict(prob=0.25),
+        mixup_cutmix=dict(mixup_alpha=0.8, cutmix_alpha=1.0),
+    )
     outs = []
     for enabled in (False, True):
         images, samples = dummy_batch('cls', 4, 32, 32, num_classes=5)

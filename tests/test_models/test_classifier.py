@@ -1,5 +1,6 @@
 """The ImageNet classifier: forward modes, losses, head init, the data preprocessor, and
 foreign classifier checkpoints loaded with their heads."""
+
 import re
 from collections import OrderedDict
 
@@ -16,10 +17,21 @@ from ..test_checkpoint import official_key, timm_key
 
 
 def make_classifier(num_classes=5, **kwargs) -> ConvNeXtClassifier:
-    backbone = dict(type='mmconvnext.ConvNeXt', arch={k: list(v) for k, v in TINY_ARCH.items()},
-                    gap_before_final_norm=True, out_indices=-1)
-    model = MODELS.build(dict(type='mmconvnext.ConvNeXtClassifier', backbone=backbone, num_classes=num_classes,
-                              data_preprocessor=dict(type='mmconvnext.ClsDataPreprocessor'), **kwargs))
+    backbone = dict(
+        type='mmconvnext.ConvNeXt',
+        arch={k: list(v) for k, v in TINY_ARCH.items()},
+        gap_before_final_norm=True,
+        out_indices=-1,
+    )
+    model = MODELS.build(
+        dict(
+            type='mmconvnext.ConvNeXtClassifier',
+            backbone=backbone,
+            num_classes=num_classes,
+            data_preprocessor=dict(type='mmconvnext.ClsDataPreprocessor'),
+            **kwargs,
+        )
+    )
     model.init_weights()
     return model
 
@@ -72,15 +84,25 @@ def test_backbone_must_pool_and_return_one_output():
 
 def test_preprocessor_gets_num_classes_and_smoothing_from_the_model():
     backbone = dict(type='mmconvnext.ConvNeXt', arch={k: list(v) for k, v in TINY_ARCH.items()})
-    model = ConvNeXtClassifier(backbone, 7, label_smoothing=0.2, data_preprocessor=dict(
-        type='mmconvnext.ClsDataPreprocessor', mixup_cutmix=dict(mixup_alpha=0.8, cutmix_alpha=1.0)))
+    model = ConvNeXtClassifier(
+        backbone,
+        7,
+        label_smoothing=0.2,
+        data_preprocessor=dict(
+            type='mmconvnext.ClsDataPreprocessor', mixup_cutmix=dict(mixup_alpha=0.8, cutmix_alpha=1.0)
+        ),
+    )
     assert model.data_preprocessor.mixup_cutmix.num_classes == 7
     assert model.data_preprocessor.mixup_cutmix.label_smoothing == 0.2
 
 
 def test_preprocessor_train_and_eval():
-    pre = ClsDataPreprocessor(num_classes=4, rand_augment=dict(), random_erasing=dict(prob=1.0),
-                              mixup_cutmix=dict(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1))
+    pre = ClsDataPreprocessor(
+        num_classes=4,
+        rand_augment=dict(),
+        random_erasing=dict(prob=1.0),
+        mixup_cutmix=dict(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1),
+    )
     imgs = [torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8) for _ in range(4)]
     data = dict(inputs=imgs, data_samples=samples([0, 1, 2, 3]))
     out = pre(data, training=False)  # evaluation: BGR -> RGB and normalisation only
@@ -102,7 +124,7 @@ def _foreign(model: ConvNeXtClassifier, fmt: str) -> dict:
     out = OrderedDict()
     for key, value in model.state_dict().items():
         if key.startswith('backbone.'):
-            name = key[len('backbone.'):]
+            name = key[len('backbone.') :]
             out[official_key(name) if fmt == 'official' else timm_key(name)] = value
     if fmt == 'official':
         out['head.weight'], out['head.bias'] = model.head.fc.weight, model.head.fc.bias

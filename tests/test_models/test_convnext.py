@@ -12,18 +12,35 @@ from mmconvnext.models.layers import compute_path, onednn
 from mmconvnext.models.layers.compute_path import BlockPath, block_path
 
 # ConvNeXt-V1 parameter counts with the 1000-class head, from the paper / model zoos
-# (FACTS.md), in millions, with the precision FACTS.md gives them.
+# (docs/references.md §1), in millions, with the precision given there.
 PAPER_PARAMS_M = {
-    'atto': (3.7, 1), 'femto': (5.2, 1), 'pico': (9.1, 1), 'nano': (15.6, 1),
-    'tiny': (28.59, 2), 'small': (50.22, 2), 'base': (88.59, 2), 'large': (197.77, 2),
+    'atto': (3.7, 1),
+    'femto': (5.2, 1),
+    'pico': (9.1, 1),
+    'nano': (15.6, 1),
+    'tiny': (28.59, 2),
+    'small': (50.22, 2),
+    'base': (88.59, 2),
+    'large': (197.77, 2),
     'xlarge': (350.20, 2),
 }
 
 # mmpretrain.ConvNeXt's constructor arguments (the drop-in contract)
 MMPRETRAIN_ARGS = [
-    'arch', 'in_channels', 'stem_patch_size', 'norm_cfg', 'act_cfg', 'linear_pw_conv', 'use_grn',
-    'drop_path_rate', 'layer_scale_init_value', 'out_indices', 'frozen_stages',
-    'gap_before_final_norm', 'with_cp', 'init_cfg',
+    'arch',
+    'in_channels',
+    'stem_patch_size',
+    'norm_cfg',
+    'act_cfg',
+    'linear_pw_conv',
+    'use_grn',
+    'drop_path_rate',
+    'layer_scale_init_value',
+    'out_indices',
+    'frozen_stages',
+    'gap_before_final_norm',
+    'with_cp',
+    'init_cfg',
 ]
 
 
@@ -94,9 +111,15 @@ def test_gap_before_final_norm_is_pool_then_norm(tiny_arch):
 @pytest.mark.parametrize('use_grn', [False, True])
 @pytest.mark.parametrize('linear_pw_conv', [True, False])
 def test_every_parameter_gets_a_gradient(tiny_arch, use_grn, linear_pw_conv):
-    model = ConvNeXt(tiny_arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
-                     use_grn=use_grn, linear_pw_conv=linear_pw_conv, layer_scale_init_value=1.0,
-                     drop_path_rate=0.1)
+    model = ConvNeXt(
+        tiny_arch,
+        out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False,
+        use_grn=use_grn,
+        linear_pw_conv=linear_pw_conv,
+        layer_scale_init_value=1.0,
+        drop_path_rate=0.1,
+    )
     model.init_weights()
     if use_grn:  # GRN starts at zero, which gives it a gradient but nothing upstream of it
         for m in model.modules():
@@ -110,8 +133,7 @@ def test_every_parameter_gets_a_gradient(tiny_arch, use_grn, linear_pw_conv):
 
 
 def test_with_cp_same_outputs_and_gradients(tiny_arch):
-    kwargs = dict(arch=tiny_arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
-                  layer_scale_init_value=1.0)
+    kwargs = dict(arch=tiny_arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False, layer_scale_init_value=1.0)
     plain = ConvNeXt(**kwargs)
     plain.init_weights()
     ckpt = ConvNeXt(with_cp=True, **kwargs)
@@ -169,8 +191,13 @@ def test_with_cp_keeps_a_third_of_the_activations(onednn_cpu):
 
 @pytest.mark.parametrize('frozen_stages', [1, 2, 4])
 def test_frozen_stages_stay_frozen_through_train(tiny_arch, frozen_stages):
-    model = ConvNeXt(tiny_arch, out_indices=(0, 1, 2, 3), frozen_stages=frozen_stages,
-                     gap_before_final_norm=False, layer_scale_init_value=1.0)
+    model = ConvNeXt(
+        tiny_arch,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=frozen_stages,
+        gap_before_final_norm=False,
+        layer_scale_init_value=1.0,
+    )
     model.train()
     before = copy.deepcopy(model.state_dict())
     optim = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
@@ -252,17 +279,20 @@ def test_negative_out_indices_and_caller_args_untouched(tiny_arch):
     assert model.out_channels == (8, 64) and model.out_strides == (4, 32)
 
 
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(arch='gigantic'), "Unknown ConvNeXt arch 'gigantic'; choose one of ['atto', 'base'"),
-    (dict(arch={'depths': [1, 2]}), "'depths' and 'channels'"),
-    (dict(arch={'depths': [1, 2], 'channels': [8]}), 'of the same length'),
-    (dict(out_indices=4), 'out_indices entry 4 is out of range for 4 stages (valid: -4..3)'),
-    (dict(out_indices=(-5,)), 'out_indices entry -5 is out of range'),
-    (dict(out_indices=(1, -3)), 'name a stage twice'),
-    (dict(frozen_stages=5), 'frozen_stages must be an int in [-1, 4]'),
-    (dict(drop_path_rate=1.5), 'drop_path_rate must be in [0, 1)'),
-    (dict(norm_cfg=dict(type='NoSuchNorm')), "norm_cfg type 'NoSuchNorm' is not registered"),
-])
+@pytest.mark.parametrize(
+    'kwargs, message',
+    [
+        (dict(arch='gigantic'), "Unknown ConvNeXt arch 'gigantic'; choose one of ['atto', 'base'"),
+        (dict(arch={'depths': [1, 2]}), "'depths' and 'channels'"),
+        (dict(arch={'depths': [1, 2], 'channels': [8]}), 'of the same length'),
+        (dict(out_indices=4), 'out_indices entry 4 is out of range for 4 stages (valid: -4..3)'),
+        (dict(out_indices=(-5,)), 'out_indices entry -5 is out of range'),
+        (dict(out_indices=(1, -3)), 'name a stage twice'),
+        (dict(frozen_stages=5), 'frozen_stages must be an int in [-1, 4]'),
+        (dict(drop_path_rate=1.5), 'drop_path_rate must be in [0, 1)'),
+        (dict(norm_cfg=dict(type='NoSuchNorm')), "norm_cfg type 'NoSuchNorm' is not registered"),
+    ],
+)
 def test_bad_arguments_fail_at_construction(kwargs, message):
     with pytest.raises((ValueError, TypeError, KeyError)) as info:
         ConvNeXt(**kwargs)
@@ -304,8 +334,13 @@ def test_get_layer_depth_official_semantics():
 @pytest.mark.parametrize('depths, channels', [((1, 1, 2), (8, 16, 32)), ((1, 1, 1, 2, 1), (8, 16, 24, 32, 40))])
 def test_any_number_of_stages_builds_runs_and_freezes(depths, channels):
     n = len(depths)
-    model = ConvNeXt({'depths': depths, 'channels': channels}, out_indices=tuple(range(n)), frozen_stages=1,
-                     gap_before_final_norm=False, layer_scale_init_value=1.0)
+    model = ConvNeXt(
+        {'depths': depths, 'channels': channels},
+        out_indices=tuple(range(n)),
+        frozen_stages=1,
+        gap_before_final_norm=False,
+        layer_scale_init_value=1.0,
+    )
     model.init_weights()
     model.train()
     assert model.num_stages == n and model.out_strides == tuple(4 * 2**i for i in range(n))
@@ -340,16 +375,25 @@ def test_layer_depth_is_defined_for_any_number_of_stages():
     assert [five.get_layer_depth(f'{p}stages.3.{j}.gamma', p)[0] for j in range(7)] == [4, 4, 4, 5, 5, 5, 6]
     assert [five.get_layer_depth(f'{p}downsample_layers.{i}.0.weight', p)[0] for i in range(5)] == [0, 2, 3, 4, 7]
     assert five.get_layer_depth(f'{p}norm4.weight', p) == (8, 9)
-    assert [five.get_layer_depth(f'{p}stages.{s}.0.gamma', p, decay_type='stage_wise')[0]
-            for s in range(5)] == [1, 2, 3, 4, 5]
+    assert [five.get_layer_depth(f'{p}stages.{s}.0.gamma', p, decay_type='stage_wise')[0] for s in range(5)] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
     # 3 stages: stage 1 is the deep one
     assert three.default_num_layers() == 5
     assert [three.get_layer_depth(f'{p}stages.1.{j}.gamma', p)[0] for j in range(7)] == [2, 2, 2, 3, 3, 3, 4]
-    assert three.get_layer_depth(f'{p}stages.2.0.gamma', p) == three.get_layer_depth(f'{p}downsample_layers.2.1.bias',
-                                                                                      p) == (5, 7)
+    assert (
+        three.get_layer_depth(f'{p}stages.2.0.gamma', p)
+        == three.get_layer_depth(f'{p}downsample_layers.2.1.bias', p)
+        == (5, 7)
+    )
     # 1 stage: stem, the stage, the rest
-    assert [one.get_layer_depth(f'{p}{n}', p) for n in ('downsample_layers.0.0.weight', 'stages.0.1.gamma',
-                                                         'norm0.weight')] == [(0, 3), (1, 3), (2, 3)]
+    assert [
+        one.get_layer_depth(f'{p}{n}', p) for n in ('downsample_layers.0.0.weight', 'stages.0.1.gamma', 'norm0.weight')
+    ] == [(0, 3), (1, 3), (2, 3)]
     for model in (one, three, five):  # from the stem to the last stage, never decreasing, 0 to num_layers
         ids = _layer_wise_groups(model)
         assert ids == sorted(ids) and ids[0] == 0 and ids[-1] == model.default_num_layers()
@@ -360,8 +404,16 @@ class _Partial(StagedBackbone):
     """Adds ``built`` of its three stages."""
 
     def __init__(self, built: int) -> None:
-        super().__init__((1, 1, 1), (4, 4, 4), stem_stride=1, out_indices=-1, frozen_stages=0, drop_path_rate=0.0,
-                         layer_scale_init_value=0.0, gap_before_final_norm=True)
+        super().__init__(
+            (1, 1, 1),
+            (4, 4, 4),
+            stem_stride=1,
+            out_indices=-1,
+            frozen_stages=0,
+            drop_path_rate=0.0,
+            layer_scale_init_value=0.0,
+            gap_before_final_norm=True,
+        )
         for _ in range(built):
             self._add_stage(nn.Identity(), [nn.Identity()], nn.Identity)
 
@@ -374,8 +426,16 @@ def test_the_base_refuses_a_backbone_with_missing_or_extra_stages():
     with pytest.raises(RuntimeError, match='_Partial has 3 stages; a stage 3 was added'):
         model._add_stage(nn.Identity(), [], nn.Identity)
     with pytest.raises(ValueError, match='depths \\(1, 2\\) and channels \\(4,\\) must be'):
-        StagedBackbone((1, 2), (4,), stem_stride=1, out_indices=-1, frozen_stages=0, drop_path_rate=0.0,
-                       layer_scale_init_value=0.0, gap_before_final_norm=True)
+        StagedBackbone(
+            (1, 2),
+            (4,),
+            stem_stride=1,
+            out_indices=-1,
+            frozen_stages=0,
+            drop_path_rate=0.0,
+            layer_scale_init_value=0.0,
+            gap_before_final_norm=True,
+        )
 
 
 # ---------------------------------------------------------------- the one place that picks a block's path

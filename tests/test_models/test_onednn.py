@@ -1,6 +1,7 @@
 """The oneDNN CPU path of the blocks (``onednn_cpu=True``, the default) computes what the
 plain eager ops compute: outputs and gradients within 1e-4 (relative), V1 and V2,
 with activation checkpointing, after in-place weight updates, and under tracing."""
+
 import pytest
 import torch
 

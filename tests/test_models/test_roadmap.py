@@ -1,6 +1,7 @@
 """The modernization roadmap (paper section 2): every step builds and trains, each step
 changes only what its name says, ResNet-50 and ConvNeXt-T at the two ends, and the last
 step is the project's ConvNeXt-T given the same weights."""
+
 import dataclasses
 
 import pytest
@@ -39,9 +40,23 @@ def _classifier_params(backbone: RoadmapNet, num_classes: int = 1000) -> int:
 
 
 def test_the_ladder_is_the_papers():
-    assert STEPS == ['resnet50', 'stage_ratio', 'patchify_stem', 'depthwise', 'inverted_bottleneck', 'move_up_dwconv',
-                     'kernel_5', 'kernel_7', 'kernel_9', 'kernel_11', 'gelu', 'fewer_activations', 'fewer_norms',
-                     'layernorm', 'separate_downsampling']
+    assert STEPS == [
+        'resnet50',
+        'stage_ratio',
+        'patchify_stem',
+        'depthwise',
+        'inverted_bottleneck',
+        'move_up_dwconv',
+        'kernel_5',
+        'kernel_7',
+        'kernel_9',
+        'kernel_11',
+        'gelu',
+        'fewer_activations',
+        'fewer_norms',
+        'layernorm',
+        'separate_downsampling',
+    ]
     assert roadmap_design('resnet50') == RoadmapDesign()
     assert set(EXPECTED_CHANGES) == set(STEPS) - {'resnet50'}
 
@@ -60,8 +75,9 @@ def test_every_step_runs_forward_and_backward(step):
     model.init_weights()
     model.train()
     outs = model(torch.randn(2, 3, 64, 64))
-    assert [tuple(o.shape) for o in outs] == [(2, c, 64 // s, 64 // s)
-                                              for c, s in zip(model.out_channels, model.out_strides)]
+    assert [tuple(o.shape) for o in outs] == [
+        (2, c, 64 // s, 64 // s) for c, s in zip(model.out_channels, model.out_strides)
+    ]
     sum(o.float().pow(2).mean() for o in outs).backward()
     no_grad = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not no_grad
@@ -121,8 +137,11 @@ def test_last_step_equals_convnext_tiny_given_the_same_weights(tmp_path):
 
 def _act_calls(model: RoadmapNet, x: torch.Tensor) -> int:
     calls = []
-    hooks = [m.register_forward_hook(lambda *a: calls.append(1)) for m in model.stages[0][1].modules()
-             if isinstance(m, (nn.ReLU, nn.GELU))]
+    hooks = [
+        m.register_forward_hook(lambda *a: calls.append(1))
+        for m in model.stages[0][1].modules()
+        if isinstance(m, (nn.ReLU, nn.GELU))
+    ]
     model(x)
     for h in hooks:
         h.remove()
@@ -226,13 +245,19 @@ def test_roadmap_net_is_built_through_the_staged_backbone_init(monkeypatch):
 @pytest.mark.parametrize('depths, widths', [((1, 1, 2), (8, 16, 24)), ((1, 1, 1, 2, 1), (8, 8, 16, 16, 24))])
 def test_any_number_of_stages(step, depths, widths):
     n = len(depths)
-    model = RoadmapNet(step, design=dict(depths=depths, widths=widths), out_indices=tuple(range(n)), frozen_stages=1,
-                       gap_before_final_norm=False)
+    model = RoadmapNet(
+        step,
+        design=dict(depths=depths, widths=widths),
+        out_indices=tuple(range(n)),
+        frozen_stages=1,
+        gap_before_final_norm=False,
+    )
     model.init_weights()
     model.train()
     outs = model(torch.randn(2, 3, 64, 64))  # 2: BatchNorm statistics of the 1x1 last stage
-    assert [tuple(o.shape) for o in outs] == [(2, c, 64 // 4 // 2**i, 64 // 4 // 2**i)
-                                              for i, c in enumerate(model.out_channels)]
+    assert [tuple(o.shape) for o in outs] == [
+        (2, c, 64 // 4 // 2**i, 64 // 4 // 2**i) for i, c in enumerate(model.out_channels)
+    ]
     sum(o.float().pow(2).mean() for o in outs).backward()
     assert not any(p.requires_grad for p in model.stages[0].parameters()) and not model.stages[0].training
     assert all(p.grad is not None for p in model.stages[n - 1].parameters())

@@ -1,4 +1,5 @@
 """The tools' config edits (mmconvnext.apis), config-level only: no model is built and nothing trains."""
+
 import argparse
 import copy
 import subprocess
@@ -23,9 +24,15 @@ def _old_demo_options(n: int) -> dict:
     """The ``--cfg-options`` tools/demo.py passed for ``--iters n`` before ``--max-iters`` existed, parsed as
     tools/train.py parses them."""
     val, warmup = max(1, n // 4), max(1, min(50, n // 10))
-    options = [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={val}', f'param_scheduler.0.end={warmup}',
-               f'param_scheduler.1.begin={warmup}', f'param_scheduler.1.end={n}',
-               f'default_hooks.checkpoint.interval={n}', f'default_hooks.logger.interval={min(25, val)}']
+    options = [
+        f'train_cfg.max_iters={n}',
+        f'train_cfg.val_interval={val}',
+        f'param_scheduler.0.end={warmup}',
+        f'param_scheduler.1.begin={warmup}',
+        f'param_scheduler.1.end={n}',
+        f'default_hooks.checkpoint.interval={n}',
+        f'default_hooks.logger.interval={min(25, val)}',
+    ]
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(['--cfg-options', *options]).cfg_options
@@ -57,9 +64,15 @@ def test_max_iters_rescales_a_long_schedule_by_role():
 def test_max_iters_errors_name_the_flag():
     with pytest.raises(ValueError, match='--max-iters shortens an iteration-based schedule'):
         shorten_schedule(load_config(str(ROOT / 'configs/mask_rcnn_convnext_tiny_coco_1x.py')), 10)
-    cfg = Config(dict(train_cfg=dict(type='IterBasedTrainLoop', max_iters=100),
-                      param_scheduler=[dict(type='LinearLR', by_epoch=False, begin=0, end=10),
-                                       dict(type='PolyLR', by_epoch=False, begin=20, end=80)]))
+    cfg = Config(
+        dict(
+            train_cfg=dict(type='IterBasedTrainLoop', max_iters=100),
+            param_scheduler=[
+                dict(type='LinearLR', by_epoch=False, begin=0, end=10),
+                dict(type='PolyLR', by_epoch=False, begin=20, end=80),
+            ],
+        )
+    )
     with pytest.raises(ValueError, match="--max-iters: param_scheduler 'PolyLR' .* neither a warm-up"):
         shorten_schedule(cfg, 10)
     cfg.param_scheduler[1].end = 100
@@ -71,8 +84,10 @@ def test_max_iters_errors_name_the_flag():
 
 def test_apply_cli_args_train_and_test_flags(tmp_path):
     config = str(ROOT / 'configs/convnext_tiny_in1k.py')
-    cfg = apply_cli_args(load_config(config), _namespace(config, launcher='none', data_root=str(tmp_path),
-                                                         auto_scale_lr=True, resume='auto'))
+    cfg = apply_cli_args(
+        load_config(config),
+        _namespace(config, launcher='none', data_root=str(tmp_path), auto_scale_lr=True, resume='auto'),
+    )
     assert cfg.work_dir == './work_dirs/convnext_tiny_in1k' and cfg.launcher == 'none'
     assert cfg.train_dataloader.dataset.data_root == str(tmp_path) and cfg.auto_scale_lr.enable
     assert cfg.resume is True and cfg.load_from is None
@@ -94,6 +109,8 @@ def test_cpu_distributed_config_edits(monkeypatch):
 
 def test_engine_loads_none_of_the_tools_plumbing():
     """``custom_imports=['mmconvnext']`` in a config loads the registered parts, not mmconvnext.apis."""
-    code = ('import sys, mmconvnext, mmconvnext.engine; '
-            "assert not [m for m in sys.modules if m.startswith('mmconvnext.apis')], sys.modules.keys()")
+    code = (
+        'import sys, mmconvnext, mmconvnext.engine; '
+        "assert not [m for m in sys.modules if m.startswith('mmconvnext.apis')], sys.modules.keys()"
+    )
     subprocess.run([sys.executable, '-c', code], check=True, cwd=ROOT, capture_output=True)

@@ -2,6 +2,7 @@
 with the full augmentation stack and EMA, resume, tools/test.py (top-1/top-5), the
 converter's exports, and the checkpoint loaded as-is by an UperNet and a Mask R-CNN
 config (every backbone tensor matched by name)."""
+
 import pickle
 import re
 import sys
@@ -18,16 +19,31 @@ from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
 CONFIG = 'configs/convnext_tiny_in1k.py'
 SIZE = 48
 # the real config, shrunk: atto, 4 classes, 48x48 crops (eval: short side 55 -> centre crop 48), 2 epochs
-SMALL = ['model.backbone.arch=atto', 'model.num_classes=4', 'model.backbone.drop_path_rate=0.1',
-         f'train_dataloader.dataset.pipeline.1.scale={SIZE}',
-         *(f'{loader}_dataloader.dataset.pipeline.{i}' for loader in ('val', 'test')
-           for i in (f'1.scale=(100000,{SIZE * 8 // 7})', f'2.crop_size={SIZE}')),
-         'train_dataloader.batch_size=8', 'val_dataloader.batch_size=16', 'test_dataloader.batch_size=16',
-         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
-         'train_dataloader.persistent_workers=False', 'val_dataloader.persistent_workers=False',
-         'test_dataloader.persistent_workers=False', 'train_dataloader.pin_memory=False',
-         'val_dataloader.pin_memory=False', 'test_dataloader.pin_memory=False',
-         'default_hooks.logger.interval=5', 'env_cfg.mp_cfg.mp_start_method=fork']
+SMALL = [
+    'model.backbone.arch=atto',
+    'model.num_classes=4',
+    'model.backbone.drop_path_rate=0.1',
+    f'train_dataloader.dataset.pipeline.1.scale={SIZE}',
+    *(
+        f'{loader}_dataloader.dataset.pipeline.{i}'
+        for loader in ('val', 'test')
+        for i in (f'1.scale=(100000,{SIZE * 8 // 7})', f'2.crop_size={SIZE}')
+    ),
+    'train_dataloader.batch_size=8',
+    'val_dataloader.batch_size=16',
+    'test_dataloader.batch_size=16',
+    'train_dataloader.num_workers=0',
+    'val_dataloader.num_workers=0',
+    'test_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'val_dataloader.persistent_workers=False',
+    'test_dataloader.persistent_workers=False',
+    'train_dataloader.pin_memory=False',
+    'val_dataloader.pin_memory=False',
+    'test_dataloader.pin_memory=False',
+    'default_hooks.logger.interval=5',
+    'env_cfg.mp_cfg.mp_start_method=fork',
+]
 
 
 @pytest.fixture(scope='module')
@@ -64,8 +80,21 @@ def test_resume_continues_from_the_last_epoch(trained):
 
 def test_tools_test_reports_top1_top5(trained):
     work, data, _, _ = trained
-    log = run_tool([sys.executable, 'tools/test.py', CONFIG, str(work / 'epoch_3.pth'), '--work-dir', str(work),
-                    '--data-root', data, '--cfg-options', *SMALL], tool_env())
+    log = run_tool(
+        [
+            sys.executable,
+            'tools/test.py',
+            CONFIG,
+            str(work / 'epoch_3.pth'),
+            '--work-dir',
+            str(work),
+            '--data-root',
+            data,
+            '--cfg-options',
+            *SMALL,
+        ],
+        tool_env(),
+    )
     m = re.search(r'Epoch\(test\).*accuracy/top1: ([0-9.]+)\s+accuracy/top5: ([0-9.]+)', log)
     assert m, log[-3000:]
     assert 0.0 <= float(m.group(1)) <= 100.0 and float(m.group(2)) == 100.0  # 4 classes: top-5 covers all
@@ -84,8 +113,9 @@ def _dense_cfg(config: str, checkpoint: str) -> Config:
     return cfg
 
 
-@pytest.mark.parametrize('config', ['configs/upernet_convnext_tiny_ade20k.py',
-                                    'configs/mask_rcnn_convnext_tiny_coco_1x.py'])
+@pytest.mark.parametrize(
+    'config', ['configs/upernet_convnext_tiny_ade20k.py', 'configs/mask_rcnn_convnext_tiny_coco_1x.py']
+)
 def test_trainer_checkpoint_loads_into_dense_configs(trained, config):
     work = trained[0]
     ckpt = str(work / 'epoch_3.pth')
@@ -93,7 +123,7 @@ def test_trainer_checkpoint_loads_into_dense_configs(trained, config):
     model = build_model(_dense_cfg(config, ckpt))
     model.init_weights()  # the config's own path: backbone init_cfg Pretrained
     backbone = model.backbone.state_dict()
-    from_ckpt = {k[len('backbone.'):]: v for k, v in trained_state.items() if k.startswith('backbone.')}
+    from_ckpt = {k[len('backbone.') :]: v for k, v in trained_state.items() if k.startswith('backbone.')}
     # every backbone tensor of the trainer checkpoint is in the dense backbone, by name and value
     assert set(from_ckpt) <= set(backbone)
     for name, value in from_ckpt.items():
@@ -111,8 +141,10 @@ def test_converter_exports_backbone_raw_or_ema(trained, tmp_path):
     ckpt = work / 'epoch_3.pth'
     saved = torch.load(ckpt, map_location='cpu', weights_only=True)
     tool = [sys.executable, 'tools/model_converters/convnext_to_mmconvnext.py', str(ckpt)]
-    for flag, expected in (([], {k[7:]: v for k, v in saved['ema_state_dict'].items() if k.startswith('module.')}),
-                           (['--ema'], saved['state_dict'])):
+    for flag, expected in (
+        ([], {k[7:]: v for k, v in saved['ema_state_dict'].items() if k.startswith('module.')}),
+        (['--ema'], saved['state_dict']),
+    ):
         out = tmp_path / f'export{"_".join(flag)}.pth'
         run_tool(tool + [str(out), '--backbone-only', *flag], tool_env())
         exported = torch.load(out, map_location='cpu', weights_only=True)
@@ -122,8 +154,10 @@ def test_converter_exports_backbone_raw_or_ema(trained, tmp_path):
         for k, v in state.items():
             assert torch.equal(v, expected[k]), k
     # raw and EMA weights differ after training
-    assert not torch.equal(saved['state_dict']['backbone.downsample_layers.0.0.weight'],
-                           saved['ema_state_dict']['module.backbone.downsample_layers.0.0.weight'])
+    assert not torch.equal(
+        saved['state_dict']['backbone.downsample_layers.0.0.weight'],
+        saved['ema_state_dict']['module.backbone.downsample_layers.0.0.weight'],
+    )
 
 
 def test_foreign_checkpoints_evaluate_through_tools_test(trained, tmp_path):
@@ -133,7 +167,7 @@ def test_foreign_checkpoints_evaluate_through_tools_test(trained, tmp_path):
 
     work, data, _, _ = trained
     state = torch.load(work / 'epoch_3.pth', map_location='cpu', weights_only=True)['state_dict']
-    backbone = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    backbone = {k[len('backbone.') :]: v for k, v in state.items() if k.startswith('backbone.')}
     official = {official_key(k): v for k, v in backbone.items()}
     official['head.weight'], official['head.bias'] = state['head.fc.weight'], state['head.fc.bias']
     timm = {timm_key(k): v for k, v in backbone.items()}
@@ -141,11 +175,29 @@ def test_foreign_checkpoints_evaluate_through_tools_test(trained, tmp_path):
     torch.save({'model': official}, tmp_path / 'official.pth')
     torch.save(timm, tmp_path / 'timm.pth')
     scores = []
-    for name, ck in (('official', tmp_path / 'official.pth'), ('timm', tmp_path / 'timm.pth'),
-                     ('ours', work / 'epoch_3.pth')):
+    for name, ck in (
+        ('official', tmp_path / 'official.pth'),
+        ('timm', tmp_path / 'timm.pth'),
+        ('ours', work / 'epoch_3.pth'),
+    ):
         out = tmp_path / f'{name}.pkl'
-        log = run_tool([sys.executable, 'tools/test.py', CONFIG, str(ck), '--work-dir', str(tmp_path), '--out',
-                        str(out), '--data-root', data, '--cfg-options', *SMALL], tool_env())
+        log = run_tool(
+            [
+                sys.executable,
+                'tools/test.py',
+                CONFIG,
+                str(ck),
+                '--work-dir',
+                str(tmp_path),
+                '--out',
+                str(out),
+                '--data-root',
+                data,
+                '--cfg-options',
+                *SMALL,
+            ],
+            tool_env(),
+        )
         assert re.search(r'Epoch\(test\).*accuracy/top1: [0-9.]+', log), log[-2000:]
         with open(out, 'rb') as f:
             scores.append(torch.stack([torch.as_tensor(r['pred_score']) for r in pickle.load(f)]))
@@ -154,8 +206,20 @@ def test_foreign_checkpoints_evaluate_through_tools_test(trained, tmp_path):
 
 
 def test_missing_imagenet_names_the_layout(tmp_path):
-    err = run_tool_failing([sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'),
-                            '--data-root', str(tmp_path / 'nowhere'), '--cfg-options', *SMALL], tool_env())
+    err = run_tool_failing(
+        [
+            sys.executable,
+            'tools/train.py',
+            CONFIG,
+            '--work-dir',
+            str(tmp_path / 'w'),
+            '--data-root',
+            str(tmp_path / 'nowhere'),
+            '--cfg-options',
+            *SMALL,
+        ],
+        tool_env(),
+    )
     assert 'nowhere' in err and 'train' in err
 
 
@@ -163,8 +227,22 @@ def test_dist_train_two_cpu_processes(trained, tmp_path):
     """The same config through tools/dist_train.sh: 2 processes (gloo), each its own
     batch augmentations, EMA and raw validation gathered across ranks."""
     _, data, _, _ = trained
-    log = run_tool(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path), '--data-root', data,
-                    '--cfg-options', *SMALL, 'train_cfg.max_epochs=1'], tool_env())
+    log = run_tool(
+        [
+            'bash',
+            'tools/dist_train.sh',
+            CONFIG,
+            '2',
+            '--work-dir',
+            str(tmp_path),
+            '--data-root',
+            data,
+            '--cfg-options',
+            *SMALL,
+            'train_cfg.max_epochs=1',
+        ],
+        tool_env(),
+    )
     assert 'Distributed training: True' in log
     val = [line for line in log.splitlines() if 'Epoch(val)' in line and 'raw/accuracy/top1' in line]
     assert len(val) == 1 and (tmp_path / 'epoch_1.pth').exists()

@@ -2,6 +2,7 @@
 R-CNN (3x config, its multi-scale crop pipeline shrunk) with a tiny backbone on a tiny
 COCO-format fixture made on the fly (polygons, RLE, boxes): a few iterations with
 tools/train.py, then tools/test.py reporting bbox and segm mAP and drawing results."""
+
 import json
 import sys
 
@@ -13,7 +14,7 @@ from mmconvnext.datasets.coco import COCO_URL
 
 from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
 
-COMMON = '''
+COMMON = """
 _base_ = '{base}'
 model = dict(
     backbone=dict(arch=dict(_delete_=True, depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]), init_cfg=None),
@@ -33,8 +34,9 @@ val_dataloader = dict(loader, dataset=dict(metainfo=dict(classes=classes), pipel
 test_dataloader = val_dataloader
 train_cfg = dict(max_epochs=1)
 default_hooks = dict(logger=dict(interval=1))
-'''
-MASK_RCNN = '''
+"""
+MASK_RCNN = (
+    """
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -42,8 +44,11 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs'),
 ]
-''' + COMMON
-CASCADE = '''
+"""
+    + COMMON
+)
+CASCADE = (
+    """
 scales = [(96, 200), (128, 200)]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -57,7 +62,9 @@ train_pipeline = [
     ]),
     dict(type='PackDetInputs'),
 ]
-''' + COMMON
+"""
+    + COMMON
+)
 
 
 @pytest.fixture(scope='module')
@@ -70,16 +77,23 @@ def coco(tmp_path_factory):
 # fewer RoIs than COCO's 512 sampled / 1000 proposals, to keep the test short
 SMALL = ['model.train_cfg.rpn_proposal.max_per_img=200', 'model.test_cfg.rpn.max_per_img=100']
 FOUR_CLASSES = {
-    'mask_rcnn_convnext_tiny_coco_1x.py': ['model.roi_head.bbox_head.num_classes=4',
-                                           'model.train_cfg.rcnn.sampler.num=64', *SMALL],
-    'cascade_mask_rcnn_convnext_tiny_coco_3x.py': [*(f'model.roi_head.bbox_head.{i}.num_classes=4' for i in range(3)),
-                                                   *(f'model.train_cfg.rcnn.{i}.sampler.num=64' for i in range(3)),
-                                                   *SMALL],
+    'mask_rcnn_convnext_tiny_coco_1x.py': [
+        'model.roi_head.bbox_head.num_classes=4',
+        'model.train_cfg.rcnn.sampler.num=64',
+        *SMALL,
+    ],
+    'cascade_mask_rcnn_convnext_tiny_coco_3x.py': [
+        *(f'model.roi_head.bbox_head.{i}.num_classes=4' for i in range(3)),
+        *(f'model.train_cfg.rcnn.{i}.sampler.num=64' for i in range(3)),
+        *SMALL,
+    ],
 }
 
 
-@pytest.mark.parametrize('name,template', [('mask_rcnn_convnext_tiny_coco_1x.py', MASK_RCNN),
-                                           ('cascade_mask_rcnn_convnext_tiny_coco_3x.py', CASCADE)])
+@pytest.mark.parametrize(
+    'name,template',
+    [('mask_rcnn_convnext_tiny_coco_1x.py', MASK_RCNN), ('cascade_mask_rcnn_convnext_tiny_coco_3x.py', CASCADE)],
+)
 def test_train_then_test_reports_bbox_and_segm_map(coco, name, template):
     tmp, data_root = coco
     config = tmp / f'derived_{name}'
@@ -91,8 +105,22 @@ def test_train_then_test_reports_bbox_and_segm_map(coco, name, template):
     checkpoint = work / 'epoch_1.pth'
     assert checkpoint.exists()
     show = tmp / f'show_{name}'
-    log = run_tool([sys.executable, 'tools/test.py', str(config), str(checkpoint), '--work-dir', str(work),
-                    '--show-dir', str(show), '--out', str(tmp / f'{name}.pkl'), *options], tool_env())
+    log = run_tool(
+        [
+            sys.executable,
+            'tools/test.py',
+            str(config),
+            str(checkpoint),
+            '--work-dir',
+            str(work),
+            '--show-dir',
+            str(show),
+            '--out',
+            str(tmp / f'{name}.pkl'),
+            *options,
+        ],
+        tool_env(),
+    )
     assert 'Epoch(test) [2/2]' in log
     assert 'coco/bbox_mAP:' in log and 'coco/segm_mAP:' in log
     assert len(list(show.rglob('*.jpg')) + list(show.rglob('*.png'))) == 2
@@ -102,8 +130,18 @@ def test_train_then_test_reports_bbox_and_segm_map(coco, name, template):
 def test_missing_and_malformed_coco(tmp_path, coco):
     _, data_root = coco
     missing = tmp_path / 'coco'
-    stderr = run_tool_failing([sys.executable, 'tools/train.py', 'configs/mask_rcnn_convnext_tiny_coco_1x.py',
-                               '--work-dir', str(tmp_path / 'w'), '--data-root', str(missing)], tool_env())
+    stderr = run_tool_failing(
+        [
+            sys.executable,
+            'tools/train.py',
+            'configs/mask_rcnn_convnext_tiny_coco_1x.py',
+            '--work-dir',
+            str(tmp_path / 'w'),
+            '--data-root',
+            str(missing),
+        ],
+        tool_env(),
+    )
     last = stderr.strip().splitlines()[-1]
     assert last.startswith('FileNotFoundError: CocoDataset: annotation file')
     assert str(missing / 'annotations' / 'instances_train2017.json') in last and COCO_URL in last
@@ -111,6 +149,7 @@ def test_missing_and_malformed_coco(tmp_path, coco):
     from mmengine.registry import init_default_scope
 
     from mmconvnext.datasets import CocoDataset
+
     init_default_scope('mmdet')
     ann = json.loads(open(f'{data_root}/annotations/instances_val2017.json').read())
     bad = tmp_path / 'bad.json'
@@ -122,8 +161,13 @@ def test_missing_and_malformed_coco(tmp_path, coco):
     for text, problem in cases:
         bad.write_text(text)
         with pytest.raises(ValueError) as e:
-            CocoDataset(data_root=data_root, ann_file=str(bad), data_prefix=dict(img='val2017/'), pipeline=[],
-                        metainfo=dict(classes=('disc', 'box', 'triangle', 'ring')))
+            CocoDataset(
+                data_root=data_root,
+                ann_file=str(bad),
+                data_prefix=dict(img='val2017/'),
+                pipeline=[],
+                metainfo=dict(classes=('disc', 'box', 'triangle', 'ring')),
+            )
         assert str(bad) in str(e.value) and problem in str(e.value), str(e.value)
 
 
@@ -135,8 +179,22 @@ def test_cascade_trains_with_two_cpu_processes_and_sync_bn(coco):
     config = tmp / f'dist_{name}'
     config.write_text(CASCADE.format(base=ROOT / 'configs' / name))
     work = tmp / 'dist_work'
-    log = run_tool(['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work), '--data-root', data_root,
-                    '--cfg-options', *FOUR_CLASSES[name], 'train_dataloader.batch_size=2'], tool_env())
+    log = run_tool(
+        [
+            'bash',
+            'tools/dist_train.sh',
+            str(config),
+            '2',
+            '--work-dir',
+            str(work),
+            '--data-root',
+            data_root,
+            '--cfg-options',
+            *FOUR_CLASSES[name],
+            'train_dataloader.batch_size=2',
+        ],
+        tool_env(),
+    )
     assert 'Distributed training: True' in log and 'Epoch(train) [1][1/1]' in log  # 4 images / (2 x 2)
     # the three 4conv1fc heads' SyncBN (one per conv), reported by rank 0
     assert 'CPU DDP: 12 SyncBatchNorm layers synchronise over gloo' in log, log[-3000:]

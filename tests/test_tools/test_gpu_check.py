@@ -4,6 +4,7 @@ every training case (UperNet, Mask R-CNN, classifier; with_cp and channels_last 
 off) and every backbone case runs, with finite losses, one table and a JSON record.
 With the optional peers installed (``.peers``, as test_parity uses them) the timm and
 mmpretrain backbone rows run too; without them they are listed as skipped."""
+
 import json
 import os
 import sys
@@ -20,18 +21,23 @@ HAVE_PEERS = (PEERS / 'timm').is_dir() and (PEERS / 'mmpretrain').is_dir() and S
 def test_gpu_check_smoke(tmp_path):
     out, record = tmp_path / 'table.md', tmp_path / 'rows.json'
     env = tool_env(PYTHONPATH=os.pathsep.join([str(PEERS), str(STUB), str(ROOT)])) if HAVE_PEERS else tool_env()
-    log = run_tool([sys.executable, 'tools/analysis/gpu_check.py', '--smoke', '--out', str(out), '--json',
-                    str(record)], env, timeout=600)
+    log = run_tool(
+        [sys.executable, 'tools/analysis/gpu_check.py', '--smoke', '--out', str(out), '--json', str(record)],
+        env,
+        timeout=600,
+    )
     rows = json.loads(record.read_text())['rows']
     train = [r for r in rows if r['kind'] == 'train']
     assert len(train) == 12 and not any('skipped' in r for r in train)
     assert {(r['what'], r['with_cp'], r['channels_last']) for r in train} == {
-        (m, cp, cl) for m in ('UperNet', 'Mask R-CNN', 'classifier') for cp in (False, True) for cl in (False, True)}
+        (m, cp, cl) for m in ('UperNet', 'Mask R-CNN', 'classifier') for cp in (False, True) for cl in (False, True)
+    }
     assert all(r['finite'] and r['precision'] == 'amp bfloat16' and r['value'] > 0 for r in train)
     ours = [r for r in rows if r['kind'] == 'backbone' and r['what'] == 'mmconvnext']
     assert len(ours) == 8 and all(r['finite'] and r['value'] > 0 for r in ours)
-    assert {(r['mode'], r['precision']) for r in ours} == {(m, p) for m in ('fwd', 'fwd+bwd')
-                                                          for p in ('fp32', 'amp bfloat16')}
+    assert {(r['mode'], r['precision']) for r in ours} == {
+        (m, p) for m in ('fwd', 'fwd+bwd') for p in ('fp32', 'amp bfloat16')
+    }
     for peer in ('timm', 'mmpretrain'):
         theirs = [r for r in rows if r['kind'] == 'backbone' and r['what'] == peer]
         if HAVE_PEERS:

@@ -1,5 +1,6 @@
 """tools/analysis/roadmap.py: the table of the ladder against the paper, and --train on a
 tiny generated set (two steps, one epoch), whose checkpoints then serve a dense backbone."""
+
 import importlib.util
 import json
 import sys
@@ -16,13 +17,16 @@ TOOL = 'tools/analysis/roadmap.py'
 
 
 def test_table_reports_params_gflops_and_paper_columns(tmp_path):
-    log = run_tool([sys.executable, TOOL, '--steps', 'resnet50', 'depthwise', 'separate_downsampling',
-                    '--out-dir', str(tmp_path)], tool_env(), timeout=300)
+    log = run_tool(
+        [sys.executable, TOOL, '--steps', 'resnet50', 'depthwise', 'separate_downsampling', '--out-dir', str(tmp_path)],
+        tool_env(),
+        timeout=300,
+    )
     rows = {r['step']: r for r in json.loads((tmp_path / 'roadmap.json').read_text())['rows']}
     assert list(rows) == ['resnet50', 'depthwise', 'separate_downsampling']
     assert round(rows['resnet50']['params_m'], 2) == 25.56
     assert round(rows['separate_downsampling']['params_m'], 2) == 28.59
-    # computed from the code, compared with FACTS.md's paper values (4.1 / 5.3 / 4.5 GFLOPs)
+    # computed from the code, compared with the paper's values (docs/references.md §7: 4.1 / 5.3 / 4.5 GFLOPs)
     for step, paper in (('resnet50', 4.1), ('depthwise', 5.3), ('separate_downsampling', 4.5)):
         assert rows[step]['paper_gflops'] == paper
         assert abs(rows[step]['gflops'] / paper - 1) < 0.05 and not rows[step]['flagged']
@@ -38,8 +42,17 @@ def test_table_flags_a_step_far_from_the_papers_gflops(tmp_path):
     spec.loader.exec_module(tool)
     FLAG_TOLERANCE, markdown = tool.FLAG_TOLERANCE, tool.markdown
 
-    row = dict(step='resnet50', what='x', params_m=25.56, gflops=5.0, paper_gflops=4.1, paper_top1=78.8,
-               gflops_diff=5.0 / 4.1 - 1, flagged=abs(5.0 / 4.1 - 1) > FLAG_TOLERANCE, out_channels=[1])
+    row = dict(
+        step='resnet50',
+        what='x',
+        params_m=25.56,
+        gflops=5.0,
+        paper_gflops=4.1,
+        paper_top1=78.8,
+        gflops_diff=5.0 / 4.1 - 1,
+        flagged=abs(5.0 / 4.1 - 1) > FLAG_TOLERANCE,
+        out_channels=[1],
+    )
     assert row['flagged'] and '+22.0% FLAG' in markdown([row], 224)
 
 
@@ -47,12 +60,44 @@ def test_table_flags_a_step_far_from_the_papers_gflops(tmp_path):
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('roadmap')
     out = tmp / 'out'
-    log = run_tool([sys.executable, TOOL, '--train', '--steps', 'resnet50', 'separate_downsampling',
-                    '--work-dir', str(tmp / 'work'), '--out-dir', str(out), '--epochs', '1', '--warmup-epochs', '0',
-                    '--batch', '8', '--img-size', '32', '--generate-counts', '20', '10', '--no-flip',
-                    '--crop-scale', '0.5', '--workers', '0', '--threads', '1', '--bench-size', '32',
-                    '--bench-batch', '2'],
-                   tool_env(), timeout=900)
+    log = run_tool(
+        [
+            sys.executable,
+            TOOL,
+            '--train',
+            '--steps',
+            'resnet50',
+            'separate_downsampling',
+            '--work-dir',
+            str(tmp / 'work'),
+            '--out-dir',
+            str(out),
+            '--epochs',
+            '1',
+            '--warmup-epochs',
+            '0',
+            '--batch',
+            '8',
+            '--img-size',
+            '32',
+            '--generate-counts',
+            '20',
+            '10',
+            '--no-flip',
+            '--crop-scale',
+            '0.5',
+            '--workers',
+            '0',
+            '--threads',
+            '1',
+            '--bench-size',
+            '32',
+            '--bench-batch',
+            '2',
+        ],
+        tool_env(),
+        timeout=900,
+    )
     return tmp, out, log
 
 
@@ -74,8 +119,18 @@ def test_train_adds_accuracy_throughput_and_a_plot(trained):
     # several records (seeds): means, with each run's value beside them
     both = tmp / 'both'
     both.mkdir()
-    log = run_tool([sys.executable, TOOL, '--render', str(out / 'roadmap.json'), str(out / 'roadmap.json'),
-                    '--out-dir', str(both)], tool_env())
+    log = run_tool(
+        [
+            sys.executable,
+            TOOL,
+            '--render',
+            str(out / 'roadmap.json'),
+            str(out / 'roadmap.json'),
+            '--out-dir',
+            str(both),
+        ],
+        tool_env(),
+    )
     first = record['rows'][0]['top1']
     assert f'| {first:.1f} ({first:.1f} / {first:.1f}) |' in log
     combined = json.loads((both / 'roadmap.json').read_text())
@@ -87,8 +142,11 @@ def test_train_adds_accuracy_throughput_and_a_plot(trained):
     assert cfg.model.data_preprocessor.mixup_cutmix is None and cfg.model.data_preprocessor.rand_augment is None
     assert not any(h.type == 'EMAHook' for h in cfg.custom_hooks)
     pipeline = cfg.train_dataloader.dataset.pipeline
-    assert [t.type for t in pipeline] == ['LoadImageFromFile', 'mmconvnext.RandomResizedCrop',
-                                         'mmconvnext.PackClsInputs']
+    assert [t.type for t in pipeline] == [
+        'LoadImageFromFile',
+        'mmconvnext.RandomResizedCrop',
+        'mmconvnext.PackClsInputs',
+    ]
     assert tuple(pipeline[1].crop_scale) == (0.5, 1.0) and pipeline[1].scale == 32
     assert record['train']['data_root'].endswith('glyphs')
 
@@ -97,8 +155,12 @@ def test_a_trained_step_loads_as_a_dense_backbone(trained):
     tmp, _, _ = trained
     ckpt = tmp / 'work' / 'separate_downsampling' / 'epoch_1.pth'
     state = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
-    dense = RoadmapNet('separate_downsampling', out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
-                       init_cfg=dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.'))
+    dense = RoadmapNet(
+        'separate_downsampling',
+        out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False,
+        init_cfg=dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.'),
+    )
     dense.init_weights()
     for name, value in dense.state_dict().items():
         if not name.startswith(('norm0', 'norm1', 'norm2')):  # a classifier has only the final norm
@@ -106,6 +168,18 @@ def test_a_trained_step_loads_as_a_dense_backbone(trained):
 
 
 def test_bad_data_root_is_named(tmp_path):
-    err = run_tool_failing([sys.executable, TOOL, '--train', '--steps', 'resnet50', '--data-root', str(tmp_path),
-                            '--work-dir', str(tmp_path / 'w')], tool_env())
+    err = run_tool_failing(
+        [
+            sys.executable,
+            TOOL,
+            '--train',
+            '--steps',
+            'resnet50',
+            '--data-root',
+            str(tmp_path),
+            '--work-dir',
+            str(tmp_path / 'w'),
+        ],
+        tool_env(),
+    )
     assert f'--data-root {tmp_path}: no train/ directory' in err

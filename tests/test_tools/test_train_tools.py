@@ -1,5 +1,6 @@
 """tools/train.py and tools/dist_train.sh end to end on a throwaway config: 2 CPU
 processes (gloo DDP through mmengine), then --resume in one process."""
+
 import sys
 import textwrap
 
@@ -9,7 +10,7 @@ import mmconvnext  # noqa: F401  (its import allow-lists mmengine checkpoint sta
 
 from ..conftest import ROOT, run_tool, tool_env
 
-TOY_MODULE = '''
+TOY_MODULE = """
 import torch
 
 import mmconvnext  # noqa: F401  (its import allow-lists mmengine checkpoint state for torch.load)
@@ -41,9 +42,9 @@ class ToyData(Dataset):
     def __getitem__(self, i):
         g = torch.Generator().manual_seed(i)
         return {'inputs': torch.randn(3, 32, 32, generator=g), 'label': i % 3}
-'''
+"""
 
-CONFIG = '''
+CONFIG = """
 custom_imports = dict(imports=['toy_module', 'mmconvnext'], allow_failed_imports=False)
 default_scope = 'mmengine'
 model = dict(type='ToyClassifier')
@@ -57,7 +58,7 @@ optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
 default_hooks = dict(logger=dict(type='LoggerHook', interval=1),
                      checkpoint=dict(type='CheckpointHook', interval=3, by_epoch=False))
 auto_scale_lr = dict(base_batch_size=8)
-'''
+"""
 
 
 def test_dist_train_two_cpu_processes_then_resume(tmp_path):
@@ -66,14 +67,27 @@ def test_dist_train_two_cpu_processes_then_resume(tmp_path):
     config.write_text(CONFIG)
     work_dir = tmp_path / 'work'
     env = tool_env(PYTHONPATH=str(tmp_path))
-    log = run_tool(['bash', str(ROOT / 'tools/dist_train.sh'), str(config), '2', '--work-dir', str(work_dir),
-                    '--auto-scale-lr', '--cfg-options', 'train_cfg.max_iters=3'], env)
+    log = run_tool(
+        [
+            'bash',
+            str(ROOT / 'tools/dist_train.sh'),
+            str(config),
+            '2',
+            '--work-dir',
+            str(work_dir),
+            '--auto-scale-lr',
+            '--cfg-options',
+            'train_cfg.max_iters=3',
+        ],
+        env,
+    )
     assert 'Distributed training: True' in log
     assert 'current batch size is 8' in log  # 2 processes x 4 images
     assert (work_dir / 'iter_3.pth').exists()
 
-    log = run_tool([sys.executable, str(ROOT / 'tools/train.py'), str(config), '--work-dir', str(work_dir),
-                    '--resume'], env)
+    log = run_tool(
+        [sys.executable, str(ROOT / 'tools/train.py'), str(config), '--work-dir', str(work_dir), '--resume'], env
+    )
     assert 'resumed epoch: 0, iter: 3' in log
     ckpt = torch.load(work_dir / 'iter_6.pth', map_location='cpu')  # weights_only, allow-listed
     assert ckpt['meta']['iter'] == 6

@@ -24,6 +24,7 @@ with ``with_cp=True``. Each case runs in a subprocess of its own so its
 peak memory (the process's resident high-water mark above what it held before the
 first step) is its own.
 """
+
 import argparse
 import json
 import os
@@ -84,8 +85,9 @@ def build_backbone(impl: str, arch: str) -> torch.nn.Module:
     return pyramid_backbone(impl, arch)
 
 
-def time_backbone(model: torch.nn.Module, x: torch.Tensor, warmup: int, repeats: int,
-                  bf16: bool = False, compile: bool = False) -> dict[str, float]:
+def time_backbone(
+    model: torch.nn.Module, x: torch.Tensor, warmup: int, repeats: int, bf16: bool = False, compile: bool = False
+) -> dict[str, float]:
     """Eval forward (no grad) and training forward+backward rates; with ``compile`` the
     model runs through ``torch.compile`` and the first call of each mode (the compile,
     reported as ``compile_s``) is not timed."""
@@ -125,8 +127,15 @@ def time_backbone(model: torch.nn.Module, x: torch.Tensor, warmup: int, repeats:
 
 
 # ---------------------------------------------------------------------------- whole models
-WHOLE_CASES = ('backbone/mmconvnext', 'backbone/mmconvnext+with_cp', 'upernet/mmconvnext', 'upernet/mmpretrain',
-               'upernet/mmconvnext+with_cp', 'maskrcnn/mmconvnext', 'maskrcnn/mmpretrain')
+WHOLE_CASES = (
+    'backbone/mmconvnext',
+    'backbone/mmconvnext+with_cp',
+    'upernet/mmconvnext',
+    'upernet/mmpretrain',
+    'upernet/mmconvnext+with_cp',
+    'maskrcnn/mmconvnext',
+    'maskrcnn/mmpretrain',
+)
 
 
 def _rss_bytes() -> int:
@@ -134,8 +143,9 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
 
 
-def run_whole_case(case: str, det_size: list[int], warmup: int, repeats: int, batch: int = 8,
-                   size: int = 224, arch: str = 'tiny') -> dict[str, float]:
+def run_whole_case(
+    case: str, det_size: list[int], warmup: int, repeats: int, batch: int = 8, size: int = 224, arch: str = 'tiny'
+) -> dict[str, float]:
     """One training-step case, in this process (the parent runs each in a subprocess)."""
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
@@ -147,8 +157,9 @@ def run_whole_case(case: str, det_size: list[int], warmup: int, repeats: int, ba
         from mmconvnext.models import ConvNeXt
 
         torch.manual_seed(0)
-        model = ConvNeXt(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
-                         with_cp=variant.endswith('with_cp')).train()
+        model = ConvNeXt(
+            arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False, with_cp=variant.endswith('with_cp')
+        ).train()
         x = torch.randn(batch, 3, size, size)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
@@ -172,9 +183,14 @@ def run_whole_case(case: str, det_size: list[int], warmup: int, repeats: int, ba
     if variant.startswith('mmpretrain'):
         import mmpretrain.models  # noqa: F401  (registers mmpretrain.ConvNeXt)
 
-        cfg.model.backbone = dict(type='mmpretrain.ConvNeXt', arch='tiny', out_indices=[0, 1, 2, 3],
-                                  drop_path_rate=backbone.drop_path_rate, layer_scale_init_value=1.0,
-                                  gap_before_final_norm=False)
+        cfg.model.backbone = dict(
+            type='mmpretrain.ConvNeXt',
+            arch='tiny',
+            out_indices=[0, 1, 2, 3],
+            drop_path_rate=backbone.drop_path_rate,
+            layer_scale_init_value=1.0,
+            gap_before_final_norm=False,
+        )
     if variant.endswith('with_cp'):
         backbone.with_cp = True
     torch.manual_seed(0)
@@ -200,11 +216,18 @@ def run_whole_case(case: str, det_size: list[int], warmup: int, repeats: int, ba
 # ---------------------------------------------------------------------------- report
 def _child(options: list[str], env: Optional[dict] = None) -> Optional[dict]:
     """Run this tool on one case in a fresh process; its JSON line, or None (reported)."""
-    run = subprocess.run([sys.executable, osp.abspath(__file__), *options], capture_output=True, text=True, cwd=ROOT,
-                         env=None if env is None else {**os.environ, **env})
+    run = subprocess.run(
+        [sys.executable, osp.abspath(__file__), *options],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=None if env is None else {**os.environ, **env},
+    )
     if run.returncode != 0:
-        print(f'[benchmark] {" ".join(options[:2])} failed (a peer not importable?):\n{run.stderr[-1500:]}',
-              file=sys.stderr)
+        print(
+            f'[benchmark] {" ".join(options[:2])} failed (a peer not importable?):\n{run.stderr[-1500:]}',
+            file=sys.stderr,
+        )
         return None
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -219,14 +242,27 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--no-peers', action='store_true', help='only mmconvnext (and the matmul bound)')
     parser.add_argument('--whole-model', action='store_true', help='also UperNet-T / Mask R-CNN-T training steps')
-    parser.add_argument('--det-size', type=int, nargs=2, default=[512, 512], metavar=('H', 'W'),
-                        help='Mask R-CNN-T input size for --whole-model (default 512 512)')
+    parser.add_argument(
+        '--det-size',
+        type=int,
+        nargs=2,
+        default=[512, 512],
+        metavar=('H', 'W'),
+        help='Mask R-CNN-T input size for --whole-model (default 512 512)',
+    )
     parser.add_argument('--bf16', action='store_true', help='also time mmconvnext under CPU bf16 autocast')
-    parser.add_argument('--compile', action='store_true',
-                        help='also time torch.compile of the plain-op model (the runner switch `compile=True`)')
-    parser.add_argument('--rounds', type=int, default=1,
-                        help='--whole-model: time every case this many times, interleaved (A B A B ...), and '
-                             'report the median round and the spread of the per-round ratios')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='also time torch.compile of the plain-op model (the runner switch `compile=True`)',
+    )
+    parser.add_argument(
+        '--rounds',
+        type=int,
+        default=1,
+        help='--whole-model: time every case this many times, interleaved (A B A B ...), and '
+        'report the median round and the spread of the per-round ratios',
+    )
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--case', help=argparse.SUPPRESS)  # internal: one whole-model case
     parser.add_argument('--impl', help=argparse.SUPPRESS)  # internal: one backbone
@@ -234,20 +270,32 @@ def main(argv: Optional[list[str]] = None) -> int:
     torch.set_num_threads(args.threads)
 
     if args.case:
-        print(json.dumps(run_whole_case(args.case, args.det_size, args.warmup, args.repeats, args.batch, args.size,
-                                        args.arch)))
+        print(
+            json.dumps(
+                run_whole_case(args.case, args.det_size, args.warmup, args.repeats, args.batch, args.size, args.arch)
+            )
+        )
         return 0
     if args.impl:
         torch.manual_seed(0)
         model = build_backbone(args.impl, args.arch)
         x = torch.randn(args.batch, 3, args.size, args.size)
-        print(json.dumps(time_backbone(model, x, args.warmup, args.repeats, bf16=args.impl == BF16,
-                                       compile=args.impl == COMPILE)))
+        print(
+            json.dumps(
+                time_backbone(model, x, args.warmup, args.repeats, bf16=args.impl == BF16, compile=args.impl == COMPILE)
+            )
+        )
         return 0
 
-    results: dict = {'machine': {'cpu': cpu_name(), 'threads': args.threads, 'torch': torch.__version__,
-                                 'date': time.strftime('%Y-%m-%d')},
-                     'args': {k: v for k, v in vars(args).items() if k != 'case'}}
+    results: dict = {
+        'machine': {
+            'cpu': cpu_name(),
+            'threads': args.threads,
+            'torch': torch.__version__,
+            'date': time.strftime('%Y-%m-%d'),
+        },
+        'args': {k: v for k, v in vars(args).items() if k != 'case'},
+    }
     rates = matmul_gflops()
     rate = rates['torch.mm']
     best = max(rates.values())
@@ -258,31 +306,62 @@ def main(argv: Optional[list[str]] = None) -> int:
     bound = rate / gflops
     # each implementation in a process of its own: one's thread pools do not slow another's ops
     backbone = {}
-    for impl in ((IMPLS if not args.no_peers else IMPLS[:2]) + ((BF16,) if args.bf16 else ())
-                 + ((COMPILE,) if args.compile else ())):
-        r = _child(['--impl', impl, '--arch', args.arch, '--batch', str(args.batch), '--size', str(args.size),
-                    '--threads', str(args.threads), '--warmup', str(args.warmup), '--repeats', str(args.repeats)])
+    for impl in (
+        (IMPLS if not args.no_peers else IMPLS[:2])
+        + ((BF16,) if args.bf16 else ())
+        + ((COMPILE,) if args.compile else ())
+    ):
+        r = _child(
+            [
+                '--impl',
+                impl,
+                '--arch',
+                args.arch,
+                '--batch',
+                str(args.batch),
+                '--size',
+                str(args.size),
+                '--threads',
+                str(args.threads),
+                '--warmup',
+                str(args.warmup),
+                '--repeats',
+                str(args.repeats),
+            ]
+        )
         if r is not None:
             backbone[impl] = r
-    results['backbone'] = {'gflops_per_img': gflops, 'bound_img_s': bound, 'bound_best_img_s': best / gflops,
-                           'results': backbone}
+    results['backbone'] = {
+        'gflops_per_img': gflops,
+        'bound_img_s': bound,
+        'bound_best_img_s': best / gflops,
+        'results': backbone,
+    }
 
-    print(f"\n{cpu_name()}, {args.threads} threads, torch {torch.__version__}; fp32 2048^3 matmul: "
-          + ', '.join(f'{k} {v:.1f} GFLOP/s' for k, v in rates.items()))
-    print(f'ConvNeXt-{args.arch} features, batch {args.batch}, {args.size}x{args.size}: {gflops:.2f} GFLOP/img; '
-          f'bound {bound:.1f} img/s at the torch.mm rate, {best / gflops:.1f} at the best rate\n')
-    print('| implementation | forward img/s | ours / it | of bound (torch.mm / best) | fwd+bwd img/s | ours / it '
-          '| max rel. diff from its fp32 outputs |')
+    print(
+        f'\n{cpu_name()}, {args.threads} threads, torch {torch.__version__}; fp32 2048^3 matmul: '
+        + ', '.join(f'{k} {v:.1f} GFLOP/s' for k, v in rates.items())
+    )
+    print(
+        f'ConvNeXt-{args.arch} features, batch {args.batch}, {args.size}x{args.size}: {gflops:.2f} GFLOP/img; '
+        f'bound {bound:.1f} img/s at the torch.mm rate, {best / gflops:.1f} at the best rate\n'
+    )
+    print(
+        '| implementation | forward img/s | ours / it | of bound (torch.mm / best) | fwd+bwd img/s | ours / it '
+        '| max rel. diff from its fp32 outputs |'
+    )
     print('|---|---|---|---|---|---|---|')
     ours = backbone.get('mmconvnext')
     for name, r in backbone.items():
-        vs = (lambda k, r=r: f"{ours[k] / r[k]:.3f}") if ours else (lambda k: '-')
-        print(f"| {name} | {r['fwd_img_s']:.2f} | {vs('fwd_img_s')} | "
-              f"{r['fwd_img_s'] / bound:.1%} / {r['fwd_img_s'] / (best / gflops):.1%} | {r['fwd_bwd_img_s']:.2f} | "
-              f"{vs('fwd_bwd_img_s')} | {r['max_rel_err_vs_fp32']:.1e} |")
+        vs = (lambda k, r=r: f'{ours[k] / r[k]:.3f}') if ours else (lambda k: '-')
+        print(
+            f'| {name} | {r["fwd_img_s"]:.2f} | {vs("fwd_img_s")} | '
+            f'{r["fwd_img_s"] / bound:.1%} / {r["fwd_img_s"] / (best / gflops):.1%} | {r["fwd_bwd_img_s"]:.2f} | '
+            f'{vs("fwd_bwd_img_s")} | {r["max_rel_err_vs_fp32"]:.1e} |'
+        )
 
     if r_compile := backbone.get(COMPILE):
-        print(f"\n{COMPILE}: compiling took {r_compile['compile_s']:.1f} s (first forward + first forward/backward)")
+        print(f'\n{COMPILE}: compiling took {r_compile["compile_s"]:.1f} s (first forward + first forward/backward)')
 
     if args.whole_model:
         cases = [c for c in WHOLE_CASES if 'mmpretrain' not in c or 'mmpretrain' in backbone]
@@ -292,8 +371,20 @@ def main(argv: Optional[list[str]] = None) -> int:
         # touches every case instead of one, and the per-round ratios show the spread
         for _ in range(max(1, args.rounds)):
             for case in cases:
-                common = ['--case', case, '--threads', str(args.threads), '--det-size', *map(str, args.det_size),
-                          '--batch', str(args.batch), '--size', str(args.size), '--arch', args.arch]
+                common = [
+                    '--case',
+                    case,
+                    '--threads',
+                    str(args.threads),
+                    '--det-size',
+                    *map(str, args.det_size),
+                    '--batch',
+                    str(args.batch),
+                    '--size',
+                    str(args.size),
+                    '--arch',
+                    args.arch,
+                ]
                 r = _child(common + ['--warmup', '1', '--repeats', str(max(3, args.repeats // 2))])
                 if r is None:
                     continue
@@ -316,17 +407,19 @@ def main(argv: Optional[list[str]] = None) -> int:
             other = whole.get(f'{task}/mmpretrain')
             note = ''
             if case == f'{task}/mmpretrain' and base:
-                note = f"mmconvnext {r['step_s'] / base['step_s']:.3f}x as fast"
+                note = f'mmconvnext {r["step_s"] / base["step_s"]:.3f}x as fast'
                 ratios = [p / o for p, o in zip(r['rounds_step_s'], base['rounds_step_s'])]
                 if len(ratios) > 1:
                     r['rounds_ratio'] = ratios
-                    note += f" (rounds: {', '.join(f'{q:.3f}' for q in ratios)})"
+                    note += f' (rounds: {", ".join(f"{q:.3f}" for q in ratios)})'
             elif case.endswith('with_cp') and base:
-                note = (f"memory {r['peak_mib'] / base['peak_mib'] - 1:+.0%}, "
-                        f"time {r['step_s'] / base['step_s'] - 1:+.0%} vs without")
+                note = (
+                    f'memory {r["peak_mib"] / base["peak_mib"] - 1:+.0%}, '
+                    f'time {r["step_s"] / base["step_s"] - 1:+.0%} vs without'
+                )
             elif other is None and case == f'{task}/mmconvnext':
                 note = '(no peer)'
-            print(f"| {case} | {r['batch']} | {r['size']} | {r['step_s']:.2f} | {r['peak_mib']:.0f} | {note} |")
+            print(f'| {case} | {r["batch"]} | {r["size"]} | {r["step_s"]:.2f} | {r["peak_mib"]:.0f} | {note} |')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=2)

@@ -16,6 +16,7 @@ forward uses. ``--params-only`` builds the model on the meta device (no memory, 
 forward), for quick counts of the largest models. The counting itself is
 :func:`mmconvnext.analysis.model_complexity`.
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -30,8 +31,9 @@ from mmconvnext.analysis import model_complexity
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Count the parameters and FLOPs of config models')
     parser.add_argument('configs', nargs='+', help='config file(s)')
-    parser.add_argument('--shape', type=int, nargs='+',
-                        help="input H [W] (default: the config's test scale, or the task's paper shape)")
+    parser.add_argument(
+        '--shape', type=int, nargs='+', help="input H [W] (default: the config's test scale, or the task's paper shape)"
+    )
     parser.add_argument('--params-only', action='store_true', help='count parameters on the meta device only')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
     args = parser.parse_args(argv)
@@ -48,7 +50,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         r = model_complexity(config, args.shape, args.params_only, args.cfg_options)
         h, w = r['shape']
         params, used = (f'{v / 1e6:.2f}' if v is not None else '-' for v in (r['params'], r['inference_params']))
-        gflops = '-' if r['flops'] is None else f"{r['flops'] / 1e9:.1f}"
+        gflops = '-' if r['flops'] is None else f'{r["flops"] / 1e9:.1f}'
         print(f'| {osp.basename(config)} | {h}x{w} | {params} | {used} | {gflops} |')
         sys.stdout.flush()
 

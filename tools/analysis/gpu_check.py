@@ -20,6 +20,7 @@ speed against the peers, in one command and one table (at most ~8 minutes on one
 Exit status 1 when a loss or an output is not finite. Cases past ``--max-minutes`` are
 skipped and listed as such, so the command stays within a lent GPU's time.
 """
+
 import argparse
 import json
 import math
@@ -36,12 +37,21 @@ from mmconvnext.device import cpu_name
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 #: (batch, height, width) of each training case and of the backbone benchmark
-FULL = dict(arch='tiny', seg=(2, 512, 512), det=(2, 800, 1333), cls=(128, 224, 224), backbone=(64, 224, 224),
-            warmup=3, repeats=10)
-SMOKE = dict(arch='atto', seg=(2, 64, 64), det=(2, 96, 128), cls=(4, 32, 32), backbone=(2, 64, 64),
-             warmup=0, repeats=1)
-CONFIGS = {'seg': 'upernet_convnext_tiny_ade20k.py', 'det': 'mask_rcnn_convnext_tiny_coco_1x.py',
-           'cls': 'convnext_tiny_in1k.py'}
+FULL = dict(
+    arch='tiny',
+    seg=(2, 512, 512),
+    det=(2, 800, 1333),
+    cls=(128, 224, 224),
+    backbone=(64, 224, 224),
+    warmup=3,
+    repeats=10,
+)
+SMOKE = dict(arch='atto', seg=(2, 64, 64), det=(2, 96, 128), cls=(4, 32, 32), backbone=(2, 64, 64), warmup=0, repeats=1)
+CONFIGS = {
+    'seg': 'upernet_convnext_tiny_ade20k.py',
+    'det': 'mask_rcnn_convnext_tiny_coco_1x.py',
+    'cls': 'convnext_tiny_in1k.py',
+}
 NAMES = {'seg': 'UperNet', 'det': 'Mask R-CNN', 'cls': 'classifier'}
 
 
@@ -92,8 +102,13 @@ def time_train_step(model, wrapper, data: dict, s: dict, device: str) -> dict:
 
     _reset_peak(device)
     seconds = median_time(step, s['warmup'], s['repeats'], device)
-    return dict(value=seconds, unit='s/step', peak_mib=_peak_mib(device), loss=losses[-1],
-                finite=all(math.isfinite(v) for v in losses))
+    return dict(
+        value=seconds,
+        unit='s/step',
+        peak_mib=_peak_mib(device),
+        loss=losses[-1],
+        finite=all(math.isfinite(v) for v in losses),
+    )
 
 
 def training_cases(s: dict, smoke: bool, device: str, deadline: float) -> list[dict]:
@@ -113,14 +128,24 @@ def training_cases(s: dict, smoke: bool, device: str, deadline: float) -> list[d
                 classes = {'seg': 150, 'det': 80, 'cls': 1000}[task]
                 inputs, samples = dummy_batch(task, batch, h, w, num_classes=classes, device=device)
                 result = time_train_step(model, wrapper, dict(inputs=inputs, data_samples=samples), s, device)
-                rows.append(dict(kind='train', what=NAMES[task], with_cp=with_cp, channels_last=channels_last,
-                                 precision=precision, shape=f'{batch}x{h}x{w}', **result))
+                rows.append(
+                    dict(
+                        kind='train',
+                        what=NAMES[task],
+                        with_cp=with_cp,
+                        channels_last=channels_last,
+                        precision=precision,
+                        shape=f'{batch}x{h}x{w}',
+                        **result,
+                    )
+                )
                 print(f'[gpu_check] {rows[-1]}', flush=True)
     return rows
 
 
-def time_backbone(model: torch.nn.Module, x: torch.Tensor, mode: str, amp_dtype: Optional[torch.dtype], s: dict,
-                  device: str) -> dict:
+def time_backbone(
+    model: torch.nn.Module, x: torch.Tensor, mode: str, amp_dtype: Optional[torch.dtype], s: dict, device: str
+) -> dict:
     """Forward (no grad) or forward+backward img/s of ``model`` on ``x``, under autocast
     to ``amp_dtype`` unless it is None; peak memory; whether the outputs are finite."""
     outs = []
@@ -139,8 +164,12 @@ def time_backbone(model: torch.nn.Module, x: torch.Tensor, mode: str, amp_dtype:
 
     _reset_peak(device)
     seconds = median_time(run, s['warmup'], s['repeats'], device)
-    return dict(value=x.shape[0] / seconds, unit='img/s', peak_mib=_peak_mib(device),
-                finite=all(bool(torch.isfinite(o).all()) for o in outs))
+    return dict(
+        value=x.shape[0] / seconds,
+        unit='img/s',
+        peak_mib=_peak_mib(device),
+        finite=all(bool(torch.isfinite(o).all()) for o in outs),
+    )
 
 
 def backbone_cases(s: dict, device: str, deadline: float) -> list[dict]:
@@ -165,12 +194,23 @@ def backbone_cases(s: dict, device: str, deadline: float) -> list[dict]:
                         rows.append(dict(kind='backbone', what=impl, skipped='time budget'))
                         continue
                     precision = 'fp32' if dtype is None else f'amp {dtype}'.replace('torch.', '')
-                    rows.append(dict(kind='backbone', what=impl, mode=mode, channels_last=channels_last,
-                                     precision=precision, shape=f'{batch}x{h}x{w}',
-                                     **time_backbone(model, x, mode, dtype, s, device)))
+                    rows.append(
+                        dict(
+                            kind='backbone',
+                            what=impl,
+                            mode=mode,
+                            channels_last=channels_last,
+                            precision=precision,
+                            shape=f'{batch}x{h}x{w}',
+                            **time_backbone(model, x, mode, dtype, s, device),
+                        )
+                    )
                     print(f'[gpu_check] {rows[-1]}', flush=True)
-    ours = {(r['mode'], r['channels_last'], r['precision']): r['value'] for r in rows
-            if r['what'] == 'mmconvnext' and 'value' in r}
+    ours = {
+        (r['mode'], r['channels_last'], r['precision']): r['value']
+        for r in rows
+        if r['what'] == 'mmconvnext' and 'value' in r
+    }
     for r in rows:
         key = (r.get('mode'), r.get('channels_last'), r.get('precision'))
         if 'value' in r and key in ours:
@@ -179,23 +219,29 @@ def backbone_cases(s: dict, device: str, deadline: float) -> list[dict]:
 
 
 def table(rows: list[dict], header: str) -> str:
-    lines = [header, '', '| check | model / impl | with_cp | channels_last | precision | batch x size | rate | '
-             'peak MiB | note |', '|---|---|---|---|---|---|---|---|---|']
+    lines = [
+        header,
+        '',
+        '| check | model / impl | with_cp | channels_last | precision | batch x size | rate | peak MiB | note |',
+        '|---|---|---|---|---|---|---|---|---|',
+    ]
     for r in rows:
         if 'skipped' in r:
-            lines.append(f"| {r['kind']} | {r['what']} | | | | | skipped | | {r['skipped']} |")
+            lines.append(f'| {r["kind"]} | {r["what"]} | | | | | skipped | | {r["skipped"]} |')
             continue
-        check = 'train step' if r['kind'] == 'train' else f"backbone {r['mode']}"
-        rate = f"{r['value']:.3f} s/step" if r['unit'] == 's/step' else f"{r['value']:.1f} img/s"
-        peak = '-' if r['peak_mib'] is None else f"{r['peak_mib']:.0f}"
+        check = 'train step' if r['kind'] == 'train' else f'backbone {r["mode"]}'
+        rate = f'{r["value"]:.3f} s/step' if r['unit'] == 's/step' else f'{r["value"]:.1f} img/s'
+        peak = '-' if r['peak_mib'] is None else f'{r["peak_mib"]:.0f}'
         note = [] if r['finite'] else ['NOT FINITE']
         if 'loss' in r:
-            note.append(f"loss {r['loss']:.3f}")
+            note.append(f'loss {r["loss"]:.3f}')
         if 'ours_vs_it' in r and r['what'] != 'mmconvnext':
-            note.append(f"mmconvnext {r['ours_vs_it']:.2f}x")
+            note.append(f'mmconvnext {r["ours_vs_it"]:.2f}x')
         with_cp = {True: 'yes', False: 'no'}.get(r.get('with_cp'), '-')
-        lines.append(f"| {check} | {r['what']} | {with_cp} | {'yes' if r['channels_last'] else 'no'} | "
-                     f"{r['precision']} | {r['shape']} | {rate} | {peak} | {', '.join(note)} |")
+        lines.append(
+            f'| {check} | {r["what"]} | {with_cp} | {"yes" if r["channels_last"] else "no"} | '
+            f'{r["precision"]} | {r["shape"]} | {rate} | {peak} | {", ".join(note)} |'
+        )
     return '\n'.join(lines)
 
 
@@ -214,13 +260,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         device, settings = 'cuda', FULL
         torch.backends.cudnn.benchmark = True
     else:
-        raise SystemExit('gpu_check: no CUDA device here; run it on a GPU machine, or with --smoke for the CPU '
-                         'rot check at tiny sizes')
+        raise SystemExit(
+            'gpu_check: no CUDA device here; run it on a GPU machine, or with --smoke for the CPU '
+            'rot check at tiny sizes'
+        )
     start = time.time()
     deadline = start + 60 * args.max_minutes
     name = torch.cuda.get_device_name() if device == 'cuda' else f'{cpu_name()} ({args.threads} threads)'
-    header = (f"gpu_check{' --smoke' if args.smoke else ''}: {name}, torch {torch.__version__}, "
-              f"{time.strftime('%Y-%m-%d')}; ConvNeXt-{settings['arch']}")
+    header = (
+        f'gpu_check{" --smoke" if args.smoke else ""}: {name}, torch {torch.__version__}, '
+        f'{time.strftime("%Y-%m-%d")}; ConvNeXt-{settings["arch"]}'
+    )
     print(f'[gpu_check] {header}', flush=True)
     rows = training_cases(settings, args.smoke, device, deadline) + backbone_cases(settings, device, deadline)
     text = table(rows, header) + f'\n\n(whole check: {time.time() - start:.0f} s)'

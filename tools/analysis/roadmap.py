@@ -9,7 +9,7 @@
 Without ``--train``: a table of every step of ``configs/roadmap/`` (the classification
 model: backbone and 1000-class head) with its parameters and GFLOPs at ``--size``
 (multiply-adds, mmengine's ``FlopAnalyzer``), the paper's top-1 and GFLOPs beside them
-(FACTS.md), and a flag on every step whose GFLOPs differ from the paper's by more than 10%.
+(docs/references.md §7), and a flag on every step whose GFLOPs differ from the paper's by more than 10%.
 It also lists each step's output channels (the dense heads' ``in_channels``).
 
 With ``--train``: every step's config is trained by ``tools/train.py`` on a dataset in
@@ -23,6 +23,7 @@ schedule of a few epochs cannot absorb, and keeps the rest (AdamW, warm-up + cos
 label smoothing, stochastic depth, layer scale). ``--out-dir`` receives
 ``roadmap.json``, ``roadmap.md`` and (with ``--train``) ``roadmap.png``.
 """
+
 import argparse
 import glob
 import json
@@ -52,8 +53,7 @@ def step_config(step: str) -> str:
         raise ValueError(f'unknown roadmap step {step!r}; the steps are {list(ROADMAP_STEPS)}')
     matches = glob.glob(osp.join(ROOT, 'configs', 'roadmap', f'[0-9][0-9]_{step}.py'))
     if len(matches) != 1:
-        raise FileNotFoundError(f'configs/roadmap/NN_{step}.py: expected one config for step {step!r}, '
-                                f'found {matches}')
+        raise FileNotFoundError(f'configs/roadmap/NN_{step}.py: expected one config for step {step!r}, found {matches}')
     return matches[0]
 
 
@@ -70,10 +70,20 @@ def complexity_rows(steps: Sequence[str], size: int = 224) -> list[dict]:
         gflops = c['flops'] / 1e9
         diff = None if spec.paper_gflops is None or size != 224 else gflops / spec.paper_gflops - 1
         dense = RoadmapNet(step, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
-        rows.append(dict(step=step, parent=spec.parent, what=spec.what, params_m=c['params'] / 1e6, gflops=gflops,
-                         paper_top1=spec.paper_top1, paper_gflops=spec.paper_gflops, gflops_diff=diff,
-                         flagged=diff is not None and abs(diff) > FLAG_TOLERANCE,
-                         out_channels=list(dense.out_channels)))
+        rows.append(
+            dict(
+                step=step,
+                parent=spec.parent,
+                what=spec.what,
+                params_m=c['params'] / 1e6,
+                gflops=gflops,
+                paper_top1=spec.paper_top1,
+                paper_gflops=spec.paper_gflops,
+                gflops_diff=diff,
+                flagged=diff is not None and abs(diff) > FLAG_TOLERANCE,
+                out_channels=list(dense.out_channels),
+            )
+        )
     return rows
 
 
@@ -107,35 +117,59 @@ def combine(records: list[dict]) -> list[dict]:
 
 def _runs(value: Optional[float], runs: Optional[list[float]]) -> str:
     if runs and len(runs) > 1:
-        return f"{value:.1f} ({' / '.join(f'{v:.1f}' for v in runs)})"
+        return f'{value:.1f} ({" / ".join(f"{v:.1f}" for v in runs)})'
     return _fmt(value, '.1f')
 
 
 def markdown(rows: list[dict], size: int) -> str:
     trained = any('top1' in r for r in rows)
-    head = ['#', 'step', 'changes', 'params (M)', f'GFLOPs @{size}', 'paper GFLOPs', 'GFLOPs vs paper',
-            'paper top-1']
+    head = ['#', 'step', 'changes', 'params (M)', f'GFLOPs @{size}', 'paper GFLOPs', 'GFLOPs vs paper', 'paper top-1']
     if trained:
         head += ['measured top-1', 'top-1 halfway', 'train img/s', 'infer img/s']
     head.append('out channels')
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     order = list(ROADMAP_STEPS)
     for r in rows:
-        diff = '-' if r['gflops_diff'] is None else f"{r['gflops_diff']:+.1%}" + (' FLAG' if r['flagged'] else '')
-        cells = [str(order.index(r['step']) + 1), f"`{r['step']}`", r['what'], f"{r['params_m']:.2f}",
-                 f"{r['gflops']:.2f}", _fmt(r['paper_gflops']), diff, _fmt(r['paper_top1'])]
+        diff = '-' if r['gflops_diff'] is None else f'{r["gflops_diff"]:+.1%}' + (' FLAG' if r['flagged'] else '')
+        cells = [
+            str(order.index(r['step']) + 1),
+            f'`{r["step"]}`',
+            r['what'],
+            f'{r["params_m"]:.2f}',
+            f'{r["gflops"]:.2f}',
+            _fmt(r['paper_gflops']),
+            diff,
+            _fmt(r['paper_top1']),
+        ]
         if trained:
-            cells += [_runs(r.get('top1'), r.get('top1_runs')), _runs(_halfway(r), r.get('halfway_runs')),
-                      _fmt(r.get('train_img_s'), '.0f'), _fmt(r.get('infer_img_s'), '.1f')]
+            cells += [
+                _runs(r.get('top1'), r.get('top1_runs')),
+                _runs(_halfway(r), r.get('halfway_runs')),
+                _fmt(r.get('train_img_s'), '.0f'),
+                _fmt(r.get('infer_img_s'), '.1f'),
+            ]
         cells.append('-'.join(map(str, r['out_channels'])))
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
 
 # ---------------------------------------------------------------------------- training
-def train_config(step: str, data_root: str, num_classes: int, work_dir: str, epochs: int, warmup_epochs: int,
-                 batch: int, lr: float, img_size: int, recipe: str, workers: int, seed: int,
-                 crop_scale: float = 0.08, flip: bool = True):
+def train_config(
+    step: str,
+    data_root: str,
+    num_classes: int,
+    work_dir: str,
+    epochs: int,
+    warmup_epochs: int,
+    batch: int,
+    lr: float,
+    img_size: int,
+    recipe: str,
+    workers: int,
+    seed: int,
+    crop_scale: float = 0.08,
+    flip: bool = True,
+):
     """Step ``step``'s config with this dataset and schedule (an mmengine ``Config``)."""
     from mmengine.config import Config
 
@@ -191,14 +225,32 @@ def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes:
     """Train one step with tools/train.py; its last top-1 and its training rate."""
     work_dir = osp.join(args.work_dir, step)
     os.makedirs(work_dir, exist_ok=True)
-    cfg = train_config(step, data_root, num_classes, work_dir, args.epochs, args.warmup_epochs, args.batch, args.lr,
-                       args.img_size, args.recipe, args.workers, args.seed, args.crop_scale, not args.no_flip)
+    cfg = train_config(
+        step,
+        data_root,
+        num_classes,
+        work_dir,
+        args.epochs,
+        args.warmup_epochs,
+        args.batch,
+        args.lr,
+        args.img_size,
+        args.recipe,
+        args.workers,
+        args.seed,
+        args.crop_scale,
+        not args.no_flip,
+    )
     config = osp.join(work_dir, f'{step}_train.py')
     cfg.dump(config)
     start = time.time()
-    run = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work_dir],
-                         cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, 'OMP_NUM_THREADS': str(args.threads)})
+    run = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work_dir],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, 'OMP_NUM_THREADS': str(args.threads)},
+    )
     seconds = time.time() - start
     if run.returncode != 0:
         raise RuntimeError(f'training step {step!r} failed ({config}):\n{run.stderr[-3000:]}')
@@ -207,9 +259,13 @@ def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes:
     iters = [r['time'] for r in records if 'time' in r and 'loss' in r]
     if not vals:
         raise RuntimeError(f'{work_dir}: training ran but logged no accuracy/top1')
-    return dict(top1=vals[-1]['accuracy/top1'], top1_by_epoch=[v['accuracy/top1'] for v in vals],
-                train_img_s=args.batch / statistics.median(iters) if iters else None, train_s=seconds,
-                config=osp.relpath(config, ROOT) if config.startswith(ROOT) else config)
+    return dict(
+        top1=vals[-1]['accuracy/top1'],
+        top1_by_epoch=[v['accuracy/top1'] for v in vals],
+        train_img_s=args.batch / statistics.median(iters) if iters else None,
+        train_s=seconds,
+        config=osp.relpath(config, ROOT) if config.startswith(ROOT) else config,
+    )
 
 
 def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int = 2, repeats: int = 5) -> float:
@@ -229,6 +285,7 @@ def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int =
 def plot(rows: list[dict], out_file: str, title: str) -> None:
     """Top-1 (measured, and the paper's) and GFLOPs per step."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
@@ -243,8 +300,15 @@ def plot(rows: list[dict], out_file: str, title: str) -> None:
         halfway = [(i, _halfway(r)) for i, r in zip(x, rows) if _halfway(r) is not None]
         ax1.plot(*zip(*halfway), marker='.', linestyle=':', color='tab:cyan', label='measured top-1, halfway' + mean)
         for k in range(runs if runs > 1 else 0):  # each run, faint
-            ax1.plot(x, [r['top1_runs'][k] for r in rows], marker='o', markersize=3, linewidth=0.8, alpha=0.35,
-                     color='tab:blue')
+            ax1.plot(
+                x,
+                [r['top1_runs'][k] for r in rows],
+                marker='o',
+                markersize=3,
+                linewidth=0.8,
+                alpha=0.35,
+                color='tab:blue',
+            )
     ax1.set_ylabel('measured top-1 (%)', color='tab:blue')
     paper = [(i, r['paper_top1']) for i, r in zip(x, rows) if r['paper_top1'] is not None]
     if paper:
@@ -271,15 +335,17 @@ def plot(rows: list[dict], out_file: str, title: str) -> None:
 def _title(train: Optional[dict]) -> str:
     title = 'ResNet-50 -> ConvNeXt-T (paper section 2)'
     if train:
-        title += f" - small-scale proxy: {train['epochs']} epochs at {train['img_size']}px, {train['recipe']} recipe"
+        title += f' - small-scale proxy: {train["epochs"]} epochs at {train["img_size"]}px, {train["recipe"]} recipe'
     return title
 
 
 def _num_classes(data_root: str) -> int:
     train = osp.join(data_root, 'train')
     if not osp.isdir(train):
-        raise FileNotFoundError(f'--data-root {data_root}: no train/ directory (the ImageNet folder layout '
-                                'train/<class>/<image>, val/<class>/<image> is expected)')
+        raise FileNotFoundError(
+            f'--data-root {data_root}: no train/ directory (the ImageNet folder layout '
+            'train/<class>/<image>, val/<class>/<image> is expected)'
+        )
     classes = [d for d in os.listdir(train) if osp.isdir(osp.join(train, d))]
     if len(classes) < 2:
         raise ValueError(f'--data-root {data_root}: train/ holds {len(classes)} class folder(s); need at least 2')
@@ -291,8 +357,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--steps', nargs='+', choices=list(ROADMAP_STEPS), help='a subset (default: all, in order)')
     parser.add_argument('--size', type=int, default=224, help='input size of the GFLOPs count')
     parser.add_argument('--out-dir', help='write roadmap.json, roadmap.md (and roadmap.png with --train) here')
-    parser.add_argument('--render', metavar='JSON', nargs='+',
-                        help="re-make the table and plot of earlier runs' roadmap.json (several: their means)")
+    parser.add_argument(
+        '--render',
+        metavar='JSON',
+        nargs='+',
+        help="re-make the table and plot of earlier runs' roadmap.json (several: their means)",
+    )
     train = parser.add_argument_group('--train')
     train.add_argument('--train', action='store_true', help='train every step and add accuracy and throughput')
     train.add_argument('--data-root', help='ImageNet folder layout (default: generated shapes under the work dir)')
@@ -306,13 +376,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     train.add_argument('--workers', type=int, default=2)
     train.add_argument('--threads', type=int, default=2)
     train.add_argument('--seed', type=int, default=0)
-    train.add_argument('--generate', choices=('glyphs', 'shapes'), default='glyphs',
-                       help='the generated set when no --data-root: 10 digit glyphs, or the 4 shapes')
-    train.add_argument('--generate-counts', type=int, nargs=2, default=[2000, 500], metavar=('TRAIN', 'VAL'),
-                       help='training and validation images of the generated set')
+    train.add_argument(
+        '--generate',
+        choices=('glyphs', 'shapes'),
+        default='glyphs',
+        help='the generated set when no --data-root: 10 digit glyphs, or the 4 shapes',
+    )
+    train.add_argument(
+        '--generate-counts',
+        type=int,
+        nargs=2,
+        default=[2000, 500],
+        metavar=('TRAIN', 'VAL'),
+        help='training and validation images of the generated set',
+    )
     train.add_argument('--generate-size', type=int, default=32, help='side of the generated images')
-    train.add_argument('--crop-scale', type=float, default=0.08,
-                       help="RandomResizedCrop's smallest area fraction (the recipe's 0.08)")
+    train.add_argument(
+        '--crop-scale', type=float, default=0.08, help="RandomResizedCrop's smallest area fraction (the recipe's 0.08)"
+    )
     train.add_argument('--no-flip', action='store_true', help='no horizontal flips (digits are not symmetric)')
     train.add_argument('--bench-size', type=int, default=224, help='input size of the inference throughput')
     train.add_argument('--bench-batch', type=int, default=8)
@@ -332,8 +413,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for path in args.render:
             with open(path) as f:
                 records.append(json.load(f))
-        record = dict(records[0], rows=combine(records) if len(records) > 1 else records[0]['rows'],
-                      sources=[osp.abspath(p) for p in args.render])
+        record = dict(
+            records[0],
+            rows=combine(records) if len(records) > 1 else records[0]['rows'],
+            sources=[osp.abspath(p) for p in args.render],
+        )
         out_dir = args.out_dir or osp.dirname(osp.abspath(args.render[0]))
         if len(records) > 1:
             if osp.abspath(osp.join(out_dir, 'roadmap.json')) in record['sources']:
@@ -364,14 +448,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if args.generate == 'glyphs':
                 data_root = make_glyphs_imagenet(data_dir, num_train, num_val, size=args.generate_size)
             else:
-                data_root = make_shapes_imagenet(data_dir, num_train=num_train, num_val=num_val,
-                                                 size=args.generate_size)
+                data_root = make_shapes_imagenet(
+                    data_dir, num_train=num_train, num_val=num_val, size=args.generate_size
+                )
         num_classes = _num_classes(data_root)
         for row in rows:
-            print(f"[roadmap] training {row['step']} ...", flush=True)
+            print(f'[roadmap] training {row["step"]} ...', flush=True)
             row.update(train_step(row['step'], args, data_root, num_classes))
             row['infer_img_s'] = inference_rate(row['step'], args.bench_size, args.bench_batch, args.threads)
-            print(f"[roadmap] {row['step']}: top-1 {row['top1']:.2f} in {row['train_s']:.0f} s", flush=True)
+            print(f'[roadmap] {row["step"]}: top-1 {row["top1"]:.2f} in {row["train_s"]:.0f} s', flush=True)
         record['train'] = {k: v for k, v in vars(args).items() if k not in ('steps',)}
         record['train']['data_root'] = data_root
         title = _title(vars(args))

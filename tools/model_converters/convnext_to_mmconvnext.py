@@ -12,6 +12,7 @@ executing code (``weights_only``). DST gets ``{'state_dict': ..., 'meta': ...}``
 ``model_ema``). Configs can also load SRC directly: ``init_cfg=dict(type='Pretrained', checkpoint=SRC)``
 runs the same conversion.
 """
+
 import argparse
 import os
 import sys
@@ -37,8 +38,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('src', help='checkpoint path or URL')
     parser.add_argument('dst', help='output .pth path')
-    parser.add_argument('--format', default='auto', choices=['auto', *FORMATS],
-                        help='source format (default: detected from key names)')
+    parser.add_argument(
+        '--format', default='auto', choices=['auto', *FORMATS], help='source format (default: detected from key names)'
+    )
     parser.add_argument('--backbone-only', action='store_true', help='drop everything outside backbone.')
     parser.add_argument('--ema', action='store_true', help='export the EMA weights (default: the raw weights)')
     args = parser.parse_args(argv)
@@ -52,8 +54,12 @@ def main(argv=None) -> int:
         return 1
     if args.backbone_only:
         converted = {k: v for k, v in converted.items() if k.startswith(BACKBONE)}
-    meta = {'source': str(args.src), 'source_format': fmt, 'weights': 'ema' if args.ema else 'raw',
-            'mmconvnext_version': __version__}
+    meta = {
+        'source': str(args.src),
+        'source_format': fmt,
+        'weights': 'ema' if args.ema else 'raw',
+        'mmconvnext_version': __version__,
+    }
     dst = Path(args.dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     # write next to DST, then rename: an interrupted run never leaves a truncated file
@@ -61,8 +67,7 @@ def main(argv=None) -> int:
         torch.save({'state_dict': converted, 'meta': meta}, tmp)
     os.replace(tmp.name, dst)
     n_backbone = sum(k.startswith(BACKBONE) for k in converted)
-    print(f'{args.src} ({fmt} format) -> {dst}: {n_backbone} backbone tensors, '
-          f'{len(converted) - n_backbone} others')
+    print(f'{args.src} ({fmt} format) -> {dst}: {n_backbone} backbone tensors, {len(converted) - n_backbone} others')
     return 0
 
 

@@ -20,13 +20,22 @@ test_pipeline = [
     dict(type='mmconvnext.PackClsInputs'),
 ]
 train_dataloader = dict(
-    batch_size=128, num_workers=10, persistent_workers=True, pin_memory=True,
+    batch_size=128,
+    num_workers=10,
+    persistent_workers=True,
+    pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix='train', pipeline=train_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root, data_prefix='train', pipeline=train_pipeline),
+)
 val_dataloader = dict(
-    batch_size=128, num_workers=10, persistent_workers=True, pin_memory=True, drop_last=False,
+    batch_size=128,
+    num_workers=10,
+    persistent_workers=True,
+    pin_memory=True,
+    drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix='val', pipeline=test_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root, data_prefix='val', pipeline=test_pipeline),
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(type='mmconvnext.Accuracy', topk=(1, 5))
 test_evaluator = val_evaluator

@@ -15,7 +15,8 @@ bbox_head = dict(
     reg_decoded_bbox=True,
     norm_cfg=dict(type='SyncBN', requires_grad=True),  # one CPU process: plain BN; CPU DDP: gloo-synced
     loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-    loss_bbox=dict(type='GIoULoss', loss_weight=10.0))
+    loss_bbox=dict(type='GIoULoss', loss_weight=10.0),
+)
 model = dict(
     backbone=dict(
         _delete_=True,
@@ -24,9 +25,13 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         gap_before_final_norm=False,
         drop_path_rate=0.4,
-        layer_scale_init_value=1.0),
+        layer_scale_init_value=1.0,
+    ),
     neck=dict(in_channels=[96, 192, 384, 768]),
-    roi_head=dict(bbox_head=[
-        dict(bbox_head, bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0] * 4, target_stds=stds))
-        for stds in ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.033, 0.033, 0.067, 0.067])
-    ]))
+    roi_head=dict(
+        bbox_head=[
+            dict(bbox_head, bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0] * 4, target_stds=stds))
+            for stds in ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.033, 0.033, 0.067, 0.067])
+        ]
+    ),
+)

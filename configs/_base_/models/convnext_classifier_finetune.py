@@ -7,4 +7,5 @@ _base_ = './convnext_classifier.py'
 model = dict(
     backbone=dict(init_cfg=dict(type='Pretrained', prefix='backbone.')),
     head_init_scale=0.001,
-    data_preprocessor=dict(mixup_cutmix=None))
+    data_preprocessor=dict(mixup_cutmix=None),
+)

@@ -9,5 +9,7 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         gap_before_final_norm=False,  # a LayerNorm per output stage (norm0..norm3)
         drop_path_rate=0.4,
-        layer_scale_init_value=1.0),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+        layer_scale_init_value=1.0,
+    ),
+    neck=dict(in_channels=[96, 192, 384, 768]),
+)

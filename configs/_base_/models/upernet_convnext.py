@@ -1,4 +1,4 @@
-# UperNet with the mmconvnext backbone (paper, sec. 4 / FACTS.md "ADE20K"): ConvNeXt-T
+# UperNet with the mmconvnext backbone (paper, sec. 4 / docs/references.md §6): ConvNeXt-T
 # dims here; the arch configs change arch, drop path and the heads' in_channels.
 custom_imports = dict(imports=['mmconvnext'], allow_failed_imports=False)
 norm_cfg = dict(type='SyncBN', requires_grad=True)  # one CPU process: plain BN; CPU DDP: gloo-synced
@@ -9,7 +9,8 @@ data_preprocessor = dict(
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255,
-    size=(512, 512))  # the crop size: batches are padded to it
+    size=(512, 512),
+)  # the crop size: batches are padded to it
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
@@ -20,7 +21,8 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         gap_before_final_norm=False,  # a LayerNorm per output stage (norm0..norm3)
         drop_path_rate=0.4,
-        layer_scale_init_value=1.0),
+        layer_scale_init_value=1.0,
+    ),
     decode_head=dict(
         type='UPerHead',
         in_channels=[96, 192, 384, 768],
@@ -31,7 +33,8 @@ model = dict(
         num_classes=150,
         norm_cfg=norm_cfg,
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+    ),
     auxiliary_head=dict(
         type='FCNHead',
         in_channels=384,
@@ -43,6 +46,8 @@ model = dict(
         num_classes=150,
         norm_cfg=norm_cfg,
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4),
+    ),
     train_cfg=dict(),
-    test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))
+    test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)),
+)

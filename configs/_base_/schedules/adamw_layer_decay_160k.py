@@ -10,7 +10,8 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(_delete_=True, type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='mmconvnext.LearningRateDecayOptimizerConstructor',
-    paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6))
+    paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6),
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=warmup_iters, end=max_iters),

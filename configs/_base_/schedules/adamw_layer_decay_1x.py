@@ -8,7 +8,8 @@ optim_wrapper = dict(
     type='OptimWrapper',  # tools/train.py --amp: AmpOptimWrapper
     optimizer=dict(_delete_=True, type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='mmconvnext.LearningRateDecayOptimizerConstructor',
-    paramwise_cfg=dict(decay_rate=0.95, decay_type='layer_wise', num_layers=6))
+    paramwise_cfg=dict(decay_rate=0.95, decay_type='layer_wise', num_layers=6),
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=milestones, gamma=0.1),

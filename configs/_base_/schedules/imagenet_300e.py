@@ -9,11 +9,18 @@ optim_wrapper = dict(
     type='OptimWrapper',  # tools/train.py --amp: AmpOptimWrapper
     optimizer=dict(type='AdamW', lr=4e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
     constructor='mmconvnext.LearningRateDecayOptimizerConstructor',
-    paramwise_cfg=dict(decay_rate=1.0))
+    paramwise_cfg=dict(decay_rate=1.0),
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=warmup_epochs, end=max_epochs,
-         convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True,
+    ),
 ]
 auto_scale_lr = dict(base_batch_size=4096, enable=True)
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)

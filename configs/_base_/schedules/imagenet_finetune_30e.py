@@ -8,10 +8,17 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-8),
     constructor='mmconvnext.LearningRateDecayOptimizerConstructor',
-    paramwise_cfg=dict(decay_rate=0.8, decay_type='layer_wise', num_layers=12))
+    paramwise_cfg=dict(decay_rate=0.8, decay_type='layer_wise', num_layers=12),
+)
 param_scheduler = [
-    dict(type='CosineAnnealingLR', eta_min_ratio=1e-6 / 5e-5, by_epoch=True, begin=0, end=max_epochs,
-         convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min_ratio=1e-6 / 5e-5,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        convert_to_iter_based=True,
+    ),
 ]
 auto_scale_lr = dict(base_batch_size=512, enable=True)
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)

@@ -4,5 +4,13 @@
 # layer scale 1e-6, EMA). Only the backbone differs: mmconvnext.RoadmapNet at one step.
 _base_ = ['../../convnext_tiny_in1k.py']
 model = dict(
-    backbone=dict(_delete_=True, type='mmconvnext.RoadmapNet', step='separate_downsampling', drop_path_rate=0.1,
-                  layer_scale_init_value=1e-6, out_indices=-1, gap_before_final_norm=True))
+    backbone=dict(
+        _delete_=True,
+        type='mmconvnext.RoadmapNet',
+        step='separate_downsampling',
+        drop_path_rate=0.1,
+        layer_scale_init_value=1e-6,
+        out_indices=-1,
+        gap_before_final_norm=True,
+    )
+)

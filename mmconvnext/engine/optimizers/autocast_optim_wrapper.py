@@ -11,6 +11,7 @@ CPU and ``AmpOptimWrapper`` (fp16 with dynamic loss scaling) on a GPU
 (:func:`mmconvnext.apis.enable_amp`); a config can name it directly:
 ``optim_wrapper = dict(type='mmconvnext.AutocastOptimWrapper', dtype='bfloat16', ...)``.
 """
+
 from contextlib import contextmanager
 from typing import Iterator, Union
 
@@ -58,12 +59,16 @@ class AutocastOptimWrapper(OptimWrapper):
         """Say once, in the log, what runs in which precision (and when it will be slow)."""
         self._announced = True
         logger = MMLogger.get_current_instance()
-        logger.info(f'mixed precision: the forward pass runs under {device_type} autocast to {self.cast_dtype} '
-                    '(no loss scaling); parameters, gradients and the optimizer stay fp32')
+        logger.info(
+            f'mixed precision: the forward pass runs under {device_type} autocast to {self.cast_dtype} '
+            '(no loss scaling); parameters, gradients and the optimizer stay fp32'
+        )
         if device_type == 'cpu' and not cpu_has_native_bf16():
-            logger.warning(f'mixed precision: this CPU ({cpu_name()}) has no native bf16 instructions '
-                           '(AVX512-BF16 or AMX-BF16); bf16 products are emulated, so training may be slower '
-                           'than fp32 here (it still saves activation memory)')
+            logger.warning(
+                f'mixed precision: this CPU ({cpu_name()}) has no native bf16 instructions '
+                '(AVX512-BF16 or AMX-BF16); bf16 products are emulated, so training may be slower '
+                'than fp32 here (it still saves activation memory)'
+            )
 
     @contextmanager
     def optim_context(self, model: nn.Module) -> Iterator[None]:

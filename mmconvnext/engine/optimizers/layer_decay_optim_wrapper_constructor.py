@@ -6,8 +6,9 @@ Accepts the official ConvNeXt ``paramwise_cfg`` (``decay_rate``, ``decay_type``,
 answer (``ConvNeXt.get_layer_depth``), so no parameter-name parsing lives here.
 Biases and 1-D parameters (norms, layer scale, GRN) get no weight decay.
 """
+
 import inspect
-from typing import List, Optional
+from typing import Optional
 
 import torch.nn as nn
 from mmengine.logging import MMLogger
@@ -31,7 +32,7 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
     for a bare backbone, the model itself.
     """
 
-    def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', **kwargs) -> None:
+    def add_params(self, params: list[dict], module: nn.Module, prefix: str = '', **kwargs) -> None:
         cfg = dict(self.paramwise_cfg or {})
         unknown = sorted(set(cfg) - set(PARAMWISE_KEYS))
         if unknown:
@@ -70,7 +71,7 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
                 continue  # frozen
             no_decay = param.ndim == 1 or name.endswith('.bias')
             layer_id, num_groups = get_depth(name, backbone_prefix, **depth_kwargs)
-            group_name = f"layer_{layer_id}_{'no_decay' if no_decay else 'decay'}"
+            group_name = f'layer_{layer_id}_{"no_decay" if no_decay else "decay"}'
             if group_name not in groups:
                 scale = decay_rate ** (num_groups - layer_id - 1)
                 groups[group_name] = {
@@ -87,11 +88,11 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         logger = MMLogger.get_current_instance()
         logger.info(
             f'layer-wise lr decay: {decay_type}, rate {decay_rate}, '
-            f"{num_layers if num_layers is not None else 'default'} layers, {len(groups)} groups"
+            f'{num_layers if num_layers is not None else "default"} layers, {len(groups)} groups'
         )
         for group_name, group in sorted(groups.items(), key=lambda kv: -kv[1]['lr_scale']):
             logger.debug(
-                f"{group_name}: lr_scale {group['lr_scale']:.4g}, weight_decay "
-                f"{group['weight_decay']}, {len(group['params'])} params"
+                f'{group_name}: lr_scale {group["lr_scale"]:.4g}, weight_decay '
+                f'{group["weight_decay"]}, {len(group["params"])} params'
             )
         params.extend(groups.values())

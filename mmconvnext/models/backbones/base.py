@@ -12,6 +12,7 @@ The module names are a checkpoint contract, and mmdet's/mmseg's
 ``LearningRateDecayOptimizerConstructor`` parse them: ``downsample_layers.{i}``,
 ``stages.{i}.{j}`` and ``norm{i}``, registered in that order (the order of the state dict).
 """
+
 from itertools import chain
 from typing import Callable, Optional, Sequence, Union
 
@@ -102,8 +103,7 @@ class StagedBackbone(BaseModule):
 
     # ------------------------------------------------------------------ arguments
     @staticmethod
-    def _check_args(num_stages: int, frozen_stages: int, drop_path_rate: float,
-                    layer_scale_init_value: float) -> int:
+    def _check_args(num_stages: int, frozen_stages: int, drop_path_rate: float, layer_scale_init_value: float) -> int:
         """Check the arguments every staged backbone takes; the number of stages to freeze."""
         if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= num_stages:
             raise ValueError(
@@ -141,10 +141,9 @@ class StagedBackbone(BaseModule):
         num_blocks = sum(self.depths)
         rates = [drop_path_rate * j / max(num_blocks - 1, 1) for j in range(num_blocks)]
         starts = [sum(self.depths[:i]) for i in range(self.num_stages)]
-        return [rates[start:start + depth] for start, depth in zip(starts, self.depths)]
+        return [rates[start : start + depth] for start, depth in zip(starts, self.depths)]
 
-    def _add_stage(self, downsample: nn.Module, blocks: Sequence[nn.Module],
-                   out_norm: Callable[[], nn.Module]) -> None:
+    def _add_stage(self, downsample: nn.Module, blocks: Sequence[nn.Module], out_norm: Callable[[], nn.Module]) -> None:
         """Append the next stage: its downsample layer (the stem for stage 0), its blocks
         and, when it is in ``out_indices``, the norm ``out_norm()`` as ``norm{i}``. A
         stage in ``frozen_stages`` is frozen as it is added."""
@@ -163,8 +162,10 @@ class StagedBackbone(BaseModule):
         """(N, in_channels, H, W) -> tuple of (N, C_i, H/s_i, W/s_i), or (N, C_i) with
         ``gap_before_final_norm``, for each i in ``out_indices``."""
         if len(self.stages) != self.num_stages:
-            raise RuntimeError(f'{type(self).__name__} built {len(self.stages)} of its {self.num_stages} stages '
-                               '(a subclass must call _add_stage once per stage)')
+            raise RuntimeError(
+                f'{type(self).__name__} built {len(self.stages)} of its {self.num_stages} stages '
+                '(a subclass must call _add_stage once per stage)'
+            )
         outs = []
         for i, (downsample, stage) in enumerate(zip(self.downsample_layers, self.stages)):
             x = stage(downsample(x))
@@ -243,7 +244,7 @@ class StagedBackbone(BaseModule):
             return num_groups - 1, num_groups
         last = self.num_stages - 1
         deep = self.num_stages - 2  # the stage that holds most blocks (ConvNeXt's stage 2 of 4)
-        parts = param_name[len(prefix):].split('.')
+        parts = param_name[len(prefix) :].split('.')
         if parts[0] == 'downsample_layers':
             stage_id = int(parts[1])
             if decay_type == 'stage_wise' or stage_id == 0:

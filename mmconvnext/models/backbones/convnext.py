@@ -13,6 +13,7 @@ recognise it (class name containing ``ConvNeXt``; modules ``downsample_layers`` 
 ``stages``). That is also why downsampling layers live in ``downsample_layers`` rather
 than inside their stage as in timm: their parameter names are a public contract.
 """
+
 from types import MappingProxyType
 from typing import Mapping, Optional, Sequence, Union
 
@@ -31,18 +32,21 @@ ArchSpec = Mapping[str, Sequence[int]]
 
 #: depths (blocks per stage) and channels (width per stage) of every named arch.
 #: ``huge`` is a ConvNeXt V2 arch (build it with ``use_grn=True``).
-ARCH_SETTINGS: Mapping[str, ArchSpec] = MappingProxyType({
-    'atto': MappingProxyType({'depths': (2, 2, 6, 2), 'channels': (40, 80, 160, 320)}),
-    'femto': MappingProxyType({'depths': (2, 2, 6, 2), 'channels': (48, 96, 192, 384)}),
-    'pico': MappingProxyType({'depths': (2, 2, 6, 2), 'channels': (64, 128, 256, 512)}),
-    'nano': MappingProxyType({'depths': (2, 2, 8, 2), 'channels': (80, 160, 320, 640)}),
-    'tiny': MappingProxyType({'depths': (3, 3, 9, 3), 'channels': (96, 192, 384, 768)}),
-    'small': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (96, 192, 384, 768)}),
-    'base': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (128, 256, 512, 1024)}),
-    'large': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (192, 384, 768, 1536)}),
-    'xlarge': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (256, 512, 1024, 2048)}),
-    'huge': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (352, 704, 1408, 2816)}),
-})
+ARCH_SETTINGS: Mapping[str, ArchSpec] = MappingProxyType(
+    {
+        'atto': MappingProxyType({'depths': (2, 2, 6, 2), 'channels': (40, 80, 160, 320)}),
+        'femto': MappingProxyType({'depths': (2, 2, 6, 2), 'channels': (48, 96, 192, 384)}),
+        'pico': MappingProxyType({'depths': (2, 2, 6, 2), 'channels': (64, 128, 256, 512)}),
+        'nano': MappingProxyType({'depths': (2, 2, 8, 2), 'channels': (80, 160, 320, 640)}),
+        'tiny': MappingProxyType({'depths': (3, 3, 9, 3), 'channels': (96, 192, 384, 768)}),
+        'small': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (96, 192, 384, 768)}),
+        'base': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (128, 256, 512, 1024)}),
+        'large': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (192, 384, 768, 1536)}),
+        'xlarge': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (256, 512, 1024, 2048)}),
+        'huge': MappingProxyType({'depths': (3, 3, 27, 3), 'channels': (352, 704, 1408, 2816)}),
+    }
+)
+
 
 def _apply_norm(norm: nn.Module, x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """Apply ``norm`` to ``x`` laid out as (N, H, W, C) if ``channels_last`` else NCHW."""
@@ -120,7 +124,7 @@ class ConvNeXtBlock(nn.Module):
             self.pointwise_conv2 = nn.Conv2d(mid_channels, in_channels, kernel_size=1)
         act_cls = MODELS.get(act_cfg['type'])
         if act_cls is None:
-            raise KeyError(f"act_cfg type {act_cfg['type']!r} is not registered (try GELU, ReLU)")
+            raise KeyError(f'act_cfg type {act_cfg["type"]!r} is not registered (try GELU, ReLU)')
         self.act = act_cls(**{k: v for k, v in act_cfg.items() if k != 'type'})
         self.grn = GRN(mid_channels) if use_grn else None
         self.gamma = (
@@ -279,9 +283,16 @@ class ConvNeXt(StagedBackbone):
         if not isinstance(stem_patch_size, int) or stem_patch_size < 1:
             raise ValueError(f'stem_patch_size must be a positive int, got {stem_patch_size!r}')
         super().__init__(
-            arch_depths, arch_channels, stem_stride=stem_patch_size, out_indices=out_indices,
-            frozen_stages=frozen_stages, drop_path_rate=drop_path_rate, layer_scale_init_value=layer_scale_init_value,
-            gap_before_final_norm=gap_before_final_norm, init_cfg=init_cfg)
+            arch_depths,
+            arch_channels,
+            stem_stride=stem_patch_size,
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            drop_path_rate=drop_path_rate,
+            layer_scale_init_value=layer_scale_init_value,
+            gap_before_final_norm=gap_before_final_norm,
+            init_cfg=init_cfg,
+        )
         norm_cfg = dict(type='LN2d', eps=1e-6) if norm_cfg is None else dict(norm_cfg)
         act_cfg = dict(type='GELU') if act_cfg is None else dict(act_cfg)
         self.use_grn = use_grn
@@ -324,15 +335,11 @@ class ConvNeXt(StagedBackbone):
                 )
             arch = cls.arch_settings[arch]
         if not isinstance(arch, Mapping) or not {'depths', 'channels'} <= set(arch):
-            raise ValueError(
-                "arch must be a name or a dict with 'depths' and 'channels', "
-                f'got {arch!r}'
-            )
+            raise ValueError(f"arch must be a name or a dict with 'depths' and 'channels', got {arch!r}")
         depths, channels = tuple(arch['depths']), tuple(arch['channels'])
         if len(depths) != len(channels) or not depths:
             raise ValueError(
-                f"arch 'depths' {depths} and 'channels' {channels} must be non-empty and "
-                'of the same length'
+                f"arch 'depths' {depths} and 'channels' {channels} must be non-empty and of the same length"
             )
         if not all(isinstance(v, int) and v > 0 for v in depths + channels):
             raise ValueError(f'arch depths/channels must be positive ints, got {depths}/{channels}')

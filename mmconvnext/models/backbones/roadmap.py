@@ -41,6 +41,7 @@ Choices the paper leaves open, made here (and why):
 - Until ``separate_downsampling``, the first block of stages 2-4 strides in its spatial
   conv, with a 1x1 stride-2 conv + norm shortcut (torchvision's ResNet).
 """
+
 import dataclasses
 from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
@@ -116,10 +117,10 @@ class RoadmapDesign:
             if getattr(self, name) not in choices:
                 raise ValueError(f'RoadmapDesign: {name} must be one of {choices}, got {getattr(self, name)!r}')
         depths, widths = tuple(self.depths), tuple(self.widths)
-        if not depths or len(depths) != len(widths) or not all(
-                isinstance(v, int) and v > 0 for v in depths + widths):
-            raise ValueError(f'RoadmapDesign: depths {depths} and widths {widths} must be positive ints, '
-                             'one of each per stage')
+        if not depths or len(depths) != len(widths) or not all(isinstance(v, int) and v > 0 for v in depths + widths):
+            raise ValueError(
+                f'RoadmapDesign: depths {depths} and widths {widths} must be positive ints, one of each per stage'
+            )
         if not isinstance(self.kernel_size, int) or self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f'RoadmapDesign: kernel_size must be a positive odd int, got {self.kernel_size!r}')
         object.__setattr__(self, 'depths', depths)  # lists from a config become tuples
@@ -127,13 +128,16 @@ class RoadmapDesign:
 
     def changes(self, other: 'RoadmapDesign') -> dict[str, tuple[Any, Any]]:
         """``{option: (other's value, this value)}`` for every option that differs."""
-        return {f.name: (getattr(other, f.name), getattr(self, f.name)) for f in dataclasses.fields(self)
-                if getattr(self, f.name) != getattr(other, f.name)}
+        return {
+            f.name: (getattr(other, f.name), getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        }
 
 
 class RoadmapStep(NamedTuple):
     """One step of the ladder: its parent step, the options it changes, and the paper's
-    ImageNet-1K top-1 and GFLOPs for it (None where FACTS.md gives none)."""
+    ImageNet-1K top-1 and GFLOPs for it (None where the paper gives none; docs/references.md §7)."""
 
     name: str
     parent: Optional[str]
@@ -146,27 +150,53 @@ class RoadmapStep(NamedTuple):
 _STEPS = (
     RoadmapStep('resnet50', None, {}, 'ResNet-50 trained with the modern recipe', 78.8, 4.1),
     RoadmapStep('stage_ratio', 'resnet50', {'depths': (3, 3, 9, 3)}, 'stage ratio 3-4-6-3 -> 3-3-9-3', 79.4, 4.5),
-    RoadmapStep('patchify_stem', 'stage_ratio', {'stem': 'patchify'}, 'stem -> 4x4 stride-4 "patchify" conv',
-                79.5, 4.4),
-    RoadmapStep('depthwise', 'patchify_stem', {'groups': 'depthwise', 'widths': (96, 192, 384, 768)},
-                'ResNeXt-ify: depthwise 3x3 conv, width 64 -> 96', 80.5, 5.3),
-    RoadmapStep('inverted_bottleneck', 'depthwise', {'block': 'inverted'}, 'inverted bottleneck (hidden 4x)',
-                80.6, 4.6),
-    RoadmapStep('move_up_dwconv', 'inverted_bottleneck', {'spatial_first': True},
-                'depthwise conv moved to the top of the block', 79.9, 4.1),
+    RoadmapStep(
+        'patchify_stem', 'stage_ratio', {'stem': 'patchify'}, 'stem -> 4x4 stride-4 "patchify" conv', 79.5, 4.4
+    ),
+    RoadmapStep(
+        'depthwise',
+        'patchify_stem',
+        {'groups': 'depthwise', 'widths': (96, 192, 384, 768)},
+        'ResNeXt-ify: depthwise 3x3 conv, width 64 -> 96',
+        80.5,
+        5.3,
+    ),
+    RoadmapStep(
+        'inverted_bottleneck', 'depthwise', {'block': 'inverted'}, 'inverted bottleneck (hidden 4x)', 80.6, 4.6
+    ),
+    RoadmapStep(
+        'move_up_dwconv',
+        'inverted_bottleneck',
+        {'spatial_first': True},
+        'depthwise conv moved to the top of the block',
+        79.9,
+        4.1,
+    ),
     RoadmapStep('kernel_5', 'move_up_dwconv', {'kernel_size': 5}, 'kernel 3 -> 5', None, None),
     RoadmapStep('kernel_7', 'kernel_5', {'kernel_size': 7}, 'kernel 5 -> 7 (the paper keeps 7)', 80.6, 4.2),
     RoadmapStep('kernel_9', 'kernel_7', {'kernel_size': 9}, 'kernel 7 -> 9 (sweep; not kept)', None, None),
     RoadmapStep('kernel_11', 'kernel_9', {'kernel_size': 11}, 'kernel 9 -> 11 (sweep; not kept)', None, None),
     RoadmapStep('gelu', 'kernel_7', {'act': 'GELU'}, 'ReLU -> GELU', 80.6, None),
-    RoadmapStep('fewer_activations', 'gelu', {'activations': 'one'}, 'one activation per block (between the 1x1s)',
-                81.3, None),
-    RoadmapStep('fewer_norms', 'fewer_activations', {'norms': 'one'},
-                'one norm per block (after the depthwise conv); layer scale keeps the last one\'s scale', 81.4, None),
+    RoadmapStep(
+        'fewer_activations', 'gelu', {'activations': 'one'}, 'one activation per block (between the 1x1s)', 81.3, None
+    ),
+    RoadmapStep(
+        'fewer_norms',
+        'fewer_activations',
+        {'norms': 'one'},
+        "one norm per block (after the depthwise conv); layer scale keeps the last one's scale",
+        81.4,
+        None,
+    ),
     RoadmapStep('layernorm', 'fewer_norms', {'norm': 'LN'}, 'BatchNorm -> LayerNorm', 81.5, None),
-    RoadmapStep('separate_downsampling', 'layernorm', {'downsample': 'separate'},
-                'separate downsampling layers (LN + 2x2 conv stride 2) and LN after the stem and pooling: '
-                'ConvNeXt-T', 82.0, 4.5),
+    RoadmapStep(
+        'separate_downsampling',
+        'layernorm',
+        {'downsample': 'separate'},
+        'separate downsampling layers (LN + 2x2 conv stride 2) and LN after the stem and pooling: ConvNeXt-T',
+        82.0,
+        4.5,
+    ),
 )
 
 #: the paper's ladder, in order: step name -> :class:`RoadmapStep`.
@@ -186,11 +216,26 @@ def _norm_cfg(design: RoadmapDesign) -> dict:
     return dict(type='BN') if design.norm == 'BN' else dict(type='LN2d', eps=1e-6)
 
 
-def _conv(design: RoadmapDesign, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
-          padding: Optional[int] = None, before_norm: bool = False) -> nn.Conv2d:
+def _conv(
+    design: RoadmapDesign,
+    cin: int,
+    cout: int,
+    kernel: int,
+    stride: int = 1,
+    groups: int = 1,
+    padding: Optional[int] = None,
+    before_norm: bool = False,
+) -> nn.Conv2d:
     """A conv with a bias unless a BatchNorm follows it."""
-    return nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2 if padding is None else padding,
-                     groups=groups, bias=not (before_norm and design.norm == 'BN'))
+    return nn.Conv2d(
+        cin,
+        cout,
+        kernel,
+        stride=stride,
+        padding=kernel // 2 if padding is None else padding,
+        groups=groups,
+        bias=not (before_norm and design.norm == 'BN'),
+    )
 
 
 class RoadmapBlock(nn.Module):
@@ -204,8 +249,16 @@ class RoadmapBlock(nn.Module):
     width or strides).
     """
 
-    def __init__(self, design: RoadmapDesign, in_channels: int, width: int, stride: int = 1,
-                 drop_path_rate: float = 0.0, layer_scale_init_value: float = 1e-6, with_cp: bool = False) -> None:
+    def __init__(
+        self,
+        design: RoadmapDesign,
+        in_channels: int,
+        width: int,
+        stride: int = 1,
+        drop_path_rate: float = 0.0,
+        layer_scale_init_value: float = 1e-6,
+        with_cp: bool = False,
+    ) -> None:
         super().__init__()
         self.design = design
         self.with_cp = with_cp
@@ -217,8 +270,9 @@ class RoadmapBlock(nn.Module):
 
         spatial_channels = in_channels if design.spatial_first else hidden
         groups = spatial_channels if design.groups == 'depthwise' else 1
-        self.depthwise_conv = _conv(design, spatial_channels, spatial_channels, design.kernel_size, stride, groups,
-                                    before_norm=True)
+        self.depthwise_conv = _conv(
+            design, spatial_channels, spatial_channels, design.kernel_size, stride, groups, before_norm=True
+        )
         self.norm = build_norm_layer(norm_cfg, spatial_channels)
         pw1_in = in_channels if not design.spatial_first else spatial_channels
         self.pointwise_conv1 = _conv(design, pw1_in, hidden, 1, before_norm=every_norm)
@@ -233,8 +287,9 @@ class RoadmapBlock(nn.Module):
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
         self.shortcut = nn.Identity()
         if stride != 1 or in_channels != out:
-            self.shortcut = Sequential(_conv(design, in_channels, out, 1, stride, padding=0, before_norm=True),
-                                       build_norm_layer(norm_cfg, out))
+            self.shortcut = Sequential(
+                _conv(design, in_channels, out, 1, stride, padding=0, before_norm=True), build_norm_layer(norm_cfg, out)
+            )
 
     def init_weights(self) -> None:
         """Called by mmengine after the backbone's ``init_cfg`` (which sets every norm's
@@ -245,8 +300,11 @@ class RoadmapBlock(nn.Module):
     def _branch(self, x: torch.Tensor) -> torch.Tensor:
         every_act = self.design.activations == 'every'
         # (N, C, H, W) throughout: the layers as listed, a norm/act after each where the design has one
-        convs = [(self.depthwise_conv, self.norm), (self.pointwise_conv1, self.norm1),
-                 (self.pointwise_conv2, self.norm2)]
+        convs = [
+            (self.depthwise_conv, self.norm),
+            (self.pointwise_conv1, self.norm1),
+            (self.pointwise_conv2, self.norm2),
+        ]
         if not self.design.spatial_first:
             convs[0], convs[1] = convs[1], convs[0]
         for position, (conv, norm) in enumerate(convs):
@@ -312,9 +370,16 @@ class RoadmapNet(StagedBackbone):
             raise TypeError(f'RoadmapNet design: {e}; the options are {names}') from None
         stage_out = tuple(4 * w if d.block == 'bottleneck' else w for w in d.widths)
         super().__init__(
-            d.depths, stage_out, stem_stride=4, out_indices=out_indices, frozen_stages=frozen_stages,
-            drop_path_rate=drop_path_rate, layer_scale_init_value=layer_scale_init_value,
-            gap_before_final_norm=gap_before_final_norm, init_cfg=init_cfg)
+            d.depths,
+            stage_out,
+            stem_stride=4,
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            drop_path_rate=drop_path_rate,
+            layer_scale_init_value=layer_scale_init_value,
+            gap_before_final_norm=gap_before_final_norm,
+            init_cfg=init_cfg,
+        )
         self.design = d
         self.step = step
         norm_cfg = _norm_cfg(d)
@@ -326,28 +391,34 @@ class RoadmapNet(StagedBackbone):
             if i == 0:  # the stem: (N, 3, H, W) -> (N, w0, H/4, W/4)
                 downsample = self._stem(in_channels)
             elif separate:  # norm, then 2x2 conv stride 2
-                downsample = Sequential(build_norm_layer(norm_cfg, channels),
-                                        _conv(d, channels, stage_out[i], 2, 2, padding=0))
+                downsample = Sequential(
+                    build_norm_layer(norm_cfg, channels), _conv(d, channels, stage_out[i], 2, 2, padding=0)
+                )
                 channels = stage_out[i]
             else:  # the stage's first block strides
                 downsample = nn.Identity()
                 stride = 2
             blocks = []
             for j, rate in enumerate(rates):
-                blocks.append(RoadmapBlock(d, channels, width, stride if j == 0 else 1, rate,
-                                           layer_scale_init_value, with_cp))
+                blocks.append(
+                    RoadmapBlock(d, channels, width, stride if j == 0 else 1, rate, layer_scale_init_value, with_cp)
+                )
                 channels = blocks[-1].out_channels
-            self._add_stage(downsample, blocks,
-                            lambda c=channels: build_norm_layer(norm_cfg, c) if separate else nn.Identity())
+            self._add_stage(
+                downsample, blocks, lambda c=channels: build_norm_layer(norm_cfg, c) if separate else nn.Identity()
+            )
 
     def _stem(self, in_channels: int) -> nn.Module:
         """ResNet's stem cell (7x7 conv stride 2, norm, act, 3x3 max pool stride 2) or the
         4x4 stride-4 patchify conv (followed by a norm with separate downsampling)."""
         d = self.design
         if d.stem == 'resnet':
-            return Sequential(_conv(d, in_channels, d.widths[0], 7, 2, before_norm=True),
-                              build_norm_layer(_norm_cfg(d), d.widths[0]), MODELS.get(d.act)(),
-                              nn.MaxPool2d(3, stride=2, padding=1))
+            return Sequential(
+                _conv(d, in_channels, d.widths[0], 7, 2, before_norm=True),
+                build_norm_layer(_norm_cfg(d), d.widths[0]),
+                MODELS.get(d.act)(),
+                nn.MaxPool2d(3, stride=2, padding=1),
+            )
         separate = d.downsample == 'separate'
         layers = [_conv(d, in_channels, d.widths[0], 4, 4, padding=0, before_norm=separate)]
         if separate:

@@ -7,11 +7,20 @@ switched with probability 0.5, and label smoothing 0.1. Those run on whole batch
 each: rand_augment.py, random_erasing.py, mixup_cutmix.py (with :func:`one_hot_smooth`); _checks.py holds their
 argument checks.
 """
+
 from .classifier import ConvNeXtClassifier, LinearClsHead, soft_target_cross_entropy
 from .data_preprocessor import ClsDataPreprocessor
 from .mixup_cutmix import MixupCutmix, one_hot_smooth
 from .rand_augment import RandAugment
 from .random_erasing import RandomErasing
 
-__all__ = ['ClsDataPreprocessor', 'ConvNeXtClassifier', 'LinearClsHead', 'MixupCutmix', 'RandAugment',
-           'RandomErasing', 'one_hot_smooth', 'soft_target_cross_entropy']
+__all__ = [
+    'ClsDataPreprocessor',
+    'ConvNeXtClassifier',
+    'LinearClsHead',
+    'MixupCutmix',
+    'RandAugment',
+    'RandomErasing',
+    'one_hot_smooth',
+    'soft_target_cross_entropy',
+]

@@ -5,6 +5,7 @@ They run at the public entry points only (constructors, ``forward`` and the publ
 methods and functions); the private helpers behind them trust their inputs. Every
 check raises a ``ValueError`` that names the argument and shows the value given.
 """
+
 import math
 from typing import Optional
 
@@ -15,8 +16,9 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_range(name: str, value: object, low: float, high: float, *, low_open: bool = False,
-                high_open: bool = False) -> float:
+def check_range(
+    name: str, value: object, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> float:
     """``value`` as a float, or a ValueError naming ``name`` when it is not a number in the interval."""
     if not _is_number(value) or math.isnan(value):
         raise ValueError(f'{name} must be a number, got {value!r}')

@@ -9,6 +9,7 @@ is ``backbone.*`` + ``head.fc.*``: the layout every dense config's ``init_cfg``
 checkpoint serves detection and segmentation as it is. Official, timm and mmpretrain
 classifier state dicts are converted on load (``tools/test.py CONFIG their.pth``).
 """
+
 from typing import Optional, Sequence, Union
 
 import torch
@@ -72,9 +73,15 @@ class ConvNeXtClassifier(BaseModel):
     ``pred_score`` (softmax) and ``pred_label``; ``tensor`` -> logits.
     """
 
-    def __init__(self, backbone: dict, num_classes: int, head_init_scale: float = 1.0,
-                 label_smoothing: float = 0.0, data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+    def __init__(
+        self,
+        backbone: dict,
+        num_classes: int,
+        head_init_scale: float = 1.0,
+        label_smoothing: float = 0.0,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[Union[dict, list]] = None,
+    ) -> None:
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f'label_smoothing must be in [0, 1), got {label_smoothing!r}')
         if isinstance(data_preprocessor, dict) and str(data_preprocessor.get('type')).endswith('ClsDataPreprocessor'):
@@ -87,12 +94,16 @@ class ConvNeXtClassifier(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         if not getattr(self.backbone, 'gap_before_final_norm', False):
-            raise ValueError('ConvNeXtClassifier: the backbone must pool before its final norm; '
-                             'set backbone.gap_before_final_norm=True')
+            raise ValueError(
+                'ConvNeXtClassifier: the backbone must pool before its final norm; '
+                'set backbone.gap_before_final_norm=True'
+            )
         out_channels = getattr(self.backbone, 'out_channels', None)
         if out_channels is None or len(out_channels) != 1:
-            raise ValueError('ConvNeXtClassifier: the backbone must return exactly one output '
-                             f'(out_indices=-1), it returns {out_channels}')
+            raise ValueError(
+                'ConvNeXtClassifier: the backbone must return exactly one output '
+                f'(out_indices=-1), it returns {out_channels}'
+            )
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing
         self.head = LinearClsHead(out_channels[0], num_classes, init_scale=head_init_scale)
@@ -102,8 +113,9 @@ class ConvNeXtClassifier(BaseModel):
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.backbone(inputs)[-1]
 
-    def forward(self, inputs: torch.Tensor, data_samples: Optional[list[BaseDataElement]] = None,
-                mode: str = 'tensor') -> Union[dict[str, torch.Tensor], list[BaseDataElement], torch.Tensor]:
+    def forward(
+        self, inputs: torch.Tensor, data_samples: Optional[list[BaseDataElement]] = None, mode: str = 'tensor'
+    ) -> Union[dict[str, torch.Tensor], list[BaseDataElement], torch.Tensor]:
         logits = self.head(self.extract_feat(inputs))
         if mode == 'tensor':
             return logits
@@ -120,8 +132,9 @@ class ConvNeXtClassifier(BaseModel):
         labels = torch.cat([s.gt_label for s in data_samples]).to(logits.device)
         return F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)
 
-    def predict(self, logits: torch.Tensor,
-                data_samples: Optional[list[BaseDataElement]] = None) -> list[BaseDataElement]:
+    def predict(
+        self, logits: torch.Tensor, data_samples: Optional[list[BaseDataElement]] = None
+    ) -> list[BaseDataElement]:
         scores = F.softmax(logits.float(), dim=-1)
         data_samples = data_samples or [BaseDataElement() for _ in range(len(logits))]
         for sample, score in zip(data_samples, scores):
@@ -137,7 +150,7 @@ class ConvNeXtClassifier(BaseModel):
         place, so ``tools/test.py CONFIG official.pth`` evaluates it with its head."""
         from mmconvnext.checkpoint import CheckpointError, convert_to_mmconvnext, extract_state_dict
 
-        own = {k[len(prefix):]: k for k in state_dict if k.startswith(prefix)}
+        own = {k[len(prefix) :]: k for k in state_dict if k.startswith(prefix)}
         if any(k.startswith('backbone.') for k in own):
             return  # already this layout (mmconvnext, mmpretrain)
         try:
@@ -148,4 +161,3 @@ class ConvNeXtClassifier(BaseModel):
         for full in own.values():
             del state_dict[full]
         state_dict.update({prefix + k: v for k, v in converted.items()})
-

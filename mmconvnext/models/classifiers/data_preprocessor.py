@@ -10,6 +10,7 @@ there is one), with a separate random draw per image where the recipe has one:
 (timm applies the same steps in the same order, RandAugment on PIL images, Erasing on
 the normalised tensor, Mixup/CutMix on the batch.) Validation only normalises.
 """
+
 from typing import Optional, Sequence
 
 import torch
@@ -30,20 +31,27 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 @MODELS.register_module()
 class ClsDataPreprocessor(BaseDataPreprocessor):
     """Args:
-        mean, std: per-channel normalisation (RGB, 0..255 scale).
-        to_rgb: the pipeline's images are BGR (mmcv's ``LoadImageFromFile``).
-        num_classes: classes of the targets (needed with ``mixup_cutmix``).
-        rand_augment: kwargs of :class:`RandAugment`, or None (off).
-        random_erasing: kwargs of :class:`RandomErasing`, or None (off).
-        mixup_cutmix: kwargs of :class:`MixupCutmix` (without ``num_classes``), or None:
-            then the batch keeps hard labels and the classifier applies its own label
-            smoothing.
+    mean, std: per-channel normalisation (RGB, 0..255 scale).
+    to_rgb: the pipeline's images are BGR (mmcv's ``LoadImageFromFile``).
+    num_classes: classes of the targets (needed with ``mixup_cutmix``).
+    rand_augment: kwargs of :class:`RandAugment`, or None (off).
+    random_erasing: kwargs of :class:`RandomErasing`, or None (off).
+    mixup_cutmix: kwargs of :class:`MixupCutmix` (without ``num_classes``), or None:
+        then the batch keeps hard labels and the classifier applies its own label
+        smoothing.
     """
 
-    def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                 to_rgb: bool = True, num_classes: Optional[int] = None, rand_augment: Optional[dict] = None,
-                 random_erasing: Optional[dict] = None, mixup_cutmix: Optional[dict] = None,
-                 non_blocking: bool = False) -> None:
+    def __init__(
+        self,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        to_rgb: bool = True,
+        num_classes: Optional[int] = None,
+        rand_augment: Optional[dict] = None,
+        random_erasing: Optional[dict] = None,
+        mixup_cutmix: Optional[dict] = None,
+        non_blocking: bool = False,
+    ) -> None:
         super().__init__(non_blocking)
         if len(mean) != 3 or len(std) != 3:
             raise ValueError(f'mean and std need 3 values (RGB), got {mean!r} and {std!r}')
@@ -54,8 +62,7 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
         self.random_erasing = RandomErasing(**random_erasing) if random_erasing is not None else None
         if mixup_cutmix is not None and not num_classes:
             raise ValueError('ClsDataPreprocessor: mixup_cutmix needs num_classes')
-        self.mixup_cutmix = (MixupCutmix(num_classes=num_classes, **mixup_cutmix)
-                             if mixup_cutmix is not None else None)
+        self.mixup_cutmix = MixupCutmix(num_classes=num_classes, **mixup_cutmix) if mixup_cutmix is not None else None
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
@@ -70,8 +77,10 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
         if isinstance(inputs, (list, tuple)):
             shapes = {tuple(x.shape) for x in inputs}
             if len(shapes) != 1:
-                raise ValueError(f'ClsDataPreprocessor: images of one batch must share a size, got {sorted(shapes)}; '
-                                 'the pipeline should end with a crop to a fixed size')
+                raise ValueError(
+                    f'ClsDataPreprocessor: images of one batch must share a size, got {sorted(shapes)}; '
+                    'the pipeline should end with a crop to a fixed size'
+                )
             inputs = torch.stack(list(inputs))
         inputs = inputs.float()
         if self.to_rgb:

@@ -5,6 +5,7 @@ timm's ``Mixup(mode='batch')``: one draw for the whole batch. All randomness com
 generators (``torch.rand``, ``torch.randint``, ``torch.distributions.Beta``), so mmengine's seeding makes it
 reproducible; nothing uses python's ``random`` or numpy.
 """
+
 import math
 from typing import NamedTuple, Optional, Sequence
 
@@ -16,8 +17,9 @@ from ._checks import check_bool, check_class_indices, check_images, check_int, c
 __all__ = ['MixParams', 'MixupCutmix', 'one_hot_smooth']
 
 
-def one_hot_smooth(labels: Tensor, num_classes: int, smoothing: float = 0.0,
-                   dtype: torch.dtype = torch.float32) -> Tensor:
+def one_hot_smooth(
+    labels: Tensor, num_classes: int, smoothing: float = 0.0, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Label-smoothed one-hot targets ``[B, num_classes]``: ``smoothing / num_classes`` off the label,
     ``1 - smoothing + smoothing / num_classes`` on it (timm's ``one_hot`` in ``mixup_target``)."""
     num_classes = check_int('num_classes', num_classes, 1)
@@ -57,9 +59,17 @@ class MixupCutmix(nn.Module):
     input is not modified. The draw is kept in :attr:`last_params`.
     """
 
-    def __init__(self, num_classes: int, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0,
-                 switch_prob: float = 0.5, prob: float = 1.0, label_smoothing: float = 0.1,
-                 cutmix_minmax: Optional[Sequence[float]] = None, correct_lam: bool = True) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        mixup_alpha: float = 0.8,
+        cutmix_alpha: float = 1.0,
+        switch_prob: float = 0.5,
+        prob: float = 1.0,
+        label_smoothing: float = 0.1,
+        cutmix_minmax: Optional[Sequence[float]] = None,
+        correct_lam: bool = True,
+    ) -> None:
         super().__init__()
         self.num_classes = check_int('num_classes', num_classes, 1)
         self.mixup_alpha = check_range('mixup_alpha', mixup_alpha, 0.0, math.inf, high_open=True)
@@ -71,11 +81,13 @@ class MixupCutmix(nn.Module):
             try:
                 low, high = (float(check_range('cutmix_minmax', v, 0.0, 1.0)) for v in cutmix_minmax)
             except (TypeError, ValueError):
-                raise ValueError(f'cutmix_minmax must be None or (min, max) with 0 <= min < max <= 1, '
-                                 f'got {cutmix_minmax!r}') from None
+                raise ValueError(
+                    f'cutmix_minmax must be None or (min, max) with 0 <= min < max <= 1, got {cutmix_minmax!r}'
+                ) from None
             if not low < high:
-                raise ValueError(f'cutmix_minmax must be None or (min, max) with 0 <= min < max <= 1, '
-                                 f'got {cutmix_minmax!r}')
+                raise ValueError(
+                    f'cutmix_minmax must be None or (min, max) with 0 <= min < max <= 1, got {cutmix_minmax!r}'
+                )
             cutmix_minmax = (low, high)
             self.cutmix_alpha = 1.0  # as timm: the box comes from the min/max, lam only picks the mode
         self.cutmix_minmax = cutmix_minmax
@@ -83,10 +95,12 @@ class MixupCutmix(nn.Module):
         self.last_params: Optional[MixParams] = None
 
     def extra_repr(self) -> str:
-        return (f'num_classes={self.num_classes}, mixup_alpha={self.mixup_alpha}, '
-                f'cutmix_alpha={self.cutmix_alpha}, switch_prob={self.switch_prob}, prob={self.prob}, '
-                f'label_smoothing={self.label_smoothing}, cutmix_minmax={self.cutmix_minmax}, '
-                f'correct_lam={self.correct_lam}')
+        return (
+            f'num_classes={self.num_classes}, mixup_alpha={self.mixup_alpha}, '
+            f'cutmix_alpha={self.cutmix_alpha}, switch_prob={self.switch_prob}, prob={self.prob}, '
+            f'label_smoothing={self.label_smoothing}, cutmix_minmax={self.cutmix_minmax}, '
+            f'correct_lam={self.correct_lam}'
+        )
 
     @staticmethod
     def _beta(alpha: float) -> float:

@@ -25,6 +25,7 @@ On 8-bit images every op agrees with timm's PIL op to within 2/255, PIL's 8-bit 
 tests in tests/test_models/test_augment.py). All randomness comes from torch's global generators, so mmengine's
 seeding makes it reproducible.
 """
+
 import math
 from typing import Callable, NamedTuple, Sequence, Union
 
@@ -40,14 +41,41 @@ LEVEL_DENOM = 10.0
 
 #: timm's ``_RAND_INCREASING_TRANSFORMS`` (``inc1``): severity grows with the magnitude for every op.
 RAND_INCREASING_OPS: tuple[str, ...] = (
-    'AutoContrast', 'Equalize', 'Invert', 'Rotate', 'PosterizeIncreasing', 'SolarizeIncreasing', 'SolarizeAdd',
-    'ColorIncreasing', 'ContrastIncreasing', 'BrightnessIncreasing', 'SharpnessIncreasing', 'ShearX', 'ShearY',
-    'TranslateXRel', 'TranslateYRel')
+    'AutoContrast',
+    'Equalize',
+    'Invert',
+    'Rotate',
+    'PosterizeIncreasing',
+    'SolarizeIncreasing',
+    'SolarizeAdd',
+    'ColorIncreasing',
+    'ContrastIncreasing',
+    'BrightnessIncreasing',
+    'SharpnessIncreasing',
+    'ShearX',
+    'ShearY',
+    'TranslateXRel',
+    'TranslateYRel',
+)
 
 #: timm's ``_RAND_TRANSFORMS`` (``inc0``), used with ``increasing=False``.
 RAND_OPS: tuple[str, ...] = (
-    'AutoContrast', 'Equalize', 'Invert', 'Rotate', 'Posterize', 'Solarize', 'SolarizeAdd', 'Color', 'Contrast',
-    'Brightness', 'Sharpness', 'ShearX', 'ShearY', 'TranslateXRel', 'TranslateYRel')
+    'AutoContrast',
+    'Equalize',
+    'Invert',
+    'Rotate',
+    'Posterize',
+    'Solarize',
+    'SolarizeAdd',
+    'Color',
+    'Contrast',
+    'Brightness',
+    'Sharpness',
+    'ShearX',
+    'ShearY',
+    'TranslateXRel',
+    'TranslateYRel',
+)
 
 
 def _kornia():
@@ -137,8 +165,13 @@ def _pil_affine(imgs: Tensor, coeffs: Sequence[Tensor], fill: Tensor) -> Tensor:
     return torch.where(inside, content, fill.to(imgs).view(1, -1, 1, 1))
 
 
-def _affine(like: Tensor, b: Union[Tensor, float] = 0.0, c: Union[Tensor, float] = 0.0,
-            d: Union[Tensor, float] = 0.0, f: Union[Tensor, float] = 0.0) -> tuple[Tensor, ...]:
+def _affine(
+    like: Tensor,
+    b: Union[Tensor, float] = 0.0,
+    c: Union[Tensor, float] = 0.0,
+    d: Union[Tensor, float] = 0.0,
+    f: Union[Tensor, float] = 0.0,
+) -> tuple[Tensor, ...]:
     """Per-sample PIL affine coefficients ``(1, b, c, d, 1, f)``."""
     one = torch.ones_like(like)
     b, c, d, f = (torch.as_tensor(v, dtype=like.dtype, device=like.device).expand_as(like) for v in (b, c, d, f))
@@ -218,8 +251,10 @@ _BASE_OPS: dict[str, _ImageOp] = {
 #: op as its base, only its :data:`LEVEL_TO_ARG` mapping differs
 NAME_TO_OP: dict[str, _ImageOp] = {
     **_BASE_OPS,
-    **{f'{base}Increasing': _BASE_OPS[base]
-       for base in ('Posterize', 'Solarize', 'Color', 'Contrast', 'Brightness', 'Sharpness')},
+    **{
+        f'{base}Increasing': _BASE_OPS[base]
+        for base in ('Posterize', 'Solarize', 'Color', 'Contrast', 'Brightness', 'Sharpness')
+    },
 }
 
 
@@ -229,8 +264,7 @@ def _per_sample(value: Union[float, Tensor], imgs: Tensor) -> Tensor:
     if value.dim() == 0:
         value = value.expand(imgs.shape[0])
     if value.shape != (imgs.shape[0],):
-        raise ValueError(f'expected a number or one value per sample ({imgs.shape[0]}), got shape '
-                         f'{tuple(value.shape)}')
+        raise ValueError(f'expected a number or one value per sample ({imgs.shape[0]}), got shape {tuple(value.shape)}')
     return value
 
 
@@ -269,13 +303,19 @@ class RandAugment(nn.Module):
     clamped to ``[0, 1]``; the input is not modified.
     """
 
-    def __init__(self, num_ops: int = 2, magnitude: float = 9.0, magnitude_std: float = 0.5,
-                 magnitude_max: float = 10.0, prob: float = 0.5, increasing: bool = True,
-                 fill: Sequence[float] = (124 / 255, 116 / 255, 104 / 255)) -> None:
+    def __init__(
+        self,
+        num_ops: int = 2,
+        magnitude: float = 9.0,
+        magnitude_std: float = 0.5,
+        magnitude_max: float = 10.0,
+        prob: float = 0.5,
+        increasing: bool = True,
+        fill: Sequence[float] = (124 / 255, 116 / 255, 104 / 255),
+    ) -> None:
         super().__init__()
         self.num_ops = check_int('num_ops', num_ops, 0)
-        self.magnitude_max = check_range('magnitude_max', magnitude_max, 0.0, math.inf, low_open=True,
-                                         high_open=True)
+        self.magnitude_max = check_range('magnitude_max', magnitude_max, 0.0, math.inf, low_open=True, high_open=True)
         self.magnitude = check_range('magnitude', magnitude, 0.0, math.inf, high_open=True)
         self.magnitude_std = check_range('magnitude_std', magnitude_std, 0.0, math.inf)
         self.prob = check_range('prob', prob, 0.0, 1.0)
@@ -291,9 +331,11 @@ class RandAugment(nn.Module):
         self.op_names: tuple[str, ...] = RAND_INCREASING_OPS if increasing else RAND_OPS
 
     def extra_repr(self) -> str:
-        return (f'num_ops={self.num_ops}, magnitude={self.magnitude}, magnitude_std={self.magnitude_std}, '
-                f'magnitude_max={self.magnitude_max}, prob={self.prob}, increasing={self.increasing}, '
-                f'fill={tuple(round(v, 4) for v in self.fill)}')
+        return (
+            f'num_ops={self.num_ops}, magnitude={self.magnitude}, magnitude_std={self.magnitude_std}, '
+            f'magnitude_max={self.magnitude_max}, prob={self.prob}, increasing={self.increasing}, '
+            f'fill={tuple(round(v, 4) for v in self.fill)}'
+        )
 
     def sample_plan(self, batch_size: int, device: Union[torch.device, str, None] = None) -> RandAugmentPlan:
         """Draw the per-sample ops, application mask, magnitudes and signs for ``batch_size`` images."""
@@ -337,8 +379,9 @@ class RandAugment(nn.Module):
         imgs = check_images(imgs, channels=3)
         return self._run_op_arg(imgs, name, _per_sample(arg, imgs))
 
-    def apply_op(self, imgs: Tensor, name: str, magnitudes: Union[float, Tensor],
-                 signs: Union[float, Tensor, None] = None) -> Tensor:
+    def apply_op(
+        self, imgs: Tensor, name: str, magnitudes: Union[float, Tensor], signs: Union[float, Tensor, None] = None
+    ) -> Tensor:
         """Apply op ``name`` at the given per-sample magnitudes (and signs, default +1)."""
         self._check_name(name)
         imgs = check_images(imgs, channels=3)
@@ -365,7 +408,7 @@ class RandAugment(nn.Module):
             start = 0
             for index, count in enumerate(counts[:num]):
                 if count:
-                    idx = order[start:start + count]
+                    idx = order[start : start + count]
                     magnitudes = plan.magnitudes[idx, slot].to(dtype=imgs.dtype, device=imgs.device)
                     signs = plan.signs[idx, slot].to(dtype=imgs.dtype, device=imgs.device)
                     out[idx] = self._run_op(out[idx], self.op_names[index], magnitudes, signs)

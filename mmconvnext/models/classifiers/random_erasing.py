@@ -3,6 +3,7 @@
 timm's ``RandomErasing(mode='pixel')`` on the normalised batch, every sample with its own draws. All
 randomness comes from torch's global generators, so mmengine's seeding makes it reproducible.
 """
+
 import math
 from typing import NamedTuple, Optional, Union
 
@@ -40,8 +41,15 @@ class RandomErasing(nn.Module):
 
     max_attempts = 10
 
-    def __init__(self, prob: float = 0.25, min_area: float = 0.02, max_area: float = 1 / 3, min_aspect: float = 0.3,
-                 max_aspect: Optional[float] = None, max_count: int = 1) -> None:
+    def __init__(
+        self,
+        prob: float = 0.25,
+        min_area: float = 0.02,
+        max_area: float = 1 / 3,
+        min_aspect: float = 0.3,
+        max_aspect: Optional[float] = None,
+        max_count: int = 1,
+    ) -> None:
         super().__init__()
         self.prob = check_range('prob', prob, 0.0, 1.0)
         self.min_area = check_range('min_area', min_area, 0.0, 1.0, low_open=True)
@@ -54,11 +62,14 @@ class RandomErasing(nn.Module):
         self.log_aspect = (math.log(self.min_aspect), math.log(self.max_aspect))
 
     def extra_repr(self) -> str:
-        return (f'prob={self.prob}, min_area={self.min_area}, max_area={self.max_area}, '
-                f'min_aspect={self.min_aspect}, max_aspect={self.max_aspect}, max_count={self.max_count}')
+        return (
+            f'prob={self.prob}, min_area={self.min_area}, max_area={self.max_area}, '
+            f'min_aspect={self.min_aspect}, max_aspect={self.max_aspect}, max_count={self.max_count}'
+        )
 
-    def sample_boxes(self, batch_size: int, height: int, width: int,
-                     device: Union[torch.device, str, None] = None) -> ErasingBoxes:
+    def sample_boxes(
+        self, batch_size: int, height: int, width: int, device: Union[torch.device, str, None] = None
+    ) -> ErasingBoxes:
         """Draw the boxes of one call for a ``batch_size x C x height x width`` batch."""
         erase = torch.rand(batch_size, device=device) < self.prob
         if self.max_count > 1:
@@ -94,8 +105,13 @@ class RandomErasing(nn.Module):
             return t.view(*t.shape, 1, 1)
 
         top, left = expand(boxes.top), expand(boxes.left)
-        inside = ((rows >= top) & (rows < top + expand(boxes.height)) & (cols >= left)
-                  & (cols < left + expand(boxes.width)) & expand(boxes.valid))
+        inside = (
+            (rows >= top)
+            & (rows < top + expand(boxes.height))
+            & (cols >= left)
+            & (cols < left + expand(boxes.width))
+            & expand(boxes.valid)
+        )
         return inside.any(dim=1, keepdim=True)
 
     def forward(self, imgs: Tensor) -> Tensor:

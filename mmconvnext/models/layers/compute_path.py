@@ -19,6 +19,7 @@ which kernels are faster where) changes one function, :func:`block_path`, and th
 backbone-level :func:`channels_last_memory`. The kernels themselves still fall back to
 plain ops where oneDNN cannot run (see :func:`onednn.available`).
 """
+
 from itertools import chain
 from typing import NamedTuple
 
@@ -89,6 +90,10 @@ def block_path(block: nn.Module, x: torch.Tensor) -> BlockPath:
         selective = block.linear_pw_conv and exact_gelu(block.act) and block.grn is None
         recompute = 'mlp' if selective else 'block'
     use_onednn = block.onednn_cpu and onednn.available(x)
-    fused = (use_onednn and recompute != 'mlp' and not _needs_grad_through_mlp(block, x)
-             and (not block.training or isinstance(block.drop_path, nn.Identity)))
+    fused = (
+        use_onednn
+        and recompute != 'mlp'
+        and not _needs_grad_through_mlp(block, x)
+        and (not block.training or isinstance(block.drop_path, nn.Identity))
+    )
     return BlockPath(recompute, use_onednn, fused)

@@ -3,6 +3,7 @@
 Not in mmcv or mmengine; parameter names ``gamma``/``beta`` of shape ``(C,)`` follow
 mmpretrain so its checkpoints load without renaming.
 """
+
 import torch
 import torch.nn as nn
 

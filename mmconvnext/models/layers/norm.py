@@ -4,6 +4,7 @@ mmcv registers ``LN`` (``nn.LayerNorm``, last-dim only) but no channels-first va
 mmpretrain's ``LN2d`` is the one configs name, so this module provides it under the
 same name and the same parameters (``weight``, ``bias``).
 """
+
 from typing import Optional
 
 import torch

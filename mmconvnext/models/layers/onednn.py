@@ -16,6 +16,7 @@ private op is missing (another PyTorch build) or the tensors are not CPU fp32.
 These are kernels only: whether a block uses them (and which of them) is decided in
 :mod:`mmconvnext.models.layers.compute_path`.
 """
+
 from typing import Optional
 
 import torch
@@ -30,9 +31,16 @@ def available(x: torch.Tensor) -> bool:
     """Whether the oneDNN path applies to ``x``: CPU fp32, oneDNN built in, not under
     autocast, and not being traced (FLOP counting, ONNX export) or compiled
     (torch.compile makes its own fusions from the plain ops)."""
-    return (_OP is not None and x.device.type == 'cpu' and x.dtype == torch.float32
-            and torch.backends.mkldnn.is_available() and not torch.is_autocast_cpu_enabled()
-            and not torch.jit.is_tracing() and not torch.jit.is_scripting() and not torch.compiler.is_compiling())
+    return (
+        _OP is not None
+        and x.device.type == 'cpu'
+        and x.dtype == torch.float32
+        and torch.backends.mkldnn.is_available()
+        and not torch.is_autocast_cpu_enabled()
+        and not torch.jit.is_tracing()
+        and not torch.jit.is_scripting()
+        and not torch.compiler.is_compiling()
+    )
 
 
 def _mm(x2d: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], attr: str = 'none') -> torch.Tensor:
@@ -106,8 +114,9 @@ def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tens
     return _mm(x2d, weight, bias, 'gelu').view(*x.shape[:-1], weight.shape[0])
 
 
-def linear_add(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
-               other: torch.Tensor) -> torch.Tensor:
+def linear_add(
+    x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], other: torch.Tensor
+) -> torch.Tensor:
     """``F.linear(x, weight, bias) + other`` (``other`` shaped like the result); one
     fused kernel when no gradient is needed."""
     if not available(x) or _needs_grad(x, weight, bias, other):
@@ -144,8 +153,7 @@ class _RecomputedMLP(torch.autograd.Function):
         if dtype is not None:
             x2d, w1, b1, w2, b2 = (None if t is None else t.to(dtype) for t in (x2d, w1, b1, w2, b2))
         with no_autocast(x2d):
-            hidden = (_mm(x2d, w1, b1, 'gelu') if use_onednn and available(x2d)
-                      else F.gelu(F.linear(x2d, w1, b1)))
+            hidden = _mm(x2d, w1, b1, 'gelu') if use_onednn and available(x2d) else F.gelu(F.linear(x2d, w1, b1))
             out = _lin(hidden, w2, b2, use_onednn)
         ctx.save_for_backward(x2d, w1, b1, w2)
         ctx.has_b2 = b2 is not None
@@ -171,8 +179,14 @@ class _RecomputedMLP(torch.autograd.Function):
         return (*(None if g is None else g.to(d) for g, d in zip(grads, ctx.in_dtypes)), None)
 
 
-def mlp_recompute(x: torch.Tensor, w1: torch.Tensor, b1: Optional[torch.Tensor], w2: torch.Tensor,
-                  b2: Optional[torch.Tensor], use_onednn: bool = True) -> torch.Tensor:
+def mlp_recompute(
+    x: torch.Tensor,
+    w1: torch.Tensor,
+    b1: Optional[torch.Tensor],
+    w2: torch.Tensor,
+    b2: Optional[torch.Tensor],
+    use_onednn: bool = True,
+) -> torch.Tensor:
     """``F.linear(F.gelu(F.linear(x, w1, b1)), w2, b2)`` over the last dimension of ``x``,
     storing only ``x`` for the backward pass (see :class:`_RecomputedMLP`). With
     ``use_onednn=False`` the products are the plain ``F.linear``/``torch.mm`` ones."""
