@@ -78,15 +78,14 @@ backbone = {backbone_cfg()!r}
 def test_mask_rcnn_from_mmdet_base_config_trains_a_step(tmp_path):
     ckpt = tmp_path / 'backbone.pth'
     torch.save({'state_dict': {'backbone.' + k: v for k, v in ConvNeXt(ARCH).state_dict().items()}}, ckpt)
+    backbone = backbone_cfg(init_cfg=dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.'))
     cfg = write_config(
         tmp_path,
         f"""
 _base_ = ['mmdet::_base_/models/mask-rcnn_r50_fpn.py']
 custom_imports = dict(imports=['mmconvnext'], allow_failed_imports=False)
 model = dict(
-    backbone=dict(_delete_=True, **{
-            backbone_cfg(init_cfg=dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.'))!r
-        }),
+    backbone=dict(_delete_=True, **{backbone!r}),
     neck=dict(in_channels={ARCH['channels']!r}))
 """,
     )
