@@ -21,6 +21,10 @@ setup(
     packages=find_packages(include=['mmconvnext', 'mmconvnext.*']),
     python_requires='>=3.9',
     install_requires=requirements('requirements.txt'),
-    extras_require={'dev': requirements('requirements-dev.txt')},
+    extras_require={
+        'dev': requirements('requirements-dev.txt'),
+        # the benchmark's deployment peers (tools/analysis/benchmark.py): ONNX export, onnxruntime, OpenVINO
+        'deploy': ['onnx==1.23.2', 'onnxscript==0.7.2', 'onnxruntime==1.32.0', 'openvino==2026.4.1'],
+    },
     license='Apache-2.0',
 )

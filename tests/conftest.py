@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+# The backbone's automatic CPU path choice (mmconvnext.models.layers.path_select) times
+# kernels on first use: the suite forces the oneDNN path instead, so results do not
+# depend on a measurement; tests/test_models/test_path_select.py tests the choice itself.
+# Subprocesses (the tools) inherit both variables; the cache stays out of the user's.
+os.environ.setdefault('MMCONVNEXT_CPU_PATH', 'onednn')
+os.environ.setdefault(
+    'MMCONVNEXT_CACHE_DIR', os.path.join(tempfile.gettempdir(), f'mmconvnext-test-cache-{os.getpid()}')
+)
 
 #: a 4-stage ConvNeXt small enough for gradient checks in milliseconds
 TINY_ARCH = {'depths': [1, 1, 3, 1], 'channels': [8, 16, 32, 64]}

@@ -25,7 +25,7 @@ from mmengine.model import Sequential
 
 from mmconvnext.registry import MODELS
 
-from ..layers import GRN, LayerNorm2d, build_norm_layer, compute_path, onednn
+from ..layers import GRN, LayerNorm2d, build_norm_layer, compute_path, onednn, path_select
 from .base import StagedBackbone
 
 ArchSpec = Mapping[str, Sequence[int]]
@@ -85,11 +85,14 @@ class ConvNeXtBlock(nn.Module):
         with_cp: save memory in training by recomputing in the backward pass: only the
             expansion (``fc1`` + GELU) for Linear pointwise layers with exact GELU and no
             GRN (selective checkpointing), else the whole block.
-        onednn_cpu: on CPU (fp32), run the pointwise layers through oneDNN: about twice
-            MKL's speed here, fused with the GELU and (in inference) with layer scale and
-            the residual add (see :mod:`mmconvnext.models.layers.onednn`). Same results
-            up to summation order; GPUs and other dtypes take the plain path. ``False``:
-            plain ops on every path, ``with_cp`` included.
+        onednn_cpu: on CPU (fp32), the pointwise layers through oneDNN, fused with the
+            GELU and (in inference) with layer scale and the residual add (see
+            :mod:`mmconvnext.models.layers.onednn`): ``'auto'`` (default) where it was
+            measured faster than the plain ops on this machine for the shape (about twice
+            MKL's speed on AMD EPYC, slower on some Intel Xeons;
+            :mod:`mmconvnext.models.layers.path_select`), ``True`` always, ``False`` never
+            (plain ops on every path, ``with_cp`` included). Same results up to summation
+            order; GPUs and other dtypes take the plain path.
     """
 
     def __init__(
@@ -104,7 +107,7 @@ class ConvNeXtBlock(nn.Module):
         layer_scale_init_value: float = 1e-6,
         use_grn: bool = False,
         with_cp: bool = False,
-        onednn_cpu: bool = True,
+        onednn_cpu: Union[bool, str] = 'auto',
     ) -> None:
         super().__init__()
         dw_conv_cfg = dict(kernel_size=7, padding=3) if dw_conv_cfg is None else dw_conv_cfg
@@ -133,7 +136,9 @@ class ConvNeXtBlock(nn.Module):
             else None
         )
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
-        self.onednn_cpu = onednn_cpu and linear_pw_conv
+        # 1x1-conv pointwise layers have no oneDNN path; onednn_cpu: whether oneDNN may run
+        self.cpu_path = path_select.parse_mode(onednn_cpu) if linear_pw_conv else 'plain'
+        self.onednn_cpu = self.cpu_path != 'plain'
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         path = compute_path.block_path(self, x)
@@ -246,8 +251,10 @@ class ConvNeXt(StagedBackbone):
             expansion layer and GELU (the 4C-wide activations), others the whole block.
         onednn_cpu: on CPU (fp32), keep activations in channels-last memory and run the
             blocks' pointwise layers through oneDNN, fused with GELU, layer scale and the
-            residual where no gradient is needed (:class:`ConvNeXtBlock`). On by
-            default; ``False`` gives the plain eager ops.
+            residual where no gradient is needed (:class:`ConvNeXtBlock`): ``'auto'``
+            (default) per block shape where a one-off measurement on this machine found it
+            faster than the plain ops (cached per machine; ``$MMCONVNEXT_CPU_PATH=onednn|plain``
+            forces a path), ``True`` always, ``False`` the plain eager ops.
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=...,
             prefix='backbone.')`` loads official, timm, mmpretrain or mmconvnext
             checkpoints, detecting the format (see ``mmconvnext.checkpoint``).
@@ -276,7 +283,7 @@ class ConvNeXt(StagedBackbone):
         frozen_stages: int = 0,
         gap_before_final_norm: bool = True,
         with_cp: bool = False,
-        onednn_cpu: bool = True,
+        onednn_cpu: Union[bool, str] = 'auto',
         init_cfg: Optional[Union[dict, list]] = None,
     ) -> None:
         arch_depths, arch_channels = self._parse_arch(arch)
@@ -296,7 +303,8 @@ class ConvNeXt(StagedBackbone):
         norm_cfg = dict(type='LN2d', eps=1e-6) if norm_cfg is None else dict(norm_cfg)
         act_cfg = dict(type='GELU') if act_cfg is None else dict(act_cfg)
         self.use_grn = use_grn
-        self.onednn_cpu = onednn_cpu and linear_pw_conv
+        self.cpu_path = path_select.parse_mode(onednn_cpu) if linear_pw_conv else 'plain'
+        self.onednn_cpu = self.cpu_path != 'plain'
 
         for i, (channels, rates) in enumerate(zip(self.channels, self._drop_path_rates(drop_path_rate))):
             if i == 0:  # patchify stem: (N, in, H, W) -> (N, C0, H/p, W/p)
@@ -350,6 +358,6 @@ class ConvNeXt(StagedBackbone):
         ``gap_before_final_norm``, for each i in ``out_indices``. On the blocks' oneDNN
         path the stages run in channels-last memory (dense outputs still leave as
         contiguous NCHW)."""
-        if compute_path.channels_last_memory(self.onednn_cpu, x):
+        if compute_path.channels_last_memory(self.cpu_path, x):
             x = x.contiguous(memory_format=torch.channels_last)
         return super().forward(x)

@@ -21,12 +21,12 @@ plain ops where oneDNN cannot run (see :func:`onednn.available`).
 """
 
 from itertools import chain
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 import torch
 import torch.nn as nn
 
-from . import onednn
+from . import onednn, path_select
 
 __all__ = ['BlockPath', 'block_path', 'channels_last_memory', 'exact_gelu']
 
@@ -52,11 +52,12 @@ def exact_gelu(act: nn.Module) -> bool:
     return isinstance(act, nn.GELU) and act.approximate == 'none'
 
 
-def channels_last_memory(onednn_cpu: bool, x: torch.Tensor) -> bool:
-    """Whether a backbone with ``onednn_cpu`` runs on ``x`` in channels-last memory: then
-    the blocks' (N, C, H, W) <-> (N, H, W, C) permutes are free views and the residual is
-    the fused add's operand. Only where the blocks take the oneDNN path."""
-    return onednn_cpu and onednn.available(x)
+def channels_last_memory(cpu_path: Union[bool, str], x: torch.Tensor) -> bool:
+    """Whether a backbone whose ``onednn_cpu`` is ``cpu_path`` (:func:`path_select.parse_mode`)
+    runs on ``x`` in channels-last memory: then the blocks' (N, C, H, W) <-> (N, H, W, C)
+    permutes are free views and the residual is the fused add's operand. Wherever the
+    blocks may take the oneDNN path; the forced plain path keeps NCHW (the eager reference)."""
+    return path_select.effective_mode(path_select.parse_mode(cpu_path)) != 'plain' and onednn.available(x)
 
 
 def _needs_grad_through_mlp(block: nn.Module, x: torch.Tensor) -> bool:
@@ -81,7 +82,9 @@ def block_path(block: nn.Module, x: torch.Tensor) -> BlockPath:
     - ``with_cp`` in training with gradients on: ``'mlp'`` recomputation for Linear
       pointwise layers with the exact GELU and no GRN (the ~two thirds of a block's
       stored activations that are 4C wide), else ``'block'``.
-    - oneDNN where the block allows it (``onednn_cpu``) and :func:`onednn.available`.
+    - oneDNN where the block allows it (``onednn_cpu``), :func:`onednn.available` holds and,
+      for ``onednn_cpu='auto'``, it was measured faster than the plain ops on this machine
+      for the call's shape and kind (inference or training; :mod:`.path_select`).
     - fused when on oneDNN, not recomputing the MLP, no gradient is needed through the
       MLP, and drop path is off (eval mode, or a rate of 0).
     """
@@ -89,11 +92,22 @@ def block_path(block: nn.Module, x: torch.Tensor) -> BlockPath:
     if block.with_cp and block.training and torch.is_grad_enabled():
         selective = block.linear_pw_conv and exact_gelu(block.act) and block.grn is None
         recompute = 'mlp' if selective else 'block'
-    use_onednn = block.onednn_cpu and onednn.available(x)
+    needs_grad = _needs_grad_through_mlp(block, x)
+    use_onednn = (
+        block.onednn_cpu
+        and onednn.available(x)
+        and path_select.prefers_onednn(
+            block.cpu_path,
+            'train' if needs_grad else 'infer',
+            x.shape[0] * x.shape[2] * x.shape[3],
+            x.shape[1],
+            block.pointwise_conv1.out_features,
+        )
+    )
     fused = (
         use_onednn
         and recompute != 'mlp'
-        and not _needs_grad_through_mlp(block, x)
+        and not needs_grad
         and (not block.training or isinstance(block.drop_path, nn.Identity))
     )
     return BlockPath(recompute, use_onednn, fused)
