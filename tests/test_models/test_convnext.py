@@ -52,7 +52,7 @@ def test_constructor_arguments_match_mmpretrain():
     # mmpretrain's arguments in mmpretrain's order, plus one of ours with a default
     params = inspect.signature(ConvNeXt.__init__).parameters
     assert [p for p in list(params)[1:] if p != 'onednn_cpu'] == MMPRETRAIN_ARGS
-    assert params['onednn_cpu'].default == 'auto'
+    assert params['onednn_cpu'].default is True
 
 
 @pytest.mark.parametrize('arch', sorted(ARCH_SETTINGS))

@@ -1,4 +1,4 @@
-"""The per-machine CPU path choice (``onednn_cpu='auto'``): whichever path it picks computes
+"""The per-machine CPU path choice (``onednn_cpu='auto'``, experimental): whichever path it picks computes
 what the plain ops compute, the choice is cached per machine and reused, a corrupt cache
 file is survived, and a forced path is honoured."""
 
@@ -58,7 +58,7 @@ def test_either_choice_matches_the_plain_ops(monkeypatch, onednn_wins):
     calls = fake_timings(monkeypatch, onednn_wins)
     torch.manual_seed(0)
     plain = ConvNeXt(ARCH, out_indices=(0, 1), gap_before_final_norm=False, onednn_cpu=False)
-    auto = ConvNeXt(ARCH, out_indices=(0, 1), gap_before_final_norm=False)
+    auto = ConvNeXt(ARCH, out_indices=(0, 1), gap_before_final_norm=False, onednn_cpu='auto')
     auto.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 32, 32)
     used = []
@@ -77,7 +77,7 @@ def test_either_choice_matches_the_plain_ops(monkeypatch, onednn_wins):
 
 def test_the_cache_is_reused_across_processes(monkeypatch):
     calls = fake_timings(monkeypatch, onednn_wins=True)
-    model = ConvNeXt(ARCH).eval()
+    model = ConvNeXt(ARCH, onednn_cpu='auto').eval()
     with torch.no_grad():
         model(torch.randn(1, 3, 32, 32))
     assert len(calls) == 2
@@ -101,7 +101,7 @@ def test_a_corrupt_cache_file_is_survived_and_rewritten(monkeypatch):
             f.write(garbage)
         path_select.reset()
         with torch.no_grad():
-            ConvNeXt(ARCH).eval()(torch.randn(1, 3, 32, 32))
+            ConvNeXt(ARCH, onednn_cpu='auto').eval()(torch.randn(1, 3, 32, 32))
         data = json.load(open(path))  # valid again, with the new choices
         assert len(data['choices']) == 2 and not any(e['onednn'] for e in data['choices'].values())
     assert len(calls) == 4
@@ -126,7 +126,7 @@ def test_bad_switch_values_are_refused(monkeypatch):
         ConvNeXt(ARCH, onednn_cpu='fast')
     monkeypatch.setenv(path_select.ENV_PATH, 'fastest')
     with pytest.raises(ValueError, match='MMCONVNEXT_CPU_PATH'):
-        ConvNeXt(ARCH)(torch.randn(1, 3, 32, 32))
+        ConvNeXt(ARCH, onednn_cpu='auto')(torch.randn(1, 3, 32, 32))
 
 
 def test_the_real_measurement_times_both_paths():

@@ -8,6 +8,7 @@ import json
 import sys
 
 import pytest
+import torch
 
 from ..conftest import ROOT, run_tool, tool_env
 
@@ -36,6 +37,7 @@ def test_benchmark_prints_ratios_and_writes_json(tmp_path):
         timeout=300,
     )
     assert 'GFLOP/s' in log and '| mmconvnext |' in log and '| mmconvnext-plain |' in log
+    assert 'versions: torch ' in log and 'chosen path, mmconvnext: ' in log
     record = json.loads(out.read_text())
     assert set(record['backbone']['results']) == {'mmconvnext', 'mmconvnext-plain'}
     assert record['machine']['matmul_gflops']['torch.mm'] > 0
@@ -68,7 +70,8 @@ def test_benchmark_training_step_case_reports_time_and_memory():
     assert r['step_s'] > 0 and r['peak_mib'] >= 0 and r['size'] == '32x32'
 
 
-def _benchmark_module():
+@pytest.fixture(scope='module')
+def benchmark_tool():
     """The tool as a module (a script, not a package module), for its in-process parts."""
     spec = importlib.util.spec_from_file_location('benchmark_tool', ROOT / 'tools' / 'analysis' / 'benchmark.py')
     tool = importlib.util.module_from_spec(spec)
@@ -76,59 +79,39 @@ def _benchmark_module():
     return tool
 
 
-def test_benchmark_row_with_an_absent_package_is_skipped_with_the_reason(monkeypatch):
+def test_benchmark_row_with_an_absent_package_is_skipped_with_the_reason(benchmark_tool, monkeypatch):
     """An optional peer whose package is missing is a one-line skip, not a failure: it must
     stay so on a fresh clone without onnxruntime/OpenVINO/timm (checked here on any machine
     by pointing a row at a package that exists nowhere)."""
-    tool = _benchmark_module()
+    tool = benchmark_tool
     monkeypatch.setitem(tool.REQUIRES, 'onnxruntime', ('onnx', 'no_such_package_mmconvnext'))
     reason = tool.missing_packages('onnxruntime')
     assert reason is not None and 'is not installed' in reason
     assert tool.run_impl('onnxruntime', 'atto', 1, 32, 0, 1, 1) == {'skipped': reason}
-    assert (
-        tool.missing_packages('mmconvnext') is None and tool.package_version('no_such_package_mmconvnext') == 'absent'
-    )
+    assert tool.missing_packages('mmconvnext') is None
+    assert tool.package_version('no_such_package_mmconvnext') == 'absent'
 
 
-def test_benchmark_deployment_peers_have_rows_with_export_checked():
-    """onnxruntime and OpenVINO run mmconvnext's ONNX export: a row each (inference only,
-    ratio against mmconvnext) after the export's outputs were checked against PyTorch; an
-    absent runtime is a skip line. Tiny settings (atto, batch 1, 64x64, one repeat, a small
-    matmul) keep it to a few tool processes."""
+def test_benchmark_deployment_peers_have_rows_with_export_checked(benchmark_tool, capsys):
+    """onnxruntime and OpenVINO run mmconvnext's ONNX export: a row each (inference only)
+    after the export's outputs were checked against PyTorch; an absent runtime is a skip
+    line. Tiny settings (atto, batch 1, 64x64, one repeat, a small matmul), no other row
+    (each row is a process of its own) and the report itself run in this process keep it
+    to two tool processes."""
     pytest.importorskip('onnx')
     runtimes = [r for r in ('onnxruntime', 'openvino') if importlib.util.find_spec(r) is not None]
     if not runtimes:
         pytest.skip('neither onnxruntime nor openvino is installed (pip install -e .[deploy])')
-    log = run_tool(
-        [
-            sys.executable,
-            'tools/analysis/benchmark.py',
-            '--arch',
-            'atto',
-            '--batch',
-            '1',
-            '--size',
-            '64',
-            '--threads',
-            '1',
-            '--warmup',
-            '0',
-            '--repeats',
-            '1',
-            '--rounds',
-            '1',
-            '--matmul-size',
-            '256',
-            '--impls',
-            'mmconvnext',
-            'onnxruntime',
-            'openvino',
-        ],
-        tool_env(),
-        timeout=300,
-    )
-    assert 'versions: torch ' in log and 'chosen path, mmconvnext: ' in log
-    assert '| mmconvnext | ' in log
+    threads = torch.get_num_threads()
+    try:
+        benchmark_tool.main(
+            '--arch atto --batch 1 --size 64 --threads 1 --warmup 0 --repeats 1 --matmul-size 256 '
+            '--impls onnxruntime openvino'.split()
+        )
+    finally:
+        torch.set_num_threads(threads)  # the tool sets this process's threads
+    log = capsys.readouterr().out
+    assert 'versions: torch ' in log
     for runtime in ('onnxruntime', 'openvino'):
         if runtime in runtimes:
             row = next(line for line in log.splitlines() if line.startswith(f'| {runtime} | '))

@@ -3,7 +3,7 @@ pick instead, or deploy instead, and against the machine's matmul rate, in one r
 
     python tools/analysis/benchmark.py [--arch tiny] [--batch 8] [--size 224] [--threads 2]
                                        [--repeats 10] [--warmup 3] [--no-peers] [--no-compile]
-                                       [--impls NAME ...] [--whole-model] [--rounds N]
+                                       [--impls NAME ...] [--whole-model] [--whole-cases CASE ...] [--rounds N]
                                        [--det-size H W] [--bf16] [--compile] [--json FILE]
     # with the peers (timm, mmpretrain) importable:
     PYTHONPATH=.peers:../shared/peers/stub python tools/analysis/benchmark.py   (make bench)
@@ -64,6 +64,7 @@ from mmconvnext.analysis import (  # noqa: E402
     onnx_max_abs_diff,
     pyramid_backbone,
 )
+from mmconvnext.analysis.export import OPSET  # noqa: E402
 from mmconvnext.device import cpu_name  # noqa: E402
 
 
@@ -147,19 +148,19 @@ def build_backbone(impl: str, arch: str) -> torch.nn.Module:
 def chosen_path(model: torch.nn.Module) -> str:
     """The compute path mmconvnext's backbone took in this process, for the report: the
     path selection's own ``describe()`` where the package has one (it knows what it measured
-    or was forced to), with the model's setting; else just that setting."""
+    or was forced to) and the model leaves the choice to it; else the model's setting."""
     from mmconvnext.models import layers
 
-    setting = (
-        f'cpu_path={model.cpu_path!r}'
-        if hasattr(model, 'cpu_path')
-        else f'onednn_cpu={getattr(model, "onednn_cpu", None)!r}'
-    )
+    mode = getattr(model, 'cpu_path', None)
+    if mode is None:  # a package without per-machine selection
+        return f'onednn_cpu={getattr(model, "onednn_cpu", None)!r}'
+    if mode != 'auto':
+        return f'forced by the model: cpu_path={mode!r}'
     for module in ('compute_path', 'path_select'):
         describe = getattr(getattr(layers, module, None), 'describe', None)
         if callable(describe):
-            return f'{describe()} ({setting})'
-    return setting
+            return describe()
+    return f'cpu_path={mode!r}'
 
 
 def _relative_error(reference, outputs) -> float:
@@ -464,6 +465,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     parser.add_argument('--whole-model', action='store_true', help='also UperNet-T / Mask R-CNN-T training steps')
     parser.add_argument(
+        '--whole-cases',
+        nargs='+',
+        choices=WHOLE_CASES,
+        metavar='CASE',
+        help=f'--whole-model: only these cases (default: all; names: {", ".join(WHOLE_CASES)})',
+    )
+    parser.add_argument(
         '--det-size',
         type=int,
         nargs=2,
@@ -600,7 +608,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f'chosen path, {impl}: {r["path"]}')
         if 'max_abs_diff_vs_torch' in r:
             print(
-                f'{impl}: mmconvnext exported to ONNX (opset >= 17) in {r["export_s"]:.1f} s; '
+                f'{impl}: mmconvnext exported to ONNX (opset {OPSET}) in {r["export_s"]:.1f} s; '
                 f'max |{impl} - PyTorch| = {r["max_abs_diff_vs_torch"]:.1e} (tolerance {ONNX_TOLERANCE:.0e})'
             )
     print(
@@ -641,7 +649,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             )
 
     if args.whole_model:
-        cases = [c for c in WHOLE_CASES if 'mmpretrain' not in c or 'mmpretrain' in backbone]
+        cases = args.whole_cases or [c for c in WHOLE_CASES if 'mmpretrain' not in c or 'mmpretrain' in backbone]
         times: dict[str, list[float]] = {c: [] for c in cases}
         whole = {}
         # rounds interleave the cases (A B C A B C ...): a slow spell of the machine then

@@ -4,7 +4,8 @@ Why measure: which fp32 matmul is faster depends on the CPU. On the AMD EPYC mac
 here oneDNN's reached ~430 GFLOP/s against MKL's ~190 (so the oneDNN path doubled the
 blocks' speed); on an Intel Xeon with AVX-512 MKL's reached ~327 against oneDNN's ~294,
 and the oneDNN path made training slower than the plain ops. No rule on CPU flags
-predicts that reliably, so with ``onednn_cpu='auto'`` (the default) the first call of a
+predicts that reliably, so with ``onednn_cpu='auto'`` (experimental; the default is
+still ``True``, see the note below) the first call of a
 block shape in a mode (inference or training) on a machine times both implementations of
 the block's pointwise layers on that shape (``_measure``) and keeps the faster. oneDNN
 must win by ``_MARGIN`` (ties go to the plain ops), so the automatic choice is not slower
@@ -17,6 +18,13 @@ Writes merge under a file lock and replace the file atomically, so concurrent pr
 (DDP ranks, parallel jobs) do not lose each other's entries; an unreadable file is
 ignored with a warning and rewritten. ``MMCONVNEXT_CPU_PATH=onednn|plain`` forces a path
 for every backbone left at ``'auto'``; ``onednn_cpu=True|False`` forces it for one.
+
+Status: the choice is made per block shape from kernel timings. On a 2-core AMD EPYC
+(AVX2 only) it matched the oneDNN path in inference but, in one of two runs, trained
+0.88x as fast as either uniform path (mixing per-shape choices, and plain kernels in
+channels-last memory, cost more than the kernel timings show; run-to-run noise there was
+about 10%). Until a block-level measurement proves it on both CPU vendors, ``'auto'`` is
+opt-in.
 
 Written by hand: neither PyTorch nor mmengine selects eager kernels per shape (inductor's
 autotuning does, but only inside ``torch.compile``).
@@ -51,7 +59,7 @@ ENV_PATH = 'MMCONVNEXT_CPU_PATH'
 ENV_CACHE = 'MMCONVNEXT_CACHE_DIR'
 #: rows of the measurement: the call's rows rounded up to a power of two, at most this many
 #: (per-row cost is flat well before it; the cap bounds the one-off cost at large inputs)
-_MAX_ROWS = 32768
+_MAX_ROWS = 8192
 #: oneDNN is chosen only when it takes less than this fraction of the plain ops' time
 _MARGIN = 0.97
 _REPEATS = 3
@@ -148,19 +156,17 @@ def _write(path: str, key: str, entry: dict) -> None:
         )
 
 
-def _median_ms(fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(_REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2] * 1e3
+def _time_ms(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1e3
 
 
 def _measure(kind: str, rows: int, channels: int, hidden: int) -> tuple[float, float]:
     """Milliseconds of (plain, oneDNN) for a block's pointwise layers on ``rows`` x ``channels``
     inputs: inference (no grad; oneDNN fused with GELU, layer scale and the residual) or
-    training (forward and backward). Random operands from a private generator, so the
+    training (forward and backward); the medians of ``_REPEATS`` interleaved calls after one
+    warm-up (about a second per shape for ConvNeXt-T on 2 cores). Random operands from a private generator, so the
     caller's random stream is untouched."""
     gen = torch.Generator().manual_seed(0)
 
@@ -194,10 +200,10 @@ def _measure(kind: str, rows: int, channels: int, hidden: int) -> tuple[float, f
     with context:
         plain(), fast()  # warm-up: first-call allocations and oneDNN primitive creation
         t_plain, t_fast = [], []
-        for _ in range(2):  # interleaved, so a drift in clock speed hits both
-            t_plain.append(_median_ms(plain))
-            t_fast.append(_median_ms(fast))
-    return min(t_plain), min(t_fast)
+        for _ in range(_REPEATS):  # interleaved, so a drift in clock speed or load hits both
+            t_plain.append(_time_ms(plain))
+            t_fast.append(_time_ms(fast))
+    return sorted(t_plain)[_REPEATS // 2], sorted(t_fast)[_REPEATS // 2]
 
 
 def _key(kind: str, rows: int, channels: int, hidden: int) -> tuple[str, int]:
