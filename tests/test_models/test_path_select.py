@@ -134,3 +134,18 @@ def test_the_real_measurement_times_both_paths():
     assert plain_ms > 0 and onednn_ms > 0
     plain_ms, onednn_ms = path_select._measure('infer', 64, 16, 64)
     assert plain_ms > 0 and onednn_ms > 0
+
+
+def test_under_autocast_auto_takes_the_plain_path_without_measuring(monkeypatch):
+    """bf16 autocast has no oneDNN path: 'auto' neither measures nor differs from the plain ops."""
+    calls = fake_timings(monkeypatch, onednn_wins=True)
+    torch.manual_seed(0)
+    plain = ConvNeXt(ARCH, out_indices=(0, 1), gap_before_final_norm=False, onednn_cpu=False)
+    auto = ConvNeXt(ARCH, out_indices=(0, 1), gap_before_final_norm=False, onednn_cpu='auto')
+    auto.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        results = [outputs_and_grads(m, x) for m in (auto, plain)]
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+    assert not calls
