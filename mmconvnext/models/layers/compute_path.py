@@ -92,22 +92,20 @@ def block_path(block: nn.Module, x: torch.Tensor) -> BlockPath:
     if block.with_cp and block.training and torch.is_grad_enabled():
         selective = block.linear_pw_conv and exact_gelu(block.act) and block.grn is None
         recompute = 'mlp' if selective else 'block'
-    needs_grad = _needs_grad_through_mlp(block, x)
-    use_onednn = (
-        block.onednn_cpu
-        and onednn.available(x)
-        and path_select.prefers_onednn(
+    use_onednn = fused = False
+    if block.onednn_cpu and onednn.available(x):  # the rest only where oneDNN could run at all
+        needs_grad = _needs_grad_through_mlp(block, x)
+        use_onednn = path_select.prefers_onednn(
             block.cpu_path,
             'train' if needs_grad else 'infer',
             x.shape[0] * x.shape[2] * x.shape[3],
             x.shape[1],
             block.pointwise_conv1.out_features,
         )
-    )
-    fused = (
-        use_onednn
-        and recompute != 'mlp'
-        and not needs_grad
-        and (not block.training or isinstance(block.drop_path, nn.Identity))
-    )
+        fused = (
+            use_onednn
+            and recompute != 'mlp'
+            and not needs_grad
+            and (not block.training or isinstance(block.drop_path, nn.Identity))
+        )
     return BlockPath(recompute, use_onednn, fused)

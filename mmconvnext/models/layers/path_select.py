@@ -32,6 +32,7 @@ autotuning does, but only inside ``torch.compile``).
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -100,6 +101,13 @@ def cache_file() -> str:
     root = os.environ.get(ENV_CACHE) or osp.join(
         os.environ.get('XDG_CACHE_HOME') or osp.join(osp.expanduser('~'), '.cache'), 'mmconvnext'
     )
+    return _cache_file(root, torch.get_num_threads())
+
+
+@functools.cache
+def _cache_file(root: str, threads: int) -> str:
+    """Memoised per cache root and thread count (the parts of the key that can change in a
+    process): :func:`prefers_onednn` asks on every block call."""
     digest = hashlib.sha1(json.dumps(_machine(), sort_keys=True).encode()).hexdigest()[:12]
     return osp.join(root, f'compute_paths-{digest}.json')
 
