@@ -23,8 +23,8 @@ setup(
     install_requires=requirements('requirements.txt'),
     extras_require={
         'dev': requirements('requirements-dev.txt'),
-        # the benchmark's deployment peers (tools/analysis/benchmark.py): ONNX export, onnxruntime, OpenVINO
-        'deploy': ['onnx==1.23.2', 'onnxscript==0.7.2', 'onnxruntime==1.32.0', 'openvino==2026.4.1'],
+        # export to ONNX / OpenVINO and the runtimes (mmconvnext.deploy, tools/deployment, the benchmark)
+        'deploy': requirements('requirements-deploy.txt'),
     },
     license='Apache-2.0',
 )

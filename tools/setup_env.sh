@@ -14,7 +14,7 @@ cd "$root"
 venv=${MMCONVNEXT_VENV:-$root/.venv}
 py="$venv/bin/python"
 stamp="$venv/.mmconvnext-stamp"
-want=$(cat requirements.txt requirements-dev.txt setup.py | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-dev.txt requirements-deploy.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ -x "$py" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -28,8 +28,8 @@ pip_ "setuptools==80.9.0" wheel ninja numpy
 echo "[setup_env] mmcv 2.1.0 with ops (compiled once, ~8 min on 2 cores; pip caches the wheel)"
 "$py" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' 2>/dev/null || \
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} pip_ --no-build-isolation "mmcv==2.1.0"
-echo "[setup_env] the rest of the stack"
-pip_ -r requirements.txt -r requirements-dev.txt "setuptools==80.9.0"
+echo "[setup_env] the rest of the stack, the test tools and the deployment extra (onnx, onnxruntime, openvino)"
+pip_ -r requirements.txt -r requirements-dev.txt -r requirements-deploy.txt "setuptools==80.9.0"
 echo "[setup_env] mmconvnext (editable)"
 pip_ --no-build-isolation --no-deps -e .
 "$py" -c 'import mmconvnext, mmcv.ops, mmdet, mmseg; print("[setup_env] ready:", mmconvnext.__version__)'

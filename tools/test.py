@@ -1,7 +1,8 @@
 """Evaluate a checkpoint of any mmconvnext config (segmentation, detection, classification).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR [--show-interval N]]
-                         [--out FILE.pkl | --out DIR] [--tta] [--metrics-json FILE] [--data-root DIR]
+    python tools/test.py CONFIG CHECKPOINT [--backend pytorch|onnxruntime|openvino] [--work-dir DIR]
+                         [--show-dir DIR [--show-interval N]] [--out FILE.pkl | --out DIR] [--tta]
+                         [--metrics-json FILE] [--data-root DIR]
                          [--cfg-options k=v ...]
     tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [same options]
 
@@ -11,6 +12,9 @@
                 DIR: segmentation label maps as PNG, through the metric's own output_dir
 --tta           the config's test-time augmentation (tta_model + tta_pipeline), e.g. the
                 multi-scale + flip test of the segmentation configs
+--backend       onnxruntime / openvino: CHECKPOINT is a directory tools/deployment/export.py wrote from this
+                config; its graphs replace the model's learned parts, and the config's test loop, metrics and
+                --show-dir drawings run as for PyTorch (mmconvnext.deploy.attach_backend)
 --metrics-json  the final metrics (what the runner's test returns, e.g. {"mIoU": 45.6, ...}) as a
                 JSON object, for scripts (tools/demo.py) that would otherwise read them from the log
 
@@ -31,7 +35,13 @@ from mmconvnext.apis import apply_cli_args, build_runner, distributed_teardown, 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint with an mmconvnext config')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file (path or URL)')
+    parser.add_argument('checkpoint', help='checkpoint file (path or URL); with --backend, the export directory')
+    parser.add_argument(
+        '--backend',
+        choices=('pytorch', 'onnxruntime', 'openvino'),
+        default='pytorch',
+        help='run the model in PyTorch (default) or an export of it on onnxruntime / OpenVINO',
+    )
     parser.add_argument('--work-dir', help='where the evaluation log goes (default ./work_dirs/<config>)')
     parser.add_argument('--show-dir', help='write prediction overlays (PNG) under this directory')
     parser.add_argument('--show-interval', type=int, default=1, help='draw every N-th test image (default 1)')
@@ -49,10 +59,19 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+    deployed = args.backend != 'pytorch'
+    if deployed:
+        from mmconvnext.deploy import DeployError, attach_backend, read_export
+
+        try:
+            export_dir, _ = read_export(args.checkpoint)
+        except DeployError as e:
+            raise SystemExit(f'--backend {args.backend}: {e}') from None
+        args.checkpoint = None  # nothing for mmengine to load: the graphs carry the weights
+    elif '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} not found')
     cfg = load_config(args.config)
-    if args.checkpoint.endswith('.safetensors'):
+    if args.checkpoint and args.checkpoint.endswith('.safetensors'):
         raise SystemExit(
             f'{args.checkpoint}: tools/test.py reads .pth checkpoints; convert this file first with '
             'tools/model_converters/convnext_to_mmconvnext.py SRC DST.pth'
@@ -63,7 +82,13 @@ def main() -> None:
         raise SystemExit(f'{args.config}: {e.args[0] if e.args else e}') from None
     with distributed_teardown():
         setup_cpu_distributed(cfg)  # gloo for a distributed launcher on a machine without CUDA
-        metrics = build_runner(cfg).test()
+        runner = build_runner(cfg)
+        if deployed:
+            try:
+                attach_backend(runner.model, export_dir, args.backend, model_cfg=cfg.model)
+            except DeployError as e:
+                raise SystemExit(f'--backend {args.backend}: {e}') from None
+        metrics = runner.test()
         if args.metrics_json and is_main_process():
             dump(metrics, args.metrics_json, file_format='json')
 

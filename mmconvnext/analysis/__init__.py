@@ -1,12 +1,10 @@
 """What the analysis tools (get_flops, benchmark, gpu_check, roadmap) and the tests share: timing, synthetic
-batches shaped like each task's real ones, the peers' backbones, the ONNX export the onnxruntime and OpenVINO
-peers run, and the parameter and FLOP count of a config's model. Tools import these from here, never from one
-another."""
+batches shaped like each task's real ones, the peers' backbones, and the parameter and FLOP count of a config's
+model. Tools import these from here, never from one another. (The ONNX export is :mod:`mmconvnext.deploy`'s.)"""
 
 from .backbones import PEERS, pyramid_backbone
 from .batches import dummy_batch, fit_heads
 from .complexity import DEFAULT_SHAPES, default_shape, model_complexity
-from .export import export_onnx, onnx_max_abs_diff
 from .timing import median_time, synchronize
 
 __all__ = [
@@ -14,11 +12,9 @@ __all__ = [
     'PEERS',
     'default_shape',
     'dummy_batch',
-    'export_onnx',
     'fit_heads',
     'median_time',
     'model_complexity',
-    'onnx_max_abs_diff',
     'pyramid_backbone',
     'synchronize',
 ]

@@ -73,17 +73,32 @@ def coco(tmp_path_factory):
     return tmp, make_shapes_coco(str(tmp / 'data'), num_train=4, num_val=2, size=128)
 
 
-# four classes in the bbox heads (one dict for Mask R-CNN, a list of three for Cascade), and
-# fewer RoIs than COCO's 512 sampled / 1000 proposals, to keep the test short
-SMALL = ['model.train_cfg.rpn_proposal.max_per_img=200', 'model.test_cfg.rpn.max_per_img=100']
+# four classes in the bbox heads (one dict for Mask R-CNN, a list of three for Cascade), fewer
+# RoIs than COCO's 512 sampled / 1000 proposals, and 32-channel FPN/RPN/RoI heads (256 in the
+# configs; the heads took most of each step), to keep the test short
+SMALL = [
+    'model.train_cfg.rpn_proposal.max_per_img=200',
+    'model.test_cfg.rpn.max_per_img=100',
+    'model.neck.out_channels=32',
+    'model.rpn_head.in_channels=32',
+    'model.rpn_head.feat_channels=32',
+    'model.roi_head.bbox_roi_extractor.out_channels=32',
+    'model.roi_head.mask_roi_extractor.out_channels=32',
+    'model.roi_head.mask_head.in_channels=32',
+    'model.roi_head.mask_head.conv_out_channels=32',
+]
 FOUR_CLASSES = {
     'mask_rcnn_convnext_tiny_coco_1x.py': [
         'model.roi_head.bbox_head.num_classes=4',
+        'model.roi_head.bbox_head.in_channels=32',
+        'model.roi_head.bbox_head.fc_out_channels=64',
         'model.train_cfg.rcnn.sampler.num=64',
         *SMALL,
     ],
     'cascade_mask_rcnn_convnext_tiny_coco_3x.py': [
         *(f'model.roi_head.bbox_head.{i}.num_classes=4' for i in range(3)),
+        *(f'model.roi_head.bbox_head.{i}.in_channels=32' for i in range(3)),
+        *(f'model.roi_head.bbox_head.{i}.fc_out_channels=64' for i in range(3)),
         *(f'model.train_cfg.rcnn.{i}.sampler.num=64' for i in range(3)),
         *SMALL,
     ],

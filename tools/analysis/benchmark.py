@@ -17,7 +17,7 @@ under ``no_grad`` and a training forward+backward, timed after ``--warmup`` runs
 median of ``--repeats``, for mmconvnext and, when importable, timm's
 ``convnext_<arch>(features_only=True)`` and mmpretrain's ``ConvNeXt``. What a user would
 deploy instead (inference only): mmconvnext's backbone exported to ONNX once
-(:func:`mmconvnext.analysis.export_onnx`, outputs checked within 1e-4 of PyTorch's) on
+(:func:`mmconvnext.deploy.export_onnx`, outputs checked within 1e-4 of PyTorch's) on
 onnxruntime (CPU) and OpenVINO (CPU, fp32, LATENCY hint), ``--threads`` threads each; and
 ``torch.compile`` (inductor, freezing under ``no_grad``) of timm's model and of
 mmconvnext's. A row whose package is absent, or whose compile fails here, is skipped with
@@ -59,12 +59,10 @@ if ROOT not in sys.path:  # run from a source checkout
 
 from mmconvnext.analysis import (  # noqa: E402
     dummy_batch,
-    export_onnx,
     median_time,
-    onnx_max_abs_diff,
     pyramid_backbone,
 )
-from mmconvnext.analysis.export import OPSET  # noqa: E402
+from mmconvnext.deploy import OPSET, BackendGraph, export_onnx, onnx_max_abs_diff  # noqa: E402
 from mmconvnext.device import cpu_name  # noqa: E402
 
 
@@ -218,30 +216,10 @@ def time_backbone(
 
 
 def deployed_runner(runtime: str, path: str, threads: int):
-    """A callable running the ONNX file at ``path`` on ``runtime`` (CPU, ``threads``
-    intra-op threads, fp32) on one numpy input and returning its outputs, in order."""
-    if runtime == 'onnxruntime':
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1  # one chain of ops: a second pool would only compete
-        session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
-        return lambda array: session.run(None, {'input': array})
-    import openvino
-
-    compiled = openvino.Core().compile_model(
-        path,
-        'CPU',
-        {'INFERENCE_NUM_THREADS': threads, 'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'},
-    )
-    request = compiled.create_infer_request()
-
-    def run(array):
-        request.infer({0: array})
-        return [request.get_output_tensor(i).data for i in range(len(compiled.outputs))]
-
-    return run
+    """A callable running the ONNX file at ``path`` on ``runtime`` (CPU, ``threads`` intra-op threads, fp32) on
+    one input and returning its outputs, in order: :class:`mmconvnext.deploy.BackendGraph`, what
+    ``tools/test.py --backend`` and ``tools/deployment/infer.py`` run."""
+    return BackendGraph(path, runtime, output_shapes=[], threads=threads)
 
 
 def time_deployed(
@@ -258,12 +236,11 @@ def time_deployed(
         path = export_onnx(model, x, osp.join(tmp, 'backbone.onnx'))
         export_s = time.perf_counter() - start
         run = deployed_runner(runtime, path, threads)
-        array = x.numpy()
-        outs = [torch.from_numpy(o.copy()) for o in run(array)]
+        outs = run(x)
         diff = onnx_max_abs_diff(reference, outs)
         if diff > ONNX_TOLERANCE:
             return {'skipped': f'its outputs differ from PyTorch by {diff:.1e} > {ONNX_TOLERANCE:.0e}'}
-        seconds = median_time(lambda: run(array), warmup, repeats)
+        seconds = median_time(lambda: run(x), warmup, repeats)
     return {
         'fwd_img_s': x.shape[0] / seconds,
         'max_rel_err_vs_fp32': _relative_error(reference, outs),

@@ -1,0 +1,80 @@
+"""Parity of an export with the PyTorch model it came from, per graph and runtime."""
+
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+
+from .export import DeployError, export_parts, load_model
+from .runtime import BACKENDS, _graph, read_export
+
+__all__ = ['TOLERANCE', 'TOLERANCE_FP16', 'available_backends', 'check_export', 'relative_error']
+
+#: the largest relative difference (max |runtime - torch| / max |torch|, per output) an fp32 export may show
+TOLERANCE = 1e-4
+#: the same for --fp16 exports, against the fp32 model: float16's 11-bit mantissa over a few dozen layers
+TOLERANCE_FP16 = 2e-2
+
+
+def available_backends() -> list:
+    """The runtimes of :data:`BACKENDS` importable here."""
+    import importlib.util
+
+    return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
+
+
+def relative_error(reference, outputs) -> float:
+    """max over outputs of ``max |out - ref| / max |ref|`` (the absolute difference where ``ref`` is all zero)."""
+    worst = 0.0
+    for ref, out in zip(reference, outputs):
+        ref, out = ref.detach().float(), torch.as_tensor(out).float()
+        if ref.shape != out.shape:
+            raise DeployError(f'output shape {tuple(out.shape)} differs from PyTorch {tuple(ref.shape)}')
+        scale = ref.abs().max().item() if ref.numel() else 0.0
+        diff = (ref - out).abs().max().item() if ref.numel() else 0.0
+        worst = max(worst, diff / scale if scale > 0 else diff)
+    return worst
+
+
+def check_export(
+    cfg: Config,
+    checkpoint: Optional[str],
+    path: str,
+    backends: Optional[list] = None,
+    shape: Optional[tuple] = None,
+    model: Optional[torch.nn.Module] = None,
+) -> list:
+    """Run every graph of the export at ``path`` on ``backends`` (default: those installed) against the PyTorch
+    model on the same random inputs (``shape``: another image size, for dynamic exports) and return one line per
+    graph and runtime.
+
+    Raises:
+        DeployError: a graph differs by more than :data:`TOLERANCE` (:data:`TOLERANCE_FP16` for fp16 exports).
+    """
+    directory, meta = read_export(path)
+    model = model if model is not None else load_model(cfg, checkpoint)
+    size = tuple(shape or meta['input_shape'][2:])
+    torch.manual_seed(0)
+    parts = export_parts(
+        model,
+        size,
+        batch=meta['input_shape'][0],
+        dynamic=meta['dynamic'],
+        part='backbone' if meta['task'] == 'backbone' else 'model',
+    )
+    tolerance = TOLERANCE_FP16 if meta.get('fp16') else TOLERANCE
+    lines = []
+    for backend in backends if backends is not None else available_backends():
+        for part in parts:
+            with torch.no_grad():
+                ref = part.module(*part.inputs)
+            ref = ref if isinstance(ref, tuple) else (ref,)
+            outs = _graph(directory, meta, part.name, backend, None)(*part.inputs)
+            error = relative_error(ref, outs)
+            shape = list(part.inputs[0].shape)
+            line = f'{backend:11s} {part.name}: max relative difference to PyTorch {error:.1e} at {shape}'
+            if error > tolerance:
+                raise DeployError(f'{osp.join(directory, part.name)}: {line} > {tolerance:.0e}')
+            lines.append(line)
+    return lines

@@ -1,0 +1,558 @@
+"""A config's model exported to ONNX (and OpenVINO IR), in the parts a runtime can run faithfully.
+
+What is exported, per task (:func:`export_parts`):
+
+* **classification** -- one graph, ``classifier``: image batch -> logits.
+* **segmentation** (mmseg ``EncoderDecoder``) -- one graph, ``segmentor``: image batch -> the decode head's
+  logits resized to the input size (what ``encode_decode`` returns for a whole image or a slide crop).
+* **detection** (mmdet two-stage: Mask R-CNN, Cascade Mask R-CNN) -- every learned layer, as graphs that take
+  dynamic sizes: ``backbone_neck`` (image -> FPN levels), ``rpn_head`` (levels -> objectness and box deltas),
+  ``bbox_head{i}`` and ``mask_head{i}`` per stage (RoI features -> class scores and box deltas / mask logits).
+  What has no weights stays outside the graphs and runs in mmdet/mmcv at inference: anchors, box decoding,
+  NMS, multi-level RoIAlign and mask pasting (:mod:`mmconvnext.deploy.runtime`). mmdeploy 1.3.1, which puts
+  them into one graph with its own custom operators, is not used: see docs/deployment.md.
+* **backbone** (any config, ``part='backbone'``) -- image batch -> the multi-scale features.
+
+Beside the graphs: ``deploy.json`` (task, parts, input shape, preprocessing, class names, versions) and
+``config.py`` (the config, so the directory alone is enough to run it). The exporter is torch's TorchScript
+ONNX exporter (opset 17, which has LayerNormalization); the oneDNN kernels step aside while tracing
+(:func:`mmconvnext.models.layers.onednn.available`), so the graphs hold the plain ops, the same function.
+
+``fp16``: weights and activations in float16, with float32 inputs and outputs, and the LayerNorms computed in
+float32 (their eps, 1e-6, is below float16's normal range; the exported LayerNormalization nodes keep it as a
+float32 attribute on float32 data). GRN already computes its L2 norms in float32
+(:class:`mmconvnext.models.layers.GRN`), so its sum of squares cannot overflow float16's 65504.
+"""
+
+import contextlib
+import copy
+import json
+import os
+import os.path as osp
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from torch import nn
+
+__all__ = [
+    'FORMATS',
+    'OPSET',
+    'TASKS',
+    'DeployError',
+    'ExportPart',
+    'export_model',
+    'export_onnx',
+    'export_parts',
+    'load_model',
+    'onnx_max_abs_diff',
+    'task_of',
+]
+
+#: the lowest opset used: 17 has LayerNormalization, which keeps the block's norm one node
+OPSET = 17
+FORMATS = ('onnx', 'openvino')
+TASKS = ('classification', 'segmentation', 'detection', 'backbone')
+#: ConvNeXt's total stride: dense heads (FPN, UPerHead) need each side to be a multiple of it
+STRIDE = 32
+
+
+class DeployError(ValueError):
+    """An export or deployed model that cannot be made or run as asked; the message names the file or argument."""
+
+
+@dataclass
+class ExportPart:
+    """One graph of an export: ``module`` traced on ``inputs``, written as ``name``.onnx."""
+
+    name: str
+    module: nn.Module
+    inputs: tuple
+    input_names: list
+    output_names: list
+    dynamic_axes: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- the model
+def task_of(model: nn.Module) -> str:
+    """``'classification'``, ``'segmentation'`` or ``'detection'`` for the exportable model types.
+
+    Raises:
+        DeployError: any other model type, named.
+    """
+    from mmconvnext.models.classifiers import ConvNeXtClassifier
+
+    if isinstance(model, ConvNeXtClassifier):
+        return 'classification'
+    try:
+        from mmseg.models.segmentors import EncoderDecoder
+
+        if isinstance(model, EncoderDecoder):
+            return 'segmentation'
+    except ImportError:  # pragma: no cover - mmseg is a requirement
+        pass
+    from mmdet.models.detectors import TwoStageDetector
+
+    if isinstance(model, TwoStageDetector) and getattr(model, 'with_rpn', False):
+        return 'detection'
+    raise DeployError(
+        f'{type(model).__name__}: export handles ConvNeXtClassifier, mmseg EncoderDecoder (UperNet) and mmdet '
+        "two-stage detectors (Mask R-CNN, Cascade Mask R-CNN); use part='backbone' to export the backbone alone"
+    )
+
+
+def load_model(cfg: Config, checkpoint: Optional[str]) -> nn.Module:
+    """``cfg.model`` in eval mode on the CPU (SyncBN as BN), with ``checkpoint``'s weights loaded strictly.
+
+    Raises:
+        DeployError: the checkpoint is unreadable, or it does not fit the model (its missing and unexpected keys
+            or mismatched shapes are named), e.g. a checkpoint of another config.
+    """
+    from mmengine.model import revert_sync_batchnorm
+
+    from mmconvnext.apis import build_model
+    from mmconvnext.checkpoint import CheckpointError, extract_state_dict, read_checkpoint
+
+    model = revert_sync_batchnorm(build_model(cfg))
+    if checkpoint is not None:
+        try:
+            state = extract_state_dict(read_checkpoint(checkpoint), checkpoint)
+        except CheckpointError as e:
+            raise DeployError(str(e)) from None
+        own = model.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        shapes = [
+            f'{k} {tuple(state[k].shape)} != {tuple(v.shape)}'
+            for k, v in own.items()
+            if k in state and state[k].shape != v.shape
+        ]
+        # the classifier converts official/timm/mmpretrain layouts on load: let load_state_dict judge those
+        foreign = task_of(model) == 'classification' and not any(k.startswith('backbone.') for k in state)
+        if (missing or unexpected or shapes) and not foreign:
+            name = cfg.get('filename') or 'the config'
+            raise DeployError(
+                f'{checkpoint}: does not fit the model of {name} ({len(missing)} missing keys, e.g. {missing[:3]}; '
+                f'{len(unexpected)} unexpected, e.g. {unexpected[:3]}; shape mismatches: {shapes[:3]}): '
+                'is it a checkpoint of another config?'
+            )
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise DeployError(f'{checkpoint}: does not fit the model: {str(e).splitlines()[0]}') from None
+    return model.eval()
+
+
+class _Classifier(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.head(self.model.extract_feat(x))
+
+
+class _Segmentor(nn.Module):
+    """``encode_decode`` without metas: the decode head's logits resized to the input's size."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        head = self.model.decode_head
+        logits = head.forward(self.model.extract_feat(x))
+        return F.interpolate(logits, size=x.shape[2:], mode='bilinear', align_corners=head.align_corners)
+
+
+class _Tuple(nn.Module):
+    """``fn(*inputs)`` flattened to a tuple of tensors (lists of levels become consecutive outputs)."""
+
+    def __init__(self, owner: nn.Module, fn) -> None:
+        super().__init__()
+        self.owner = owner  # registers the weights the graph uses
+        self.fn = fn
+
+    def forward(self, *inputs: torch.Tensor) -> tuple:
+        out = self.fn(*inputs)
+        flat = []
+        for item in out if isinstance(out, (tuple, list)) else (out,):
+            flat.extend(item if isinstance(item, (tuple, list)) else (item,))
+        return tuple(flat)
+
+
+def _heads(roi_head: nn.Module, name: str) -> list:
+    heads = getattr(roi_head, name, None)
+    if heads is None:
+        return []
+    return list(heads) if isinstance(heads, nn.ModuleList) else [heads]
+
+
+def _roi_shape(extractor: nn.Module) -> tuple:
+    size = extractor.roi_layers[0].output_size
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    return (extractor.out_channels, *size)
+
+
+def export_parts(model: nn.Module, shape: tuple, batch: int = 1, dynamic: bool = False, part: str = 'model') -> list:
+    """The graphs that make up ``model`` (see the module docstring), with example inputs of ``shape`` (H, W).
+
+    Args:
+        model: the loaded model, eval mode.
+        shape: (H, W) of the example image.
+        batch: the example batch size.
+        dynamic: height and width as dynamic axes too (the batch always is; detection graphs always are).
+        part: ``'model'`` (the task's graphs) or ``'backbone'``.
+    """
+    image = torch.randn(batch, 3, *shape)
+    # the batch is always dynamic (a test loader's batches, the last one shorter); height and width on request
+    image_axes = {0: 'batch', 2: 'height', 3: 'width'} if dynamic else {0: 'batch'}
+    if part == 'backbone':
+        levels = model.backbone(image)
+        names = [f'feat{i}' for i in range(len(levels))]
+        axes = {n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} if dynamic else {0: 'batch'} for i, n in enumerate(names)}
+        return [
+            ExportPart(
+                'backbone',
+                _Tuple(model.backbone, model.backbone),
+                (image,),
+                ['input'],
+                names,
+                {'input': image_axes, **axes},
+            )
+        ]
+    task = task_of(model)
+    if task == 'classification':
+        axes = {'input': image_axes, 'logits': {0: 'batch'}}
+        return [ExportPart('classifier', _Classifier(model), (image,), ['input'], ['logits'], axes)]
+    if task == 'segmentation':
+        axes = {'input': image_axes, 'seg_logits': image_axes}
+        return [ExportPart('segmentor', _Segmentor(model), (image,), ['input'], ['seg_logits'], axes)]
+    # detection: dynamic sizes throughout, since test images are resized keeping their aspect ratio
+    with torch.no_grad():
+        feats = tuple(model.extract_feat(image))
+    levels = [f'feat{i}' for i in range(len(feats))]
+    level_axes = {n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} for i, n in enumerate(levels)}
+    parts = [
+        ExportPart(
+            'backbone_neck',
+            _Tuple(model, model.extract_feat),
+            (image,),
+            ['input'],
+            levels,
+            {'input': {0: 'batch', 2: 'height', 3: 'width'}, **level_axes},
+        )
+    ]
+    rpn_out = [f'rpn_cls{i}' for i in range(len(feats))] + [f'rpn_reg{i}' for i in range(len(feats))]
+    rpn_axes = {
+        **level_axes,
+        **{n: {0: 'batch', 2: f'h{i % len(feats)}', 3: f'w{i % len(feats)}'} for i, n in enumerate(rpn_out)},
+    }
+    parts.append(
+        ExportPart('rpn_head', _Tuple(model.rpn_head, lambda *x: model.rpn_head(x)), feats, levels, rpn_out, rpn_axes)
+    )
+    roi_head = model.roi_head
+    extractors = _heads(roi_head, 'bbox_roi_extractor')
+    for i, head in enumerate(_heads(roi_head, 'bbox_head')):
+        rois = torch.randn(4, *_roi_shape(extractors[min(i, len(extractors) - 1)]))
+        names = ['cls_score', 'bbox_pred']
+        axes = {'roi_feats': {0: 'rois'}, **{n: {0: 'rois'} for n in names}}
+        parts.append(ExportPart(f'bbox_head{i}', _Tuple(head, head), (rois,), ['roi_feats'], names, axes))
+    extractors = _heads(roi_head, 'mask_roi_extractor') or extractors
+    for i, head in enumerate(_heads(roi_head, 'mask_head')):
+        rois = torch.randn(4, *_roi_shape(extractors[min(i, len(extractors) - 1)]))
+        axes = {'roi_feats': {0: 'rois'}, 'mask_pred': {0: 'rois'}}
+        parts.append(ExportPart(f'mask_head{i}', _Tuple(head, head), (rois,), ['roi_feats'], ['mask_pred'], axes))
+    return parts
+
+
+# ---------------------------------------------------------------------------- adaptive pooling
+class _AdaptiveAvgPoolMatrix(nn.Module):
+    """``nn.AdaptiveAvgPool2d`` for a fixed input size as two matrix products, for the ONNX export.
+
+    Written here because torch's TorchScript ONNX exporter refuses adaptive average pooling whose output size does
+    not divide the input (UperNet's pyramid pooling: 3x3 and 6x6 bins of a 16x16 map at 512x512), and the dynamo
+    exporter that takes it needed ~20 s for ConvNeXt-atto UperNet where this takes ~3 s. The bins are PyTorch's:
+    output ``i`` of ``o`` averages inputs ``floor(i*n/o)`` to ``ceil((i+1)*n/o) - 1``.
+    """
+
+    def __init__(self, output_size) -> None:
+        super().__init__()
+        self.output_size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+
+    @staticmethod
+    def _bins(n: int, o: int) -> torch.Tensor:
+        matrix = torch.zeros(o, n)
+        for i in range(o):
+            start, end = (i * n) // o, -(-((i + 1) * n) // o)
+            matrix[i, start:end] = 1.0 / (end - start)
+        return matrix
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = int(x.shape[-2]), int(x.shape[-1])
+        oh, ow = (h if o is None else o for o, h in zip(self.output_size, (h, w)))
+        rows, cols = self._bins(h, oh).to(x), self._bins(w, ow).to(x)
+        return torch.matmul(rows, torch.matmul(x, cols.t()))
+
+
+@contextlib.contextmanager
+def _exportable_pooling(model: nn.Module) -> Iterator[None]:
+    """Within the block, ``model``'s adaptive average pools with an output other than 1x1 are
+    :class:`_AdaptiveAvgPoolMatrix` (the export's shapes are fixed); restored after."""
+    swapped = []
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.AdaptiveAvgPool2d) and child.output_size not in (1, (1, 1)):
+                swapped.append((parent, name, child))
+                setattr(parent, name, _AdaptiveAvgPoolMatrix(child.output_size))
+    try:
+        with warnings.catch_warnings():  # the bins are computed from the (fixed) traced sizes, on purpose
+            warnings.filterwarnings('ignore', 'Converting a tensor to a Python integer', torch.jit.TracerWarning)
+            yield
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
+
+
+# ---------------------------------------------------------------------------- fp16
+class _Half(nn.Module):
+    """``module`` in float16 with float32 inputs and outputs; LayerNorms stay float32 (see the module docstring)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module.half()
+        for norm in self.module.modules():
+            if isinstance(norm, nn.LayerNorm):
+                norm.float()
+                norm.register_forward_pre_hook(_to_float32, with_kwargs=True)
+                norm.register_forward_hook(_to_float16)
+
+    def forward(self, *inputs: torch.Tensor):
+        out = self.module(*(x.half() for x in inputs))
+        return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
+
+
+def _to_float32(module, args, kwargs):
+    return tuple(a.float() if torch.is_tensor(a) else a for a in args), kwargs
+
+
+def _to_float16(module, args, out):
+    return out.half()
+
+
+# ---------------------------------------------------------------------------- writing
+def export_onnx(
+    module: nn.Module,
+    inputs: Union[torch.Tensor, tuple],
+    path: Union[str, os.PathLike],
+    input_names: Optional[list] = None,
+    output_names: Optional[list] = None,
+    dynamic_axes: Optional[dict] = None,
+) -> str:
+    """Write ``module`` (eval mode, traced on ``inputs``) to ``path`` as ONNX (opset :data:`OPSET`); return it.
+
+    The TorchScript exporter (``dynamo=False``) first: it needs only ``onnx`` and took ~1 s for ConvNeXt-atto on
+    torch 2.13 CPU where the dynamo exporter took ~9 s and also needs ``onnxscript``; dynamo is the fallback where
+    the TorchScript one is gone or fails. Outputs default to ``out0``, ``out1``, ...
+    """
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    module.eval()
+    with torch.no_grad():
+        outs = module(*inputs)
+    n_out = len(outs) if isinstance(outs, (tuple, list)) else 1
+    path = os.fspath(path)
+    options = dict(
+        input_names=input_names or (['input'] if len(inputs) == 1 else [f'in{i}' for i in range(len(inputs))]),
+        output_names=output_names or [f'out{i}' for i in range(n_out)],
+        opset_version=OPSET,
+        dynamic_axes=dynamic_axes or None,
+    )
+    with torch.no_grad():
+        try:
+            torch.onnx.export(module, inputs, path, do_constant_folding=True, dynamo=False, **options)
+        except Exception as error:  # the TorchScript exporter removed or failing (e.g. UperNet's pyramid pooling)
+            print(f'[export_onnx] TorchScript exporter: {type(error).__name__}: {str(error).splitlines()[0][:200]}')
+            print('[export_onnx] exporting with the dynamo exporter instead (opset 18, its own)')
+            options['opset_version'] = max(OPSET, 18)  # dynamo's lowest: converting down fails on some graphs
+            if dynamic_axes:  # dynamo names dynamic dimensions itself
+                options['dynamic_shapes'] = None
+            torch.onnx.export(module, inputs, path, dynamo=True, **options)
+    return path
+
+
+def onnx_max_abs_diff(reference: Union[torch.Tensor, tuple], outputs: list) -> float:
+    """Largest absolute difference between PyTorch's outputs and a runtime's (numpy arrays, in order)."""
+    reference = reference if isinstance(reference, (tuple, list)) else (reference,)
+    if len(reference) != len(outputs):
+        raise ValueError(f'{len(reference)} PyTorch outputs but {len(outputs)} from the runtime')
+    return max((r.detach().float() - torch.as_tensor(o).float()).abs().max().item() for r, o in zip(reference, outputs))
+
+
+def _default_shape(cfg: Config, task: str) -> tuple:
+    """The example input size a config's test pipeline implies: the classifier's crop, the segmentor's slide
+    crop or batch size, the detector's resize scale (H, W) rounded up to a multiple of 32."""
+    test_cfg = cfg.model.get('test_cfg') or {}
+    if task == 'segmentation' and test_cfg.get('mode') == 'slide':
+        return tuple(test_cfg['crop_size'])
+    if task == 'segmentation' and cfg.model.get('data_preprocessor', {}).get('size'):
+        return tuple(cfg.model.data_preprocessor.size)
+    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline') or []
+    # a crop (the classifier's CenterCrop) fixes the size whatever resize precedes it
+    for key, step in [('crop_size', s) for s in pipeline] + [('scale', s) for s in pipeline]:
+        value = step.get(key)
+        if value is None:
+            continue
+        if isinstance(value, int):
+            return (value, value)
+        w, h = value  # mmcv/mmdet scales are (w, h)
+        if task == 'detection' or step.get('keep_ratio'):
+            h, w = min(w, h), max(w, h)
+        return tuple(-(-s // STRIDE) * STRIDE for s in (h, w))
+    return (224, 224)
+
+
+def _check_shape(shape: tuple, task: str, part: str) -> tuple:
+    if len(shape) != 2 or not all(isinstance(s, int) and s > 0 for s in shape):
+        raise DeployError(f'--shape must be two positive integers H W, got {shape!r}')
+    if (task != 'classification' or part == 'backbone') and any(s % STRIDE for s in shape):
+        fixed = ' '.join(str(-(-s // STRIDE) * STRIDE) for s in shape)
+        raise DeployError(
+            f'--shape {shape[0]} {shape[1]}: the {task if part == "model" else "backbone"} model downsamples by '
+            f'{STRIDE}, so each side must be a multiple of {STRIDE} (e.g. --shape {fixed})'
+        )
+    return shape
+
+
+def _preprocessing(cfg: Config, shape: tuple) -> dict:
+    pre = cfg.model.get('data_preprocessor') or {}
+    return {
+        'mean': list(pre.get('mean') or [0.0, 0.0, 0.0]),
+        'std': list(pre.get('std') or [1.0, 1.0, 1.0]),
+        'to_rgb': bool(pre.get('bgr_to_rgb', pre.get('to_rgb', False))),
+        'size': list(shape),
+        'size_divisor': pre.get('pad_size_divisor', pre.get('size_divisor')),
+        'pad_value': pre.get('pad_val', pre.get('pad_value', 0)),
+        'test_pipeline': [
+            dict(step) for step in (cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline') or [])
+        ],
+    }
+
+
+def _dataset_meta(cfg: Config) -> dict:
+    """The test dataset's class names and palette: its ``metainfo`` in the config, else its class's METAINFO."""
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    meta = dict(dataset.get('metainfo') or {})
+    if not meta.get('classes'):
+        from mmengine.registry import DATASETS, DefaultScope
+
+        try:
+            with DefaultScope.overwrite_default_scope(cfg.get('default_scope') or 'mmengine'):
+                cls = DATASETS.get(dataset.get('type'))
+            meta = dict(getattr(cls, 'METAINFO', {}) or {})
+        except (KeyError, TypeError):
+            meta = {}
+    return {
+        k: [list(v) if isinstance(v, (tuple, list)) else v for v in meta[k]] if meta.get(k) else None
+        for k in ('classes', 'palette')
+    }
+
+
+def export_model(
+    cfg: Config,
+    checkpoint: Optional[str],
+    out_dir: str,
+    fmt: str = 'onnx',
+    shape: Optional[tuple] = None,
+    dynamic: bool = False,
+    fp16: bool = False,
+    part: str = 'model',
+    batch: int = 1,
+) -> dict:
+    """Export ``cfg``'s model with ``checkpoint``'s weights to ``out_dir``; return what ``deploy.json`` says.
+
+    Args:
+        cfg: the config (its ``filename`` is named in errors).
+        checkpoint: a checkpoint of this config; None exports the initial weights (tests, benchmarks).
+        out_dir: created if missing; ``deploy.json``, ``config.py`` and one ``<part>.onnx`` per graph
+            (``fmt='openvino'``: also ``<part>.xml``/``.bin``).
+        fmt: ``'onnx'`` or ``'openvino'``.
+        shape: (H, W) of the example input; default from the config (:func:`_default_shape`).
+        dynamic: dynamic height/width (the batch always is; detection graphs always are).
+        fp16: float16 graphs with float32 inputs/outputs and float32 LayerNorms.
+        part: ``'model'`` (the task's graphs) or ``'backbone'``.
+        batch: the example's batch size (any batch runs).
+
+    Raises:
+        DeployError: an unknown format or part, a shape the model cannot take, a checkpoint that does not fit.
+    """
+    if fmt not in FORMATS:
+        raise DeployError(f'--format must be one of {FORMATS}, got {fmt!r}')
+    if part not in ('model', 'backbone'):
+        raise DeployError(f"part must be 'model' or 'backbone', got {part!r}")
+    model = load_model(cfg, checkpoint)
+    task = 'backbone' if part == 'backbone' else task_of(model)
+    shape = _check_shape(tuple(shape) if shape else _default_shape(cfg, task), task, part)
+    os.makedirs(out_dir, exist_ok=True)
+    parts = export_parts(model, shape, batch=batch, dynamic=dynamic, part=part)
+    meta = {
+        'task': task,
+        'format': fmt,
+        'config': 'config.py',
+        'source_config': cfg.get('filename'),
+        'checkpoint': checkpoint,
+        'input_shape': [batch, 3, *shape],
+        'dynamic': dynamic or task == 'detection',
+        'fp16': fp16,
+        'opset': OPSET,
+        'preprocess': _preprocessing(cfg, shape),
+        **_dataset_meta(cfg),
+        'parts': {},
+        'versions': _versions(),
+    }
+    for p in parts:
+        with torch.no_grad():
+            outs = p.module(*p.inputs)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        module = _Half(copy.deepcopy(p.module)) if fp16 else p.module
+        onnx_path = osp.join(out_dir, f'{p.name}.onnx')
+        with _exportable_pooling(module) if not dynamic else contextlib.nullcontext():
+            export_onnx(module, p.inputs, onnx_path, p.input_names, p.output_names, p.dynamic_axes)
+        entry = {'onnx': osp.basename(onnx_path), 'inputs': p.input_names, 'outputs': p.output_names}
+        entry['output_shapes'] = [
+            [-1 if d in p.dynamic_axes.get(n, {}) else s for d, s in enumerate(o.shape)]
+            for n, o in zip(p.output_names, outs)
+        ]
+        if fmt == 'openvino':
+            entry['openvino'] = _to_openvino(onnx_path)
+        meta['parts'][p.name] = entry
+    cfg.dump(osp.join(out_dir, 'config.py'))
+    with open(osp.join(out_dir, 'deploy.json'), 'w') as f:
+        json.dump(meta, f, indent=2, default=str)
+    return meta
+
+
+def _to_openvino(onnx_path: str) -> str:
+    try:
+        import openvino
+    except ImportError as e:
+        raise DeployError('--format openvino needs OpenVINO: pip install "mmconvnext[deploy]"') from e
+    xml = onnx_path[: -len('.onnx')] + '.xml'
+    # compress_to_fp16=False: the IR keeps the ONNX graph's precision (fp32 unless --fp16 made it fp16)
+    openvino.save_model(openvino.convert_model(onnx_path), xml, compress_to_fp16=False)
+    return osp.basename(xml)
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ('mmconvnext', 'torch', 'onnx', 'onnxruntime', 'openvino'):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found

@@ -1,0 +1,288 @@
+"""Run an export (:mod:`mmconvnext.deploy.export`) on onnxruntime or OpenVINO with the config's own pre- and
+post-processing.
+
+The config's model is built in PyTorch and every learned part is then replaced by the exported graph on the
+chosen runtime (:func:`attach_backend`); what is left in PyTorch has no weights: the data preprocessor
+(normalisation, padding), mmseg's whole/slide inference and resizing, and for the detectors mmdet's anchors, box
+decoding, NMS, mmcv's RoIAlign and mask pasting. So ``tools/test.py --backend`` evaluates through the config's
+own test loop, metrics and visualization hook, and :func:`inference` reads image files through the config's test
+pipeline and draws with its visualizer, exactly as the PyTorch model would.
+"""
+
+import json
+import os
+import os.path as osp
+from typing import Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from torch import nn
+
+from .export import DeployError
+
+__all__ = ['BACKENDS', 'BackendGraph', 'attach_backend', 'build_deployed', 'inference', 'read_export']
+
+BACKENDS = ('onnxruntime', 'openvino')
+
+
+def read_export(path: str) -> tuple:
+    """``(directory, deploy.json as a dict)`` of an export given as its directory or any file in it.
+
+    Raises:
+        DeployError: no ``deploy.json`` there (not an export of :mod:`mmconvnext.deploy`), or an unreadable one.
+    """
+    directory = path if osp.isdir(path) else osp.dirname(osp.abspath(path))
+    meta_path = osp.join(directory, 'deploy.json')
+    if not osp.isfile(meta_path):
+        raise DeployError(
+            f'{path}: no deploy.json beside it; give the directory tools/deployment/export.py wrote (--out)'
+        )
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+        meta['parts']  # noqa: B018 - the key every export has
+    except (ValueError, KeyError) as e:
+        raise DeployError(f'{meta_path}: not a readable export description ({e})') from None
+    return directory, meta
+
+
+class BackendGraph:
+    """One exported graph on a runtime: torch tensors in, a list of torch tensors out (fp32, CPU).
+
+    Args:
+        path: the ``.onnx`` file (OpenVINO also reads the ``.xml`` IR).
+        backend: ``'onnxruntime'`` or ``'openvino'`` (CPU, fp32 inference precision).
+        output_shapes: per output, its shape with -1 for dynamic axes; an empty batch (no RoIs) returns
+            zero-row tensors of these shapes without calling the runtime, which may not take one.
+        threads: intra-op threads (default: the runtime's choice, all cores).
+    """
+
+    def __init__(self, path: str, backend: str, output_shapes: list, threads: Optional[int] = None) -> None:
+        if backend not in BACKENDS:
+            raise DeployError(f'--backend must be one of {BACKENDS}, got {backend!r}')
+        if not osp.isfile(path):
+            raise DeployError(f'{path}: exported graph not found')
+        self.path, self.backend, self.output_shapes = path, backend, output_shapes
+        try:
+            if backend == 'onnxruntime':
+                import onnxruntime
+
+                options = onnxruntime.SessionOptions()
+                if threads:
+                    options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1  # one chain of ops: a second pool would only compete
+                self._session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+                self._names = [i.name for i in self._session.get_inputs()]
+            else:
+                import openvino
+
+                config = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'}
+                if threads:
+                    config['INFERENCE_NUM_THREADS'] = threads
+                # f32 precision: on CPUs with bf16 units OpenVINO would otherwise compute in bf16
+                self._compiled = openvino.Core().compile_model(path, 'CPU', config)
+                self._request = self._compiled.create_infer_request()
+        except ImportError as e:
+            raise DeployError(f'--backend {backend} needs {backend}: pip install "mmconvnext[deploy]"') from e
+
+    def __call__(self, *inputs: torch.Tensor) -> list:
+        if inputs and inputs[0].shape[0] == 0:
+            return [torch.zeros(0, *shape[1:]) for shape in self.output_shapes]
+        arrays = [np.ascontiguousarray(x.detach().cpu().float().numpy()) for x in inputs]
+        if self.backend == 'onnxruntime':
+            outs = self._session.run(None, dict(zip(self._names, arrays)))
+        else:
+            self._request.infer({i: a for i, a in enumerate(arrays)})
+            outs = [self._request.get_output_tensor(i).data.copy() for i in range(len(self._compiled.outputs))]
+        return [torch.from_numpy(np.asarray(o, dtype=np.float32)) for o in outs]
+
+
+def _graph(directory: str, meta: dict, name: str, backend: str, threads: Optional[int]) -> BackendGraph:
+    entry = meta['parts'].get(name)
+    if entry is None:
+        raise DeployError(f'{directory}: the export has no {name!r} graph (it has {sorted(meta["parts"])})')
+    file = entry.get('openvino') if backend == 'openvino' and entry.get('openvino') else entry['onnx']
+    return BackendGraph(osp.join(directory, file), backend, entry['output_shapes'], threads)
+
+
+def _check_same_model(model_cfg: dict, exported_cfg: dict, directory: str) -> None:
+    """The config being run and the exported one must build the same network (heads, classes, backbone)."""
+    keep = ('type', 'backbone', 'neck', 'decode_head', 'rpn_head', 'roi_head', 'num_classes')
+
+    def core(d: dict) -> dict:
+        out = {k: d.get(k) for k in keep if k in d}
+        if isinstance(out.get('backbone'), dict):
+            out['backbone'] = {
+                k: v for k, v in out['backbone'].items() if k not in ('init_cfg', 'pretrained', 'with_cp')
+            }
+        return out
+
+    if core(model_cfg) != core(exported_cfg):
+        raise DeployError(
+            f'{directory}: exported from a different model than this config builds (compare model.backbone / heads '
+            f'with {osp.join(directory, "config.py")}); export this config, or test with that config'
+        )
+
+
+def attach_backend(
+    model: nn.Module, path: str, backend: str, threads: Optional[int] = None, model_cfg: Optional[dict] = None
+) -> nn.Module:
+    """Replace ``model``'s learned parts by the graphs of the export at ``path`` on ``backend`` (in place).
+
+    Args:
+        model: the config's model (built, weights irrelevant; a wrapper's ``.module`` is used).
+        path: the export directory (or a file in it).
+        backend: ``'onnxruntime'`` or ``'openvino'``.
+        threads: intra-op threads of each graph.
+        model_cfg: the config's ``model`` dict, checked against the exported config's.
+
+    Returns:
+        nn.Module: ``model``.
+
+    Raises:
+        DeployError: not an export, a backbone-only export, another model's export, a missing graph or runtime.
+    """
+    directory, meta = read_export(path)
+    model = getattr(model, 'module', model)
+    if model_cfg is not None:
+        exported = Config.fromfile(osp.join(directory, meta.get('config', 'config.py'))).model
+        model_cfg = model_cfg.get('module', model_cfg)  # --tta: the test-time-augmentation wrapper's model
+        _check_same_model(dict(model_cfg), dict(exported), directory)
+    task = meta.get('task')
+    if task == 'classification':
+        logits = _graph(directory, meta, 'classifier', backend, threads)
+        model.extract_feat = lambda x: logits(x)[0]
+        model.head = nn.Identity()
+    elif task == 'segmentation':
+        seg = _graph(directory, meta, 'segmentor', backend, threads)
+        model.encode_decode = lambda inputs, metas: _seg_logits(seg, inputs, metas, model.decode_head)
+    elif task == 'detection':
+        _attach_detector(model, directory, meta, backend, threads)
+    else:
+        raise DeployError(
+            f'{directory}: a {task!r} export runs on its own (its graph {sorted(meta["parts"])}); tools/test.py and '
+            'inference need an export of the whole model'
+        )
+    model._deployed = (directory, backend)
+    return model
+
+
+def _seg_logits(graph: BackendGraph, inputs: torch.Tensor, metas: list, head: nn.Module) -> torch.Tensor:
+    """What mmseg's ``encode_decode`` returns: the graph already resizes to the input, which is the size mmseg's
+    ``predict_by_feat`` resizes to (the slide crop, or the padded batch)."""
+    out = graph(inputs)[0]
+    meta = metas[0]
+    size = meta['img_shape'] if isinstance(meta['img_shape'], torch.Size) else meta.get('pad_shape', meta['img_shape'])
+    if tuple(size[:2]) != tuple(out.shape[2:]):
+        from mmseg.models.utils import resize
+
+        out = resize(out, size=tuple(size[:2]), mode='bilinear', align_corners=head.align_corners)
+    return out
+
+
+def _attach_detector(model: nn.Module, directory: str, meta: dict, backend: str, threads: Optional[int]) -> None:
+    neck = _graph(directory, meta, 'backbone_neck', backend, threads)
+    rpn = _graph(directory, meta, 'rpn_head', backend, threads)
+    model.extract_feat = lambda x: tuple(neck(x))
+
+    def rpn_forward(feats):
+        outs = rpn(*feats)
+        half = len(outs) // 2
+        return outs[:half], outs[half:]
+
+    model.rpn_head.forward = rpn_forward
+    for kind in ('bbox_head', 'mask_head'):
+        heads = getattr(model.roi_head, kind, None)
+        if heads is None:
+            continue
+        for i, head in enumerate(heads if isinstance(heads, nn.ModuleList) else [heads]):
+            graph = _graph(directory, meta, f'{kind}{i}', backend, threads)
+            if kind == 'bbox_head':
+                head.forward = lambda x, g=graph: tuple(g(x))
+            else:
+                head.forward = lambda x, g=graph: g(x)[0]
+
+
+def build_deployed(path: str, backend: str, threads: Optional[int] = None) -> tuple:
+    """``(config, model)``: the export's own config and its model with the graphs attached (eval mode)."""
+    from mmengine.model import revert_sync_batchnorm
+
+    from mmconvnext.apis import build_model
+
+    directory, meta = read_export(path)
+    cfg = Config.fromfile(osp.join(directory, meta.get('config', 'config.py')))
+    model = attach_backend(revert_sync_batchnorm(build_model(cfg)), directory, backend, threads)
+    return cfg, model.eval()
+
+
+def inference(path: str, images: list, backend: str, out_dir: Optional[str] = None, threads: Optional[int] = None):
+    """Predict ``images`` (file paths) with the export at ``path`` on ``backend``, through the export's config: its
+    test pipeline (without annotation loading), its model's test step, its visualizer.
+
+    Returns the data samples, one per image; with ``out_dir``, each image's drawing (segmentation / detection, as
+    ``tools/test.py --show-dir`` draws) or, for a classifier, the top-5 classes go there, plus ``predictions.json``.
+    """
+    from mmengine.dataset import Compose, pseudo_collate
+    from mmengine.registry import VISUALIZERS, DefaultScope
+
+    cfg, model = build_deployed(path, backend, threads)
+    _, meta = read_export(path)
+    for image in images:
+        if not osp.isfile(image):
+            raise DeployError(f'{image}: image file not found')
+    steps = [s for s in cfg.test_dataloader.dataset.pipeline if 'LoadAnnotations' not in s['type']]
+    scope = cfg.get('default_scope') or 'mmengine'
+    with DefaultScope.overwrite_default_scope(scope):
+        pipeline = Compose(steps)
+    visualizer = None
+    if out_dir and meta['task'] != 'classification' and cfg.get('visualizer'):
+        os.makedirs(out_dir, exist_ok=True)
+        with DefaultScope.overwrite_default_scope(scope):
+            vis_cfg = dict(cfg.visualizer, name=f'deploy_{id(model)}', save_dir=out_dir)
+            visualizer = VISUALIZERS.build(vis_cfg)
+        visualizer.dataset_meta = {k: meta[k] for k in ('classes', 'palette') if meta.get(k)}
+
+    samples, records = [], []
+    for index, image in enumerate(images):
+        with DefaultScope.overwrite_default_scope(scope):
+            data = pipeline(dict(img_path=image, img_id=index))
+        with torch.no_grad():
+            sample = model.test_step(pseudo_collate([data]))[0]
+        samples.append(sample)
+        records.append(_record(image, sample, meta))
+        if visualizer is not None:
+            import mmcv
+
+            rgb = mmcv.imread(image, channel_order='rgb')
+            out_file = osp.join(out_dir, osp.splitext(osp.basename(image))[0] + '.png')
+            visualizer.add_datasample(
+                osp.basename(image), rgb, data_sample=sample, draw_gt=False, show=False, out_file=out_file
+            )
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        with open(osp.join(out_dir, 'predictions.json'), 'w') as f:
+            json.dump(records, f, indent=1)
+    return samples
+
+
+def _record(image: str, sample, meta: dict) -> dict:
+    classes = meta.get('classes') or []
+
+    def name(i: int):
+        return classes[i] if i < len(classes) else i
+
+    if meta['task'] == 'classification':
+        scores = sample.pred_score
+        top = torch.topk(scores, min(5, scores.numel()))
+        return {'image': image, 'top5': [[name(int(i)), float(s)] for s, i in zip(top.values, top.indices)]}
+    if meta['task'] == 'segmentation':
+        labels, counts = torch.unique(sample.pred_sem_seg.data, return_counts=True)
+        return {'image': image, 'pixels_per_class': {str(name(int(k))): int(c) for k, c in zip(labels, counts)}}
+    inst = sample.pred_instances
+    return {
+        'image': image,
+        'boxes': inst.bboxes.tolist(),
+        'scores': inst.scores.tolist(),
+        'labels': [name(int(i)) for i in inst.labels],
+    }

@@ -1,0 +1,84 @@
+"""Inference speed of a config's model: PyTorch eager against its export on onnxruntime and OpenVINO, through the
+same pre/post-processing (docs/benchmarks.md, "Deployment").
+
+    python tools/deployment/speed.py CONFIG [--shape H W] [--batch N] [--rounds R] [--repeats K] [--threads T]
+                                     [--cfg-options k=v ...]
+
+One process; the model is exported once (initial weights: speed does not depend on their values, except the
+detectors', whose RoI heads see as many boxes as pass the score threshold -- the same boxes on every path, since
+the export matches PyTorch); then each round times every path (median of --repeats calls after a warm-up) and
+the table reports each path's median over the rounds, with the ratio to PyTorch. Classifier: logits;
+segmentation: the config's whole/slide inference (``predict``); detection: ``predict`` (boxes and masks). The
+PyTorch row runs the project's default CPU path (the blocks' oneDNN kernels).
+"""
+
+import argparse
+import copy
+import os
+import statistics
+import sys
+import tempfile
+
+import torch
+from mmengine.config import DictAction
+
+from mmconvnext.analysis import dummy_batch, median_time
+from mmconvnext.apis import load_config
+from mmconvnext.deploy import DeployError, attach_backend, available_backends, export_model, load_model, task_of
+from mmconvnext.device import cpu_name
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='PyTorch vs onnxruntime vs OpenVINO inference speed')
+    parser.add_argument('config')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'), help='input size (default: the config)')
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads(), help='threads of every path')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    torch.manual_seed(0)
+    model = load_model(cfg, None)
+    task = task_of(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = os.path.join(tmp, 'model.pth')
+        torch.save({'state_dict': model.state_dict()}, checkpoint)
+        try:
+            meta = export_model(cfg, checkpoint, tmp, 'onnx', args.shape)
+        except DeployError as e:
+            sys.exit(f'[speed] error: {e}')
+        h, w = meta['input_shape'][2:]
+        paths = {'pytorch': model}
+        for backend in available_backends():
+            paths[backend] = attach_backend(copy.deepcopy(model), tmp, backend, args.threads)
+        if task == 'classification':
+            x = torch.randn(args.batch, 3, h, w)
+            calls = {n: (lambda m=m: m(x, mode='tensor')) for n, m in paths.items()}
+        else:
+            inputs, samples = dummy_batch('seg' if task == 'segmentation' else 'det', args.batch, h, w)
+            calls = {n: (lambda m=m: m(inputs, copy.deepcopy(samples), mode='predict')) for n, m in paths.items()}
+        rates = {n: [] for n in calls}
+        with torch.no_grad():
+            for _ in range(args.rounds):
+                for name, call in calls.items():
+                    rates[name].append(args.batch / median_time(call, 1, args.repeats))
+    print(f'CPU: {cpu_name()}, {args.threads} threads; torch {torch.__version__}; {meta["versions"]}')
+    print(f'{args.config}: {task}, batch {args.batch}, {h}x{w}, {args.rounds} rounds x {args.repeats} calls')
+    base = statistics.median(rates['pytorch'])
+    print('| path | img/s (median of rounds) | rounds | vs PyTorch |\n|---|---|---|---|')
+    for name, values in rates.items():
+        med = statistics.median(values)
+        print(f'| {name} | {med:.2f} | {", ".join(f"{v:.2f}" for v in values)} | {med / base:.2f}x |')
+
+
+if __name__ == '__main__':
+    main()
