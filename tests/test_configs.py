@@ -33,6 +33,21 @@ PAPER = {
 }
 
 
+def test_installed_setuptools_keeps_pkg_resources_for_mmseg_and_mmdet_bases():
+    """The declared pin holds in this environment, and the mmseg::/mmdet:: bases resolve through it: setuptools
+    81 removed pkg_resources, which mmengine 0.10.7 imports for them (issue 17)."""
+    from importlib.metadata import version
+
+    declared = [ln for ln in (ROOT / 'requirements.txt').read_text().splitlines() if ln.startswith('setuptools')]
+    assert declared == ['setuptools>=77,<81']
+    assert int(version('setuptools').split('.')[0]) < 81
+    import pkg_resources  # noqa: F401
+
+    seg = Config.fromfile(ROOT / 'configs/upernet_convnext_tiny_ade20k.py')  # mmseg:: bases
+    det = Config.fromfile(ROOT / 'configs/cascade_mask_rcnn_convnext_tiny_coco_3x.py')  # mmdet:: bases
+    assert seg.model.type == 'EncoderDecoder' and det.model.type == 'CascadeRCNN'
+
+
 def test_configs_are_found():
     assert {p.name for p in CONFIGS} >= set(ADE20K)
 

@@ -495,6 +495,15 @@ def export_model(
         raise DeployError(f"part must be 'model' or 'backbone', got {part!r}")
     model = load_model(cfg, checkpoint)
     task = 'backbone' if part == 'backbone' else task_of(model)
+    pools = [
+        n for n, m in model.named_modules() if isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size not in (1, (1, 1))
+    ]
+    if dynamic and pools and part == 'model':
+        raise DeployError(
+            f'--dynamic: {pools[0]} (and {len(pools) - 1} more) pools to a fixed grid whose bins depend on the input '
+            "size (UperNet's pyramid pooling), which no exporter here writes faithfully for every size (the dynamo "
+            "exporter's graph failed at a second size); export once per deployment size with --shape H W instead"
+        )
     shape = _check_shape(tuple(shape) if shape else _default_shape(cfg, task), task, part)
     os.makedirs(out_dir, exist_ok=True)
     parts = export_parts(model, shape, batch=batch, dynamic=dynamic, part=part)
@@ -519,7 +528,7 @@ def export_model(
         outs = outs if isinstance(outs, tuple) else (outs,)
         module = _Half(copy.deepcopy(p.module)) if fp16 else p.module
         onnx_path = osp.join(out_dir, f'{p.name}.onnx')
-        with _exportable_pooling(module) if not dynamic else contextlib.nullcontext():
+        with _exportable_pooling(module):
             export_onnx(module, p.inputs, onnx_path, p.input_names, p.output_names, p.dynamic_axes)
         entry = {'onnx': osp.basename(onnx_path), 'inputs': p.input_names, 'outputs': p.output_names}
         entry['output_shapes'] = [
