@@ -493,6 +493,7 @@ def export_model(
         raise DeployError(f'--format must be one of {FORMATS}, got {fmt!r}')
     if part not in ('model', 'backbone'):
         raise DeployError(f"part must be 'model' or 'backbone', got {part!r}")
+    pristine = copy.deepcopy(cfg)  # mmdet's detectors write train_cfg/test_cfg into cfg.model's heads when built
     model = load_model(cfg, checkpoint)
     task = 'backbone' if part == 'backbone' else task_of(model)
     pools = [
@@ -538,7 +539,7 @@ def export_model(
         if fmt == 'openvino':
             entry['openvino'] = _to_openvino(onnx_path)
         meta['parts'][p.name] = entry
-    cfg.dump(osp.join(out_dir, 'config.py'))
+    pristine.dump(osp.join(out_dir, 'config.py'))
     with open(osp.join(out_dir, 'deploy.json'), 'w') as f:
         json.dump(meta, f, indent=2, default=str)
     return meta

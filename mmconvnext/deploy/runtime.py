@@ -110,13 +110,13 @@ def _check_same_model(model_cfg: dict, exported_cfg: dict, directory: str) -> No
     """The config being run and the exported one must build the same network (heads, classes, backbone)."""
     keep = ('type', 'backbone', 'neck', 'decode_head', 'rpn_head', 'roi_head', 'num_classes')
 
+    ignore = ('init_cfg', 'pretrained', 'with_cp', 'train_cfg', 'test_cfg')  # mmdet copies the last two into heads
+
     def core(d: dict) -> dict:
-        out = {k: d.get(k) for k in keep if k in d}
-        if isinstance(out.get('backbone'), dict):
-            out['backbone'] = {
-                k: v for k, v in out['backbone'].items() if k not in ('init_cfg', 'pretrained', 'with_cp')
-            }
-        return out
+        parts = {k: d[k] for k in keep if k in d}
+        return {
+            k: {n: v for n, v in p.items() if n not in ignore} if isinstance(p, dict) else p for k, p in parts.items()
+        }
 
     if core(model_cfg) != core(exported_cfg):
         raise DeployError(

@@ -88,11 +88,11 @@ def exported(data):
     for task in ('cls', 'seg', 'det', 'cascade'):
         cfg = _config(task, data)
         torch.manual_seed(0)
-        model = load_model(cfg, None)
+        model = load_model(copy.deepcopy(cfg), None)  # building an mmdet detector edits its config's heads
         checkpoint = str(data['tmp'] / f'{task}.pth')
         torch.save({'state_dict': model.state_dict()}, checkpoint)
         directory = str(data['tmp'] / f'export_{task}')
-        export_model(cfg, checkpoint, directory, fmt='openvino')
+        export_model(copy.deepcopy(cfg), checkpoint, directory, fmt='openvino')
         out[task] = (cfg, checkpoint, directory, model)
     return out
 
