@@ -412,7 +412,10 @@ def _default_shape(cfg: Config, task: str) -> tuple:
         if task == 'detection' or step.get('keep_ratio'):
             h, w = min(w, h), max(w, h)
         return tuple(-(-s // STRIDE) * STRIDE for s in (h, w))
-    return (224, 224)
+    raise DeployError(
+        f'{cfg.get("filename") or "the config"}: its test pipeline fixes no input size (no crop, no resize scale), '
+        'so the export cannot choose one: give --shape H W (the size of the images it will see), or --dynamic'
+    )
 
 
 def _check_shape(shape: tuple, task: str, part: str) -> tuple:
@@ -532,6 +535,10 @@ def export_model(
         with _exportable_pooling(module):
             export_onnx(module, p.inputs, onnx_path, p.input_names, p.output_names, p.dynamic_axes)
         entry = {'onnx': osp.basename(onnx_path), 'inputs': p.input_names, 'outputs': p.output_names}
+        entry['input_shapes'] = [
+            [-1 if d in p.dynamic_axes.get(n, {}) else s for d, s in enumerate(x.shape)]
+            for n, x in zip(p.input_names, p.inputs)
+        ]
         entry['output_shapes'] = [
             [-1 if d in p.dynamic_axes.get(n, {}) else s for d, s in enumerate(o.shape)]
             for n, o in zip(p.output_names, outs)

@@ -56,9 +56,14 @@ class BackendGraph:
         output_shapes: per output, its shape with -1 for dynamic axes; an empty batch (no RoIs) returns
             zero-row tensors of these shapes without calling the runtime, which may not take one.
         threads: intra-op threads (default: the runtime's choice, all cores).
+        input_shapes: per input, its shape with -1 for dynamic axes; an input of another shape is refused with
+            a :class:`DeployError` naming the export size, before the runtime sees it.
     """
 
-    def __init__(self, path: str, backend: str, output_shapes: list, threads: Optional[int] = None) -> None:
+    def __init__(
+        self, path: str, backend: str, output_shapes: list, threads: Optional[int] = None, input_shapes: list = ()
+    ) -> None:
+        self.input_shapes = list(input_shapes)
         if backend not in BACKENDS:
             raise DeployError(f'--backend must be one of {BACKENDS}, got {backend!r}')
         if not osp.isfile(path):
@@ -89,6 +94,13 @@ class BackendGraph:
     def __call__(self, *inputs: torch.Tensor) -> list:
         if inputs and inputs[0].shape[0] == 0:
             return [torch.zeros(0, *shape[1:]) for shape in self.output_shapes]
+        for x, want in zip(inputs, self.input_shapes):
+            if len(want) != x.dim() or any(w not in (-1, g) for w, g in zip(want, x.shape)):
+                fixed = ' '.join(str(g) for w, g in zip(want[2:], x.shape[2:]))
+                raise DeployError(
+                    f'{self.path}: exported for inputs of shape {want} (-1: any), got {list(x.shape)}; export again '
+                    f'with --shape {fixed} (or --dynamic)'
+                )
         arrays = [np.ascontiguousarray(x.detach().cpu().float().numpy()) for x in inputs]
         if self.backend == 'onnxruntime':
             outs = self._session.run(None, dict(zip(self._names, arrays)))
@@ -103,7 +115,9 @@ def _graph(directory: str, meta: dict, name: str, backend: str, threads: Optiona
     if entry is None:
         raise DeployError(f'{directory}: the export has no {name!r} graph (it has {sorted(meta["parts"])})')
     file = entry.get('openvino') if backend == 'openvino' and entry.get('openvino') else entry['onnx']
-    return BackendGraph(osp.join(directory, file), backend, entry['output_shapes'], threads)
+    return BackendGraph(
+        osp.join(directory, file), backend, entry['output_shapes'], threads, entry.get('input_shapes', ())
+    )
 
 
 def _check_same_model(model_cfg: dict, exported_cfg: dict, directory: str) -> None:

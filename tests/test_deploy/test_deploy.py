@@ -29,6 +29,7 @@ from mmconvnext.deploy import (  # noqa: E402
     inference,
     load_model,
 )
+from mmconvnext.deploy.runtime import _graph, read_export  # noqa: E402
 
 SEG = 'configs/upernet_convnext_atto_shapes_demo.py'
 DET = 'configs/mask_rcnn_convnext_atto_shapes_demo.py'
@@ -248,6 +249,15 @@ def test_bad_input_is_named(exported, data, tmp_path):
         export_model(other, checkpoint, str(tmp_path / 'x'))
     with pytest.raises(DeployError, match='exported from a different model'):
         attach_backend(load_model(other, None), directory, 'onnxruntime', model_cfg=other.model)
+    _, _, cls_dir, _ = exported['cls']  # exported at 64x64
+    with pytest.raises(DeployError, match=r'exported for inputs of shape \[-1, 3, 64, 64\].*--shape 96 96'):
+        _graph(*read_export(cls_dir), 'classifier', 'onnxruntime', None)(torch.zeros(1, 3, 96, 96))
+    bare = copy.deepcopy(cfg)
+    bare.test_dataloader.dataset.pipeline = [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]
+    bare.model.test_cfg = dict(mode='whole')
+    bare.model.data_preprocessor.size = None
+    with pytest.raises(DeployError, match='fixes no input size .* give --shape H W'):
+        export_model(bare, checkpoint, str(tmp_path / 'x'))
     with pytest.raises(DeployError, match='no deploy.json beside it'):
         inference(str(tmp_path), [], 'onnxruntime')
     err = run_tool_failing(

@@ -77,7 +77,7 @@ def main() -> None:
     print('| path | img/s (median of rounds) | rounds | vs PyTorch |\n|---|---|---|---|')
     for name, values in rates.items():
         med = statistics.median(values)
-        print(f'| {name} | {med:.2f} | {", ".join(f"{v:.2f}" for v in values)} | {med / base:.2f}x |')
+        print(f'| {name} | {med:.3g} | {", ".join(f"{v:.3g}" for v in values)} | {med / base:.2f}x |')
 
 
 if __name__ == '__main__':
