@@ -74,8 +74,10 @@ def _config(task: str, data: dict) -> Config:
         cfg.test_dataloader.dataset = copy.deepcopy(demo.test_dataloader.dataset)
         cfg.test_evaluator = demo.test_evaluator
     else:
-        cfg = Config.fromfile(ROOT / (SEG if task == 'seg' else DET))
-    set_data_root(cfg, data['det' if task == 'cascade' else task])
+        cfg = Config.fromfile(ROOT / (DET if task == 'det' else SEG))
+    if task == 'slide':  # sliding-window inference, 9 overlapping 64x64 windows over each 128x128 image
+        cfg.model.test_cfg = dict(mode='slide', crop_size=(64, 64), stride=(32, 32))
+    set_data_root(cfg, data[{'cascade': 'det', 'slide': 'seg'}.get(task, task)])
     if task in ('det', 'cascade'):  # keep every detection of the untrained heads, so there is something to compare
         rcnn = cfg.model.test_cfg.rcnn
         rcnn.score_thr = 0.0
@@ -86,7 +88,7 @@ def _config(task: str, data: dict) -> Config:
 def exported(data):
     """task -> (config, checkpoint, export dir); each exported once (ONNX + OpenVINO IR)."""
     out = {}
-    for task in ('cls', 'seg', 'det', 'cascade'):
+    for task in ('cls', 'seg', 'slide', 'det', 'cascade'):
         cfg = _config(task, data)
         torch.manual_seed(0)
         model = load_model(copy.deepcopy(cfg), None)  # building an mmdet detector edits its config's heads
@@ -114,6 +116,16 @@ def test_every_graph_matches_pytorch_on_both_runtimes(exported, task):
         assert meta['classes'] and len(meta['classes']) >= 4
 
 
+def test_backbone_alone_matches_pytorch_at_any_size(exported, data):
+    """--backbone-only: the four feature maps, 1e-4 on both runtimes, exported with dynamic sizes and run at two."""
+    cfg, checkpoint, _, model = exported['det']
+    directory = str(data['tmp'] / 'export_backbone')
+    meta = export_model(copy.deepcopy(cfg), checkpoint, directory, fmt='openvino', part='backbone', dynamic=True)
+    assert meta['task'] == 'backbone' and meta['parts']['backbone']['outputs'] == [f'feat{i}' for i in range(4)]
+    for shape in ((128, 128), (96, 160)):
+        assert len(check_export(cfg, checkpoint, directory, backends=list(BACKENDS), shape=shape, model=model)) == 2
+
+
 def _evaluate(cfg: Config, tmp, backend=None, directory=None, checkpoint=None) -> tuple:
     """The config's test loop: (metrics, predictions of the first batch); with ``backend``, the export runs and
     every PyTorch parameter is NaN."""
@@ -131,7 +143,7 @@ def _evaluate(cfg: Config, tmp, backend=None, directory=None, checkpoint=None) -
         return metrics, runner.model.test_step(batch)
 
 
-@pytest.mark.parametrize('task', ['cls', 'seg', 'det', 'cascade'])
+@pytest.mark.parametrize('task', ['cls', 'seg', 'slide', 'det', 'cascade'])
 def test_runtime_metrics_and_predictions_equal_pytorch(exported, data, task):
     cfg, checkpoint, directory, _ = exported[task]
     reference, ref_pred = _evaluate(cfg, data['tmp'], checkpoint=checkpoint)
@@ -143,10 +155,11 @@ def test_runtime_metrics_and_predictions_equal_pytorch(exported, data, task):
         for r, p in zip(ref_pred, pred):
             if task == 'cls':
                 torch.testing.assert_close(p.pred_score, r.pred_score, atol=1e-5, rtol=1e-4)
-            elif task == 'seg':
+            elif task in ('seg', 'slide'):
                 logits = r.seg_logits.data
                 assert (p.seg_logits.data - logits).abs().max() <= 1e-4 * logits.abs().max()
                 assert (p.pred_sem_seg.data != r.pred_sem_seg.data).float().mean() < 1e-3
+                assert task == 'seg' or list(p.seg_logits.shape[-2:]) == [128, 128]  # the windows stitched
             else:
                 ri, pi = r.pred_instances, p.pred_instances
                 assert len(ri) > 0 and len(pi) == len(ri)
