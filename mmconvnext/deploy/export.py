@@ -132,7 +132,9 @@ def load_model(cfg: Config, checkpoint: Optional[str]) -> nn.Module:
             if k in state and state[k].shape != v.shape
         ]
         # the classifier converts official/timm/mmpretrain layouts on load: let load_state_dict judge those
-        foreign = task_of(model) == 'classification' and not any(k.startswith('backbone.') for k in state)
+        from mmconvnext.models.classifiers import ConvNeXtClassifier
+
+        foreign = isinstance(model, ConvNeXtClassifier) and not any(k.startswith('backbone.') for k in state)
         if (missing or unexpected or shapes) and not foreign:
             name = cfg.get('filename') or 'the config'
             raise DeployError(
@@ -186,6 +188,7 @@ class _Tuple(nn.Module):
 
 
 def _heads(roi_head: nn.Module, name: str) -> list:
+    """``roi_head.<name>`` as a list: one module (Mask R-CNN), one per stage (Cascade), or none."""
     heads = getattr(roi_head, name, None)
     if heads is None:
         return []
@@ -212,7 +215,8 @@ def export_parts(model: nn.Module, shape: tuple, batch: int = 1, dynamic: bool =
     # the batch is always dynamic (a test loader's batches, the last one shorter); height and width on request
     image_axes = {0: 'batch', 2: 'height', 3: 'width'} if dynamic else {0: 'batch'}
     if part == 'backbone':
-        levels = model.backbone(image)
+        with torch.no_grad():
+            levels = model.backbone(image)
         names = [f'feat{i}' for i in range(len(levels))]
         axes = {n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} if dynamic else {0: 'batch'} for i, n in enumerate(names)}
         return [

@@ -19,7 +19,7 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from .export import DeployError
+from .export import DeployError, _heads
 
 __all__ = ['BACKENDS', 'BackendGraph', 'attach_backend', 'build_deployed', 'inference', 'read_export']
 
@@ -178,7 +178,6 @@ def attach_backend(
             f'{directory}: a {task!r} export runs on its own (its graph {sorted(meta["parts"])}); tools/test.py and '
             'inference need an export of the whole model'
         )
-    model._deployed = (directory, backend)
     return model
 
 
@@ -207,10 +206,7 @@ def _attach_detector(model: nn.Module, directory: str, meta: dict, backend: str,
 
     model.rpn_head.forward = rpn_forward
     for kind in ('bbox_head', 'mask_head'):
-        heads = getattr(model.roi_head, kind, None)
-        if heads is None:
-            continue
-        for i, head in enumerate(heads if isinstance(heads, nn.ModuleList) else [heads]):
+        for i, head in enumerate(_heads(model.roi_head, kind)):  # one per cascade stage
             graph = _graph(directory, meta, f'{kind}{i}', backend, threads)
             if kind == 'bbox_head':
                 head.forward = lambda x, g=graph: tuple(g(x))
