@@ -19,6 +19,7 @@ from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
@@ -32,6 +33,7 @@ __all__ = [
     'MODEL_WRAPPERS',
     'OPTIM_WRAPPER_CONSTRUCTORS',
     'OPTIM_WRAPPERS',
+    'RUNNERS',
     'TRANSFORMS',
     'WEIGHT_INITIALIZERS',
 ]
@@ -82,10 +84,11 @@ DATASETS = PerNameRegistry('dataset', parent=MMENGINE_DATASETS, package='mmconvn
 # only the classification transforms; mmcv registers its own (LoadImageFromFile, RandomFlip,
 # Resize, CenterCrop ...) in mmengine's root TRANSFORMS, reached from this scope as the parent
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['mmconvnext.datasets.cls_transforms'])
-# Nothing is registered in these two, but they must exist: a config with default_scope='mmconvnext'
-# (the classification ones) builds its hooks and init_cfg weight initializers in this scope, and
-# mmengine's Registry.switch_scope_and_registry warns "Failed to search registry with scope
-# "mmconvnext"" on every build in a registry tree without an mmconvnext node. Empty, they only
-# hand the lookup on to mmengine's root.
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS)
+# the runner that resumes bit for bit and writes checkpoints atomically, and its reseeding hook
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['mmconvnext.engine.resumable'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['mmconvnext.engine.resumable'])
+# Nothing is registered here, but it must exist: a config with default_scope='mmconvnext' (the
+# classification ones) builds its init_cfg weight initializers in this scope, and mmengine's
+# Registry.switch_scope_and_registry warns "Failed to search registry with scope "mmconvnext"" on
+# every build in a registry tree without an mmconvnext node. Empty, it only hands the lookup on.
 WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS)

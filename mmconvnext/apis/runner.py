@@ -12,6 +12,8 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, RUNNERS, DefaultScope
 from mmengine.runner import Runner
 
+from mmconvnext.engine import ResumableRunner
+
 __all__ = ['build_model', 'build_runner', 'distributed_teardown']
 
 
@@ -23,11 +25,12 @@ def build_model(cfg: Config, device: str = 'cpu') -> torch.nn.Module:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """The config's runner (its ``runner_type``, else mmengine's ``Runner``).
+    """The config's runner: its ``runner_type``, else :class:`mmconvnext.engine.ResumableRunner` (mmengine's
+    ``Runner`` whose runs resume bit for bit, with atomic checkpoint writes).
 
     Without CUDA, a distributed launcher needs :func:`mmconvnext.apis.setup_cpu_distributed` called first.
     """
-    return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else ResumableRunner.from_cfg(cfg)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,95 @@
+"""The real thing: tools/train.py (1 process) and tools/dist_train.sh (2 gloo processes) on the real UperNet-T
+config, shrunk only in size and iterations, its randomness on (drop path 0.4, decode-head dropout, random
+resize/crop/flip, photometric distortion), killed with SIGKILL at a random moment after its first checkpoint
+and resumed with --resume: the final weights equal the uninterrupted run's bit for bit."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import mmconvnext  # noqa: F401  (allow-lists mmengine checkpoint state for torch.load)
+from mmconvnext.datasets import make_shapes_dataset
+
+from ..conftest import ROOT, run_tool, tool_env
+
+DERIVED = """
+_base_ = '{base}'
+crop_size = (32, 32)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(arch=dict(_delete_=True, depths=[1, 1, 2, 1], channels=[8, 16, 32, 64]), init_cfg=None),
+    decode_head=dict(in_channels=[8, 16, 32, 64], channels=16),
+    auxiliary_head=dict(in_channels=32, channels=8),
+    test_cfg=dict(mode='whole'))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='RandomResize', scale=(64, 32), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(batch_size=2, num_workers={workers}, persistent_workers={persistent},
+                        dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False)
+test_dataloader = val_dataloader
+train_cfg = dict(max_iters=24, val_interval=8)
+default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=4, max_keep_ckpts=2))
+randomness = dict(seed=0)  # the same seed for both runs (without one, each run draws its own)
+"""
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    return make_shapes_dataset(str(tmp_path_factory.mktemp('data')), num_train=6, num_val=2, size=48)
+
+
+def launch(procs, config, work, data_root, env, *extra):
+    train = ['tools/train.py'] if procs == 1 else ['tools/dist_train.sh']
+    cmd = [sys.executable, *train] if procs == 1 else ['bash', *train]
+    cmd += [config] + ([] if procs == 1 else [str(procs)])
+    return cmd + ['--work-dir', str(work), '--data-root', data_root, *extra]
+
+
+def kill_after_first_checkpoint(cmd, work, env, rng):
+    """Start ``cmd`` in its own process group, SIGKILL the group at a random moment after the first
+    checkpoint is on record; return how far the killed run got."""
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.time() + 300
+    while not (work / 'last_checkpoint').exists():
+        assert proc.poll() is None, 'the run ended before its first checkpoint'
+        assert time.time() < deadline
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0.0, 2.0))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return (work / 'last_checkpoint').read_text().strip()
+
+
+@pytest.mark.parametrize('procs,workers', [(1, 2), (2, 0)], ids=['1proc-2workers', '2procs-0workers'])
+def test_killed_run_resumes_to_the_same_weights(data_root, tmp_path, procs, workers):
+    config = tmp_path / 'upernet_derived.py'
+    base = ROOT / 'configs' / 'upernet_convnext_tiny_ade20k.py'
+    config.write_text(DERIVED.format(base=base, workers=workers, persistent=workers > 0))
+    env = tool_env()
+    run_tool(launch(procs, str(config), tmp_path / 'straight', data_root, env), env, timeout=600)
+    expected = torch.load(tmp_path / 'straight' / 'iter_24.pth', map_location='cpu')['state_dict']
+
+    killed = tmp_path / 'killed'
+    cmd = launch(procs, str(config), killed, data_root, env)
+    at = kill_after_first_checkpoint(cmd, killed, env, random.Random(procs))
+    assert not (killed / 'iter_24.pth').exists(), f'the kill came after the end (last: {at})'
+    log = run_tool(cmd + ['--resume'], tool_env(), timeout=600)
+    assert 'resumed epoch: 0, iter:' in log
+    got = torch.load(killed / 'iter_24.pth', map_location='cpu')['state_dict']
+    assert expected.keys() == got.keys()
+    assert [k for k in expected if not torch.equal(expected[k], got[k])] == []
