@@ -13,7 +13,15 @@ import os
 
 from mmengine.config import DictAction
 
-from mmconvnext.apis import apply_cli_args, build_runner, distributed_teardown, load_config, setup_cpu_distributed
+from mmconvnext.apis import (
+    apply_cli_args,
+    build_runner,
+    distributed_teardown,
+    load_config,
+    setup_cpu_distributed,
+    watch_ranks,
+)
+from mmconvnext.engine import ResumeError
 
 
 def parse_args() -> argparse.Namespace:
@@ -69,7 +77,12 @@ def main() -> None:
         raise SystemExit(f'{args.config}: {e.args[0] if e.args else e}') from None
     with distributed_teardown():
         setup_cpu_distributed(cfg)  # gloo for a distributed launcher on a machine without CUDA
-        build_runner(cfg).train()
+        try:
+            runner = build_runner(cfg)
+        except ResumeError as e:  # --resume of a file that is not a checkpoint
+            raise SystemExit(str(e)) from None
+        with watch_ranks():  # a rank that dies is named by the others
+            runner.train()
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ in a config, or ``import mmconvnext``, loads none of this plumbing.
 from .cli import add_output, apply_cli_args, enable_tta, enable_visualization, evaluate_checkpoint
 from .config import enable_amp, load_config, set_data_root, shorten_schedule
 from .cpu_dist import setup_cpu_distributed, slurm_to_torch_env, use_cpu_distributed
+from .liveness import watch_ranks
 from .runner import build_model, build_runner, distributed_teardown
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     'shorten_schedule',
     'slurm_to_torch_env',
     'use_cpu_distributed',
+    'watch_ranks',
 ]

@@ -7,7 +7,7 @@ resume bit for bit.
 :mod:`mmconvnext.apis`, which nothing here imports.
 """
 
-from .checkpointing import AtomicCheckpointHook, find_resumable_checkpoint, register_atomic_local_backend
+from .checkpointing import AtomicCheckpointHook, ResumeError, find_resumable_checkpoint, register_atomic_local_backend
 from .cpu_dist import CPUDistributedDataParallel, CPUSyncBatchNorm, convert_sync_batchnorm_for_cpu
 from .loops import RawAndEMAValLoop
 from .mmcv_ops_amp import patch_mmcv_ops_for_autocast
@@ -25,6 +25,7 @@ __all__ = [
     'RawAndEMAValLoop',
     'ReseedHook',
     'ResumableRunner',
+    'ResumeError',
     'convert_sync_batchnorm_for_cpu',
     'find_resumable_checkpoint',
     'patch_mmcv_ops_for_autocast',

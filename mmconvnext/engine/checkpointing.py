@@ -37,6 +37,7 @@ from mmengine.logging import print_log
 __all__ = [
     'AtomicCheckpointHook',
     'AtomicLocalBackend',
+    'ResumeError',
     'TMP_SUFFIX',
     'atomic_write',
     'checkpoint_problem',
@@ -175,6 +176,10 @@ def checkpoint_problem(path: str) -> Optional[str]:
     if not isinstance(ckpt, dict) or not {'meta', 'state_dict'} <= set(ckpt):
         return 'not a training checkpoint (it has no meta and state_dict to resume from)'
     return None
+
+
+class ResumeError(ValueError):
+    """``--resume`` named a file that cannot be resumed from."""
 
 
 _STEP = re.compile(r'(?:^|_)(iter|epoch)_(\d+)\.pth$')

@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mmconvnext.registry import HOOKS, RUNNERS
 
-from .checkpointing import AtomicCheckpointHook, checkpoint_problem, find_resumable_checkpoint
+from .checkpointing import AtomicCheckpointHook, ResumeError, checkpoint_problem, find_resumable_checkpoint
 
 __all__ = ['DrawSampler', 'ReseedHook', 'ResumableRunner', 'SampleIndex', 'SeededDataset', 'seed_generators']
 
@@ -209,7 +209,7 @@ class ResumableRunner(Runner):
         elif '://' not in str(path):
             problem = checkpoint_problem(str(path))
             if problem is not None:
-                raise ValueError(f'--resume {path}: cannot resume from it ({problem})')
+                raise ResumeError(f'--resume {path}: cannot resume from it ({problem})')
         if '://' not in str(path):
             meta = torch.load(path, map_location='cpu', weights_only=True, mmap=True).get('meta', {})
             seed = meta.get('seed')

@@ -2,56 +2,13 @@
 of the uninterrupted run, with randomness everywhere (drop path, dropout, augmentations drawing from torch,
 numpy and python in the loading process), iteration- and epoch-based, with 0 and 2 dataloader workers."""
 
-import random
-
-import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from mmengine.model import BaseModel
 from mmengine.runner import Runner
-from torch.utils.data import Dataset
 
 from mmconvnext.engine import ResumableRunner
-from mmconvnext.models import ConvNeXt
 
-from ..conftest import TINY_ARCH
-
-
-class NoisyClassifier(BaseModel):
-    def __init__(self):
-        super().__init__()
-        self.backbone = ConvNeXt({k: list(v) for k, v in TINY_ARCH.items()}, drop_path_rate=0.3)
-        self.drop = torch.nn.Dropout(0.3)
-        self.head = torch.nn.Linear(64, 3)
-
-    def forward(self, inputs, label, mode='tensor'):
-        logits = self.head(self.drop(self.backbone(inputs)[0]))
-        if mode == 'loss':
-            return {'loss': F.cross_entropy(logits, label)}
-        return logits
-
-
-class AugmentedData(Dataset):
-    """Every item drawn with python's, numpy's and torch's global generators, as mmcv/mmseg/mmdet
-    transforms do."""
-
-    test_mode = False
-
-    def __init__(self, n=24):
-        g = torch.Generator().manual_seed(1)
-        self.x = torch.randn(n, 3, 32, 32, generator=g)
-        self.y = torch.randint(0, 3, (n,), generator=g)
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        x = self.x[i]
-        if random.random() < 0.5:
-            x = x.flip(-1)
-        x = x * float(np.random.uniform(0.8, 1.2)) + 0.1 * torch.randn(x.shape)
-        return {'inputs': x, 'label': self.y[i]}
+from .toy import AugmentedData, NoisyClassifier
 
 
 def make_runner(runner_cls, work_dir, by_epoch, workers, stop, resume=False, interval=3, keep=-1):
