@@ -20,6 +20,7 @@ would run code is refused, never executed.
 """
 
 import logging
+import os.path as osp
 import pickle
 import re
 from collections import OrderedDict
@@ -66,7 +67,12 @@ def read_checkpoint(filename: str, map_location: str = 'cpu') -> Mapping:
             from safetensors.torch import load_file
         except ImportError as e:  # pragma: no cover - safetensors is a requirement
             raise CheckpointError(f'{filename}: reading .safetensors needs `pip install safetensors`') from e
-        return load_file(filename, device=str(map_location))
+        try:
+            return load_file(filename, device=str(map_location))
+        except FileNotFoundError as e:
+            raise CheckpointError(f'{filename}: checkpoint file not found') from e
+        except Exception as e:  # safetensors' SafetensorError: a truncated or foreign file
+            raise CheckpointError(f'{filename}: not a readable checkpoint ({_unreadable(filename, e)})') from e
     from mmengine.runner.checkpoint import CheckpointLoader
 
     try:
@@ -88,6 +94,24 @@ def read_checkpoint(filename: str, map_location: str = 'cpu') -> Mapping:
         ) from e
     except FileNotFoundError as e:
         raise CheckpointError(f'{filename}: checkpoint file not found') from e
+    except (RuntimeError, EOFError, KeyError, ValueError, UnicodeDecodeError) as e:
+        # torch's errors for a truncated or foreign file name neither the file nor the cause: a zip
+        # archive cut short ("failed finding central directory"), an empty file (a bare EOFError), a
+        # text file (a KeyError of its first byte)
+        raise CheckpointError(
+            f'{filename}: not a readable checkpoint (corrupt, truncated or not a torch/pickle file): '
+            f'{_unreadable(filename, e)}'
+        ) from e
+
+
+def _unreadable(filename: str, error: BaseException) -> str:
+    """What went wrong reading ``filename``, in one line: ``the file is empty``, or the error's first line."""
+    if osp.isfile(filename) and osp.getsize(filename) == 0:
+        return 'the file is empty'
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ''
+    if len(first) > 120 and '. ' in first:  # torch appends advice sentences to its first one
+        first = first[: first.index('. ') + 1]
+    return f'{type(error).__name__}: {first}' if first else type(error).__name__
 
 
 def extract_state_dict(checkpoint: Mapping, filename: str = '<checkpoint>') -> StateDict:

@@ -11,6 +11,7 @@ import os.path as osp
 from typing import Optional, Union
 
 from mmdet.datasets import CocoDataset as _MMDetCocoDataset
+from mmdet.datasets.api_wrappers import COCO as _MMDetCOCO
 
 from mmconvnext.registry import DATASETS
 
@@ -67,15 +68,34 @@ def coco_annotation_problem(path: str) -> Optional[str]:
     return None
 
 
+class _CheckedCOCO(_MMDetCOCO):
+    """mmdet's COCO API that refuses annotations of images the file does not list: pycocotools indexes them
+    under their unknown image id and the dataset never asks for that id, so they would be dropped without a
+    word. The ``ValueError`` becomes :class:`CocoDataset`'s error naming the file and the annotation."""
+
+    def createIndex(self) -> None:  # pycocotools' name
+        super().createIndex()
+        orphans = [ann for ann in self.anns.values() if ann.get('image_id') not in self.imgs]
+        if orphans:
+            raise ValueError(
+                f'{len(orphans)} annotation(s) refer to an image id that is not among the images, '
+                f'e.g. annotation id {orphans[0].get("id")!r}: image_id {orphans[0].get("image_id")!r}'
+            )
+
+
 @DATASETS.register_module()
 class CocoDataset(SampleFileErrorsMixin, _MMDetCocoDataset):
     """mmdet's ``CocoDataset`` (80 classes) that checks its files.
 
     A missing annotation file or image directory raises a ``FileNotFoundError`` naming
     the path expected and where COCO comes from; an annotation file that cannot be
-    parsed raises a ``ValueError`` naming the file and its first problem; a sample whose
-    image cannot be decoded raises an error naming the image.
+    parsed raises a ``ValueError`` naming the file and its first problem (an annotation of an image or a
+    category the file does not list included); a file that lists no images, or none left after
+    ``filter_cfg``, raises a ``ValueError`` saying so; a sample whose image cannot be decoded raises an
+    error naming the image.
     """
+
+    COCOAPI = _CheckedCOCO
 
     SOURCE_HINT = (
         f'COCO 2017 comes from {COCO_URL} ("2017 Train images", "2017 Val images", '
@@ -97,10 +117,29 @@ class CocoDataset(SampleFileErrorsMixin, _MMDetCocoDataset):
                 f'{name}: image directory {img_dir!r} not found (data_root={self.data_root!r}). {self.SOURCE_HINT}'
             )
         try:
-            return super().load_data_list()
+            data_list = super().load_data_list()
         except Exception as e:
             problem = coco_annotation_problem(self.ann_file) or f'{type(e).__name__}: {e}'
             raise ValueError(f'{name}: malformed COCO annotation file {self.ann_file!r}: {problem}') from e
+        if not data_list:  # else mmengine fails later with "need at least one array to concatenate"
+            problem = coco_annotation_problem(self.ann_file) or "its 'images' list is empty"
+            raise ValueError(f'{name}: COCO annotation file {self.ann_file!r} lists no images ({problem})')
+        return data_list
+
+    def filter_data(self) -> list[dict]:
+        kept = super().filter_data()
+        if self.data_list and not kept:
+            classes = tuple(self.metainfo.get('classes', ()))
+            why = (
+                f'none of the classes {classes} is a category name of the file'
+                if not self.cat_ids
+                else 'filter_empty_gt drops images without annotations of the classes, min_size smaller images'
+            )
+            raise ValueError(
+                f'{type(self).__name__}: none of the {len(self.data_list)} images of {self.ann_file!r} is left '
+                f'after filter_cfg={self.filter_cfg} ({why})'
+            )
+        return kept
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, list[dict]]:
         # mmdet skips annotations of unknown categories without a word; they are errors

@@ -80,13 +80,11 @@ class BackendGraph:
                 self._session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
                 self._names = [i.name for i in self._session.get_inputs()]
             else:
-                import openvino
-
                 config = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'}
                 if threads:
                     config['INFERENCE_NUM_THREADS'] = threads
                 # f32 precision: on CPUs with bf16 units OpenVINO would otherwise compute in bf16
-                self._compiled = openvino.Core().compile_model(path, 'CPU', config)
+                self._compiled = _openvino_core().compile_model(path, 'CPU', config)
                 self._request = self._compiled.create_infer_request()
         except ImportError as e:
             raise DeployError(f'--backend {backend} needs {backend}: pip install "mmconvnext[deploy]"') from e
@@ -108,6 +106,26 @@ class BackendGraph:
             self._request.infer({i: a for i, a in enumerate(arrays)})
             outs = [self._request.get_output_tensor(i).data.copy() for i in range(len(self._compiled.outputs))]
         return [torch.from_numpy(np.asarray(o, dtype=np.float32)) for o in outs]
+
+
+_OPENVINO_CORE = None
+
+
+def _openvino_core():
+    """The process's one OpenVINO ``Core``, created on first use and never released.
+
+    OpenVINO's CPU plugin (2026.4) gives the thread that creates a ``Core`` an alternate signal stack of its own
+    and puts the previous one back when that ``Core`` is destroyed. Two Cores released in another order than they
+    were created (two exported graphs garbage-collected) leave the thread with a freed alternate stack, and the
+    next signal with a Python handler -- a DataLoader's SIGCHLD when any child process exits -- kills the process
+    with SIGSEGV. One Core for the whole process keeps the stacks in order.
+    """
+    global _OPENVINO_CORE
+    if _OPENVINO_CORE is None:
+        import openvino
+
+        _OPENVINO_CORE = openvino.Core()
+    return _OPENVINO_CORE
 
 
 def _graph(directory: str, meta: dict, name: str, backend: str, threads: Optional[int]) -> BackendGraph:

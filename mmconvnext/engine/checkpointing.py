@@ -169,6 +169,9 @@ def checkpoint_problem(path: str) -> Optional[str]:
         return 'no such file'
     if osp.getsize(path) == 0:
         return 'the file is empty'
+    with open(path, 'rb') as f:
+        if f.read(4) != b'PK\x03\x04':  # torch would say "mmap can only be used with files saved with ..."
+            return 'not a checkpoint: torch.save writes a zip archive and this file is not one'
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
     except Exception as e:  # noqa: BLE001 - any failure to open is the answer
