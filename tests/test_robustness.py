@@ -342,3 +342,59 @@ def test_train_with_a_wrong_data_root_names_it_and_keeps_the_work_dir(tmp_path):
     assert repr(str(wrong / 'images' / 'training')) in last and 'make_shapes_dataset' in last
     assert {n: (work / n).read_bytes() for n in before} == before
     assert sorted(p.name for p in work.glob('*.pth')) == ['iter_2.pth']
+
+
+# ---------------------------------------------------------------------- gaps closed
+def test_misspelled_cfg_option_is_refused_and_a_new_key_accepted():
+    """``--cfg-options optim_wraper.optimizer.lr=0.1`` used to add a key nothing reads (the run kept its lr)."""
+    import argparse
+
+    from mmconvnext.apis import apply_cli_args, load_config
+
+    def apply(options):
+        cfg = load_config(str(ROOT / SEG_DEMO))
+        return apply_cli_args(cfg, argparse.Namespace(config=SEG_DEMO, cfg_options=options))
+
+    with pytest.raises(KeyError, match=r"optim_wraper\.optimizer\.lr: the config has no key 'optim_wraper'; did you"):
+        apply({'optim_wraper.optimizer.lr': 0.1})
+    with pytest.raises(KeyError, match=r"model\.backbone has no key 'drop_path_rat'; did you mean 'model\.backbone"):
+        apply({'model.backbone.drop_path_rat': 0.1})
+    cfg = apply({'optim_wrapper.optimizer.lr': 0.1, 'my_note': 'kept', 'model.backbone.with_cp': True})
+    assert cfg.optim_wrapper.optimizer.lr == 0.1 and cfg.my_note == 'kept' and cfg.model.backbone.with_cp
+
+
+def test_classification_label_outside_the_model_classes_names_the_image():
+    """An annotation file's label >= the model's num_classes used to fail in the loss as "Target 1000 is out of
+    bounds" (mixup: "index 1000 is out of bounds"), naming no image."""
+    from mmengine.structures import BaseDataElement
+
+    from mmconvnext.models.classifiers.data_preprocessor import ClsDataPreprocessor
+
+    pre = ClsDataPreprocessor(num_classes=4, mixup_cutmix=dict(mixup_alpha=0.8, cutmix_alpha=1.0))
+    samples = [
+        BaseDataElement(gt_label=torch.tensor([label]), metainfo=dict(img_path=f'train/{i}.jpg'))
+        for i, label in enumerate([0, 3, 4])
+    ]
+    data = dict(inputs=[torch.zeros(3, 8, 8, dtype=torch.uint8)] * 3, data_samples=samples)
+    with pytest.raises(ValueError, match=r'1 sample\(s\) of this batch have a label outside 0\.\.3 \(the model has '
+                       r'num_classes=4\), e.g\. train/2\.jpg \(label \[4\]\)'):  # fmt: skip
+        pre(data, training=True)
+    samples[2].gt_label = torch.tensor([2])
+    assert pre(data, training=True)['inputs'].shape == (3, 3, 8, 8)
+
+
+def test_truncated_load_from_is_named_before_torch_reads_it(tmp_path):
+    """``load_from`` / ``tools/test.py CHECKPOINT`` go through mmengine's loader, whose torch error named no file."""
+    from .test_engine.test_resumable import make_runner
+
+    runner = make_runner(ResumableRunner, tmp_path / 'work', False, 0, 1)
+    whole = tmp_path / 'model.pth'
+    torch.save({'state_dict': runner.model.state_dict()}, whole)
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match=rf'^{cut}: cannot load this checkpoint \(RuntimeError: PytorchStream'):
+        runner.load_checkpoint(str(cut))
+    (tmp_path / 'empty.pth').write_bytes(b'')
+    with pytest.raises(CheckpointError, match=r'empty.pth: cannot load this checkpoint \(the file is empty\)$'):
+        runner.load_checkpoint(str(tmp_path / 'empty.pth'))
+    assert runner.load_checkpoint(str(whole))['state_dict'].keys() == runner.model.state_dict().keys()

@@ -30,6 +30,7 @@ from mmengine.dist import is_main_process
 from mmengine.fileio import dump
 
 from mmconvnext.apis import apply_cli_args, build_runner, distributed_teardown, load_config, setup_cpu_distributed
+from mmconvnext.checkpoint import CheckpointError
 
 
 def parse_args() -> argparse.Namespace:
@@ -88,7 +89,10 @@ def main() -> None:
                 attach_backend(runner.model, export_dir, args.backend, model_cfg=cfg.model)
             except DeployError as e:
                 raise SystemExit(f'--backend {args.backend}: {e}') from None
-        metrics = runner.test()
+        try:
+            metrics = runner.test()
+        except CheckpointError as e:  # the checkpoint does not open (cut short, empty, another kind of file)
+            raise SystemExit(str(e)) from None
         if args.metrics_json and is_main_process():
             dump(metrics, args.metrics_json, file_format='json')
 

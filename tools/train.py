@@ -21,6 +21,7 @@ from mmconvnext.apis import (
     setup_cpu_distributed,
     watch_ranks,
 )
+from mmconvnext.checkpoint import CheckpointError
 from mmconvnext.engine import ResumeError
 
 
@@ -82,7 +83,10 @@ def main() -> None:
         except ResumeError as e:  # --resume of a file that is not a checkpoint
             raise SystemExit(str(e)) from None
         with watch_ranks():  # a rank that dies is named by the others
-            runner.train()
+            try:
+                runner.train()
+            except CheckpointError as e:  # load_from or a pretrained init_cfg that does not load: named
+                raise SystemExit(str(e)) from None
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ behalf, so what a flag does is read here.
 """
 
 import argparse
+import difflib
 import inspect
 import os.path as osp
 from typing import Optional
@@ -37,6 +38,8 @@ def apply_cli_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     cfg.launcher = opt('launcher') or 'none'
     if opt('cfg_options'):
+        for key in args.cfg_options:
+            _refuse_misspelled_key(cfg, key)
         cfg.merge_from_dict(args.cfg_options)
     if opt('data_root') is not None:
         set_data_root(cfg, args.data_root)
@@ -146,3 +149,28 @@ def enable_tta(cfg: Config) -> None:
         raise KeyError(f'--tta: the config defines no {" / ".join(missing)}')
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def _refuse_misspelled_key(cfg: Config, dotted: str) -> None:
+    """A ``KeyError`` for a ``--cfg-options`` key one of whose parts is missing from the config while a key
+    of nearly the same name is there (``optim_wraper`` beside ``optim_wrapper``): mmengine would add the
+    misspelled key, nothing would read it, and the run would train with the setting unchanged. A part that
+    resembles nothing there is a new key, as mmengine allows."""
+    node, parts = cfg, dotted.split('.')
+    for i, part in enumerate(parts):
+        if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, (dict, Config)) and part in node:
+            node = node[part]
+        else:
+            close = []
+            if isinstance(node, (dict, Config)) and not part.startswith('_'):
+                names = [k for k in node.keys() if isinstance(k, str)]
+                close = difflib.get_close_matches(part, names, n=1, cutoff=0.8)
+            if close:
+                where = '.'.join(parts[:i]) or 'the config'
+                raise KeyError(
+                    f'--cfg-options {dotted}: {where} has no key {part!r}; did you mean '
+                    f'{".".join(parts[:i] + close)!r}?'
+                )
+            return

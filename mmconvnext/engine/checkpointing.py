@@ -40,7 +40,9 @@ __all__ = [
     'ResumeError',
     'TMP_SUFFIX',
     'atomic_write',
+    'checkpoint_file_problem',
     'checkpoint_problem',
+    'open_resumable',
     'find_resumable_checkpoint',
     'register_atomic_local_backend',
 ]
@@ -165,20 +167,40 @@ def checkpoint_problem(path: str) -> Optional[str]:
     little even for a large checkpoint. A truncated file (a write cut short without
     :func:`atomic_write`) fails here.
     """
+    return open_resumable(path)[1]
+
+
+def open_resumable(path: str) -> tuple:
+    """``(checkpoint, None)`` (memory-mapped) or ``(None, why it cannot be resumed from)``."""
+    ckpt, problem = _open_checkpoint(path, legacy=False)
+    if problem is None and (not isinstance(ckpt, dict) or not {'meta', 'state_dict'} <= set(ckpt)):
+        return None, 'not a training checkpoint (it has no meta and state_dict to resume from)'
+    return ckpt, problem
+
+
+def checkpoint_file_problem(path: str) -> Optional[str]:
+    """Why ``path`` is not a torch checkpoint that opens (missing, empty, cut short, another kind of file), or
+    ``None``; a file in torch's pre-1.6 format (a pickle, not a zip archive) is left to the loader."""
+    return _open_checkpoint(path, legacy=True)[1]
+
+
+def _open_checkpoint(path: str, legacy: bool) -> tuple:
+    """``(checkpoint, None)`` or ``(None, why it does not open)``. A zip archive (what ``torch.save`` writes)
+    is opened with ``mmap=True``: its structure is read, its tensors are not."""
     if not osp.isfile(path):
-        return 'no such file'
+        return None, 'no such file'
     if osp.getsize(path) == 0:
-        return 'the file is empty'
+        return None, 'the file is empty'
     with open(path, 'rb') as f:
-        if f.read(4) != b'PK\x03\x04':  # torch would say "mmap can only be used with files saved with ..."
-            return 'not a checkpoint: torch.save writes a zip archive and this file is not one'
+        head = f.read(4)
+    if head != b'PK\x03\x04':  # torch would say "mmap can only be used with files saved with ..."
+        if legacy and head[:1] == b'\x80':  # a pickle's protocol opcode: torch's legacy format
+            return None, None
+        return None, 'not a checkpoint: torch.save writes a zip archive and this file is not one'
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+        return torch.load(path, map_location='cpu', weights_only=True, mmap=True), None
     except Exception as e:  # noqa: BLE001 - any failure to open is the answer
-        return f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
-    if not isinstance(ckpt, dict) or not {'meta', 'state_dict'} <= set(ckpt):
-        return 'not a training checkpoint (it has no meta and state_dict to resume from)'
-    return None
+        return None, f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
 
 
 class ResumeError(ValueError):

@@ -44,7 +44,13 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mmconvnext.registry import HOOKS, RUNNERS
 
-from .checkpointing import AtomicCheckpointHook, ResumeError, checkpoint_problem, find_resumable_checkpoint
+from .checkpointing import (
+    AtomicCheckpointHook,
+    ResumeError,
+    checkpoint_file_problem,
+    find_resumable_checkpoint,
+    open_resumable,
+)
 
 __all__ = ['DrawSampler', 'ReseedHook', 'ResumableRunner', 'SampleIndex', 'SeededDataset', 'seed_generators']
 
@@ -189,6 +195,17 @@ class ResumableRunner(Runner):
                 # the same object, its arguments and state kept; only its save order changes
                 hook.__class__ = AtomicCheckpointHook
 
+    def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
+        """mmengine's ``load_from``/``tools/test.py`` loading, with a file that does not open (cut short,
+        empty, not a checkpoint) refused by name before torch's unnamed zip-archive error."""
+        if '://' not in str(filename):
+            problem = checkpoint_file_problem(str(filename))
+            if problem is not None:
+                from mmconvnext.checkpoint import CheckpointError
+
+                raise CheckpointError(f'{filename}: cannot load this checkpoint ({problem})')
+        return super().load_checkpoint(filename, *args, **kwargs)
+
     @staticmethod
     def _resume_target(kwargs: dict, notes: list) -> tuple:
         """The checkpoint to resume (the work dir's newest good one, unless one is named) and the
@@ -206,13 +223,11 @@ class ResumableRunner(Runner):
                     )
                 )
                 return None, randomness
-        elif '://' not in str(path):
-            problem = checkpoint_problem(str(path))
+        if '://' not in str(path):
+            ckpt, problem = open_resumable(str(path))
             if problem is not None:
                 raise ResumeError(f'--resume {path}: cannot resume from it ({problem})')
-        if '://' not in str(path):
-            meta = torch.load(path, map_location='cpu', weights_only=True, mmap=True).get('meta', {})
-            seed = meta.get('seed')
+            seed = ckpt['meta'].get('seed')
             if seed is not None and seed != randomness.get('seed'):
                 if randomness.get('seed') is not None:
                     notes.append((logging.WARNING, f"resuming with the seed of {path} ({seed}), not the config's"))

@@ -63,6 +63,7 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
         if mixup_cutmix is not None and not num_classes:
             raise ValueError('ClsDataPreprocessor: mixup_cutmix needs num_classes')
         self.mixup_cutmix = MixupCutmix(num_classes=num_classes, **mixup_cutmix) if mixup_cutmix is not None else None
+        self.num_classes = num_classes
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
@@ -86,6 +87,8 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
         if self.to_rgb:
             inputs = inputs.flip(1)  # BGR -> RGB
         samples = data.get('data_samples')
+        if self.num_classes and samples:
+            self._check_labels(samples)
         if training and self.rand_augment is not None:
             inputs = self.rand_augment(inputs / 255.0) * 255.0
         inputs = (inputs - self.mean) / self.std
@@ -97,3 +100,19 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
             for sample, target in zip(samples, targets):
                 sample.set_field(target, 'gt_score')
         return dict(inputs=inputs, data_samples=samples)
+
+    def _check_labels(self, samples: Sequence) -> None:
+        """A ``ValueError`` naming the images whose label is not a class of the model: the loss would fail on
+        an unnamed "Target 1000 is out of bounds" (mixup's one-hot: "index 1000 is out of bounds"), and the
+        accuracy would count such samples as wrong without a word."""
+        n = self.num_classes
+        bad = [s for s in samples if 'gt_label' in s and not bool(((s.gt_label >= 0) & (s.gt_label < n)).all())]
+        if not bad:
+            return
+        shown = [f'{s.metainfo.get("img_path", "?")} (label {s.gt_label.tolist()})' for s in bad[:3]]
+        raise ValueError(
+            f'ClsDataPreprocessor: {len(bad)} sample(s) of this batch have a label outside 0..{self.num_classes - 1} '
+            f"(the model has num_classes={self.num_classes}), e.g. {', '.join(shown)}: the dataset's labels "
+            '(its class folders, or the class indices of its annotation file) do not fit the model; give the model '
+            "the dataset's class count (model.num_classes) or the dataset its classes"
+        )
