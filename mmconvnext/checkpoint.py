@@ -11,15 +11,27 @@ Formats (see docs/references.md §2):
     official   facebookresearch/ConvNeXt(-V2): ``dwconv``, ``pwconv1/2``, head LN ``norm``
                and ``head``; V2 ``grn.gamma/beta`` shaped (1, 1, 1, C). Their detection /
                segmentation checkpoints use the same names under ``backbone.``.
+    fcmae      facebookresearch/ConvNeXt-V2 FCMAE pre-training (``*_fcmae.pt``): the sparse
+               encoder under ``encoder.`` (MinkowskiEngine ``kernel`` tensors, ``.ln.`` /
+               ``.linear.`` wrappers, (1, C) biases and GRN parameters) beside the decoder
+               (``proj``, ``mask_token``, ``decoder``, ``pred``), which is dropped.
     timm       ``stem.0/1``, ``stages.i.downsample.0/1``, ``stages.i.blocks.j.{conv_dw,
                norm,mlp.fc1,mlp.fc2,mlp.grn,gamma}``, ``head.norm``, ``head.fc``.
-    mmpretrain mmpretrain / OpenMMLab downstream checkpoints and mmconvnext's own.
+    mmpretrain mmpretrain / OpenMMLab downstream checkpoints and mmconvnext's own (V2:
+               ``grn.gamma/beta`` shaped (C,), as here).
+    spark      mmpretrain SparK pre-training of a ``SparseConvNeXt``: mmpretrain's backbone
+               names beside the decoder (``neck``, ``enc_dec_norms``, ``enc_dec_projectors``,
+               ``mask_tokens``), which is dropped.
+
+The pre-training formats' encoders have no output norms (``norm{i}``): a backbone loaded
+from one keeps those layers' initialisation, and says so.
 
 Files are read with ``torch.load(weights_only=True)`` (or safetensors): a pickle that
 would run code is refused, never executed.
 """
 
 import logging
+import math
 import os.path as osp
 import pickle
 import re
@@ -32,9 +44,12 @@ from mmengine.logging import MMLogger, print_log
 __all__ = [
     'CheckpointError',
     'FORMATS',
+    'PRETRAINING_ONLY',
+    'convert_fcmae',
     'convert_official',
     'convert_timm',
     'convert_mmpretrain',
+    'convert_spark',
     'convert_to_mmconvnext',
     'detect_format',
     'extract_state_dict',
@@ -167,6 +182,22 @@ _OFFICIAL_BLOCK = re.compile(r'^(backbone\.)?stages\.\d+\.\d+\.(dwconv|pwconv1)\
 _TIMM_KEY = re.compile(r'^(stem[._]0\.|stages[._]\d+\.blocks\.\d+\.conv_dw\.)')
 _MMPRETRAIN_BLOCK = re.compile(r'^(backbone\.)?stages\.\d+\.\d+\.(depthwise_conv|pointwise_conv1)\.')
 _BACKBONE_ROOT = re.compile(r'^(downsample_layers|stages|norm\d+)\.')
+# a MinkowskiEngine kernel of the FCMAE sparse encoder (with or without its ``encoder.`` prefix)
+_FCMAE_KERNEL = re.compile(r'^(encoder\.)?(stages\.\d+\.\d+\.dwconv|downsample_layers\.\d+\.\d+)\.kernel$')
+_SPARK_KEY = re.compile(r'^(mask_tokens|enc_dec_norms|enc_dec_projectors)\.')
+_ENCODER = 'encoder.'
+
+#: The modules of a pre-training model outside its encoder, per format: the converter drops
+#: them, :func:`convert_to_mmconvnext` logs them by name. (pattern, what they are)
+PRETRAINING_ONLY: Mapping[str, tuple[re.Pattern, str]] = {
+    # facebookresearch/ConvNeXt-V2 models/fcmae.py: FCMAE.{proj, mask_token, decoder, pred}
+    'fcmae': (re.compile(r'^(proj\.|mask_token$|decoder\.|pred\.)'), 'FCMAE decoder (proj, mask_token, decoder, pred)'),
+    # mmpretrain models/selfsup/spark.py: SparK.{neck, head, enc_dec_norms, enc_dec_projectors, mask_tokens}
+    'spark': (
+        re.compile(r'^(neck\.|head\.|enc_dec_norms\.|enc_dec_projectors\.|mask_tokens\.)'),
+        'SparK decoder (neck, enc_dec_norms, enc_dec_projectors, mask_tokens)',
+    ),
+}
 
 
 def convert_official(state: StateDict) -> StateDict:
@@ -230,37 +261,123 @@ def convert_mmpretrain(state: StateDict) -> StateDict:
     return OrderedDict(((BACKBONE + k) if _BACKBONE_ROOT.match(k) else k, v) for k, v in state.items())
 
 
+def convert_spark(state: StateDict) -> StateDict:
+    """mmpretrain SparK pre-training (``SparseConvNeXt`` backbone) -> mmconvnext: the
+    backbone keeps mmpretrain's names (its sparse convs and LayerNorms are ``nn.Conv2d`` /
+    ``nn.LayerNorm`` subclasses); the decoder (:data:`PRETRAINING_ONLY`) is dropped."""
+    decoder = PRETRAINING_ONLY['spark'][0]
+    return convert_mmpretrain(OrderedDict((k, v) for k, v in state.items() if not decoder.match(k)))
+
+
+def _dense_conv_weight(key: str, kernel: torch.Tensor) -> torch.Tensor:
+    """A MinkowskiEngine 2-D convolution kernel as an ``nn.Conv2d`` weight, by the rule of
+    ``remap_checkpoint_keys`` in facebookresearch/ConvNeXt-V2 ``utils.py``.
+
+    The kernel stacks one matrix per offset of the k x k window: (k*k, in, out) for
+    ``MinkowskiConvolution``, (k*k, C) for ``MinkowskiDepthwiseConvolution``. The offset at
+    row ``p``, column ``q`` is entry ``q * k + p`` (the row index varies fastest), so
+    ``weight[o, i, p, q] = kernel[q * k + p, i, o]`` and, depthwise,
+    ``weight[c, 0, p, q] = kernel[q * k + p, c]``.
+    """
+    k = math.isqrt(kernel.shape[0]) if kernel.dim() in (2, 3) else 0
+    if k == 0 or k * k != kernel.shape[0]:
+        raise CheckpointError(
+            f'{key}: a sparse kernel shaped {tuple(kernel.shape)} is not (k*k, C) or (k*k, in, out) '
+            'of a square k x k 2-D kernel'
+        )
+    if kernel.dim() == 3:  # (k*k, in, out) -> (out, in, k*k) -> (out, in, q, p) -> (out, in, p, q)
+        _, c_in, c_out = kernel.shape
+        return kernel.permute(2, 1, 0).reshape(c_out, c_in, k, k).transpose(2, 3).contiguous()
+    channels = kernel.shape[1]  # depthwise: (k*k, C) -> (C, k*k) -> (C, 1, q, p) -> (C, 1, p, q)
+    return kernel.t().reshape(channels, 1, k, k).transpose(2, 3).contiguous()
+
+
+def convert_fcmae(state: StateDict) -> StateDict:
+    """facebookresearch/ConvNeXt-V2 FCMAE pre-training -> mmconvnext.
+
+    The same remapping the official fine-tuning applies (``main_finetune.py`` drops the
+    decoder, ``utils.remap_checkpoint_keys`` densifies the encoder), then the official
+    names -> mmconvnext's:
+
+    - the decoder (``proj``, ``mask_token``, ``decoder``, ``pred``) is dropped; the
+      ``encoder.`` prefix is removed;
+    - ``*.kernel`` -> ``*.weight`` as a dense conv weight (:func:`_dense_conv_weight`);
+    - ``MinkowskiLayerNorm``'s ``.ln.`` and ``MinkowskiLinear``'s ``.linear.`` are unwrapped
+      (``stages.i.j.norm.ln.weight`` -> ``stages.i.j.norm.weight``, ``pwconv1.linear.weight``
+      -> ``pwconv1.weight``, ``downsample_layers.i.0.ln.bias`` -> ``downsample_layers.i.0.bias``);
+    - Minkowski biases (1, C) -> (C,); GRN ``gamma``/``beta`` (1, C) -> (C,).
+    """
+    decoder = PRETRAINING_ONLY['fcmae'][0]
+    in_encoder = any(k.startswith(_ENCODER) for k in state)
+    dense = OrderedDict()
+    for key, value in state.items():
+        if decoder.match(key):
+            continue
+        if in_encoder and not key.startswith(_ENCODER):
+            dense[key] = value  # not FCMAE's: kept under its name, reported as unexpected
+            continue
+        name = key[len(_ENCODER) :] if in_encoder else key
+        if name.endswith('.kernel'):
+            name, value = name[: -len('kernel')] + 'weight', _dense_conv_weight(key, value)
+        name = re.sub(r'\.(ln|linear)\.(weight|bias)$', r'.\2', name)
+        if name.endswith('.bias') and value.dim() != 1:
+            value = value.reshape(-1)
+        dense[name] = value
+    return convert_official(dense)  # also reshapes GRN parameters to (C,)
+
+
 FORMATS: Mapping[str, Callable[[StateDict], StateDict]] = {
     'official': convert_official,
+    'fcmae': convert_fcmae,
     'timm': convert_timm,
     'mmpretrain': convert_mmpretrain,
+    'spark': convert_spark,
 }
 
 
 def detect_format(state: Mapping[str, torch.Tensor], filename: str = '<checkpoint>') -> str:
-    """``'official'``, ``'timm'`` or ``'mmpretrain'`` from the key names; an error naming
-    a few keys when none fits."""
+    """``'fcmae'``, ``'official'``, ``'timm'``, ``'spark'`` or ``'mmpretrain'`` from the
+    key names; an error naming a few keys when none fits."""
     keys = list(state)
-    for name, pattern in (
-        ('official', _OFFICIAL_BLOCK),
-        ('timm', _TIMM_KEY),
-        ('mmpretrain', _MMPRETRAIN_BLOCK),
-    ):
-        if any(pattern.match(k) for k in keys):
-            return name
+
+    def has(pattern: re.Pattern) -> bool:
+        return any(pattern.match(k) for k in keys)
+
+    if has(_FCMAE_KERNEL):  # before 'official': the sparse encoder also has ``stages.i.j.dwconv``
+        return 'fcmae'
+    if has(_OFFICIAL_BLOCK):
+        return 'official'
+    if has(_TIMM_KEY):
+        return 'timm'
+    if has(_MMPRETRAIN_BLOCK):
+        return 'spark' if has(_SPARK_KEY) else 'mmpretrain'
     raise CheckpointError(
-        f'{filename}: not a ConvNeXt checkpoint in a known format (official, timm, '
-        f'mmpretrain/mmconvnext); its first keys are {keys[:8]}'
+        f'{filename}: not a ConvNeXt checkpoint in a known format (official, fcmae, timm, '
+        f'mmpretrain/mmconvnext, spark); its first keys are {keys[:8]}'
     )
 
 
 def convert_to_mmconvnext(
-    state: StateDict, filename: str = '<checkpoint>', fmt: Optional[str] = None
+    state: StateDict,
+    filename: str = '<checkpoint>',
+    fmt: Optional[str] = None,
+    logger: Optional[MMLogger] = None,
 ) -> tuple[StateDict, str]:
-    """Convert a flat state dict of any supported format; returns (state, format)."""
+    """Convert a flat state dict of any supported format; returns (state, format). The
+    pre-training decoder keys a format drops (:data:`PRETRAINING_ONLY`) are logged by name
+    and count to ``logger`` (printed when ``None``)."""
     fmt = fmt or detect_format(state, filename)
     if fmt not in FORMATS:
         raise CheckpointError(f'unknown checkpoint format {fmt!r}; choose one of {sorted(FORMATS)}')
+    if fmt in PRETRAINING_ONLY:
+        pattern, what = PRETRAINING_ONLY[fmt]
+        dropped = [k for k in state if pattern.match(k)]
+        if dropped:
+            print_log(
+                f'{filename}: dropped {len(dropped)} keys of the {what}, not part of the backbone: {dropped[:20]}'
+                + (f' ... ({len(dropped)} in all)' if len(dropped) > 20 else ''),
+                logger=logger,
+            )
     return FORMATS[fmt](state), fmt
 
 
@@ -278,6 +395,19 @@ def _fit_pointwise(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if squeezed and {value.dim(), target.dim()} == {2, 4}:
             return value.reshape(target.shape)
     return value
+
+
+def _version_hint(missing: list[str], unexpected: list[str]) -> str:
+    """What to change when a ConvNeXt V2 checkpoint meets a V1 backbone or the reverse
+    (GRN layers on one side only); empty otherwise."""
+    if any('.grn.' in k for k in unexpected):
+        return (
+            'the checkpoint is a ConvNeXt V2 (GRN layers, no layer scale): build the backbone with '
+            'use_grn=True, layer_scale_init_value=0'
+        )
+    if any('.grn.' in k for k in missing):
+        return 'the checkpoint has no GRN layers (ConvNeXt V1): build the backbone with use_grn=False'
+    return ''
 
 
 def load_pretrained(
@@ -306,7 +436,7 @@ def load_pretrained(
         if not selected:
             raise CheckpointError(f'{filename}: no key starts with prefix {prefix!r}; first keys: {list(raw)[:8]}')
         raw = selected
-    converted, fmt = convert_to_mmconvnext(raw, filename)
+    converted, fmt = convert_to_mmconvnext(raw, filename, logger=logger)
     state = backbone_state_dict(converted)
     own = module.state_dict()
     mismatched = []
@@ -336,12 +466,17 @@ def load_pretrained(
     )
     # A classifier has one output norm (after its last stage); a multi-scale backbone adds
     # one per extra output stage. Those layers exist in no classification checkpoint, so
-    # they are new layers (initialised as identity LayerNorms), not missing weights.
-    if any(re.match(r'norm\d+\.', k) for k in state):
+    # they are new layers (initialised as identity LayerNorms), not missing weights. A
+    # pre-training encoder (FCMAE, SparK) has no output norm at all.
+    pretraining = fmt in PRETRAINING_ONLY
+    if pretraining or any(re.match(r'norm\d+\.', k) for k in state):
         new_norms = sorted(k for k in missing if re.match(r'norm\d+\.', k))
         if new_norms:
             print_log(
-                f'output norms new in this multi-scale backbone (a classifier has only its final '
+                f'output norms that a pre-training encoder ({fmt} format) does not have (kept their '
+                f'initialisation): {new_norms}'
+                if pretraining
+                else f'output norms new in this multi-scale backbone (a classifier has only its final '
                 f'one; kept their initialisation): {new_norms}',
                 logger=logger,
             )
@@ -352,6 +487,9 @@ def load_pretrained(
         )
     if unexpected:
         print_log(f'unexpected keys in {filename} (ignored): {unexpected}', logger=logger, level=logging.WARNING)
+    hint = _version_hint(missing, unexpected)
+    if hint:
+        print_log(f'{filename}: {hint}', logger=logger, level=logging.WARNING)
     if ignored:
         print_log(
             f'non-backbone keys not loaded into the backbone: {ignored[:20]}'

@@ -1,11 +1,14 @@
-"""Convert an official / timm / mmpretrain ConvNeXt checkpoint to mmconvnext's layout,
+"""Convert an official / timm / mmpretrain ConvNeXt(-V2) checkpoint to mmconvnext's layout,
 or export the weights of an mmconvnext trainer checkpoint.
 
     python tools/model_converters/convnext_to_mmconvnext.py SRC DST [--format auto]
                                                             [--backbone-only] [--ema]
 
 SRC is a path or URL (``.pth``/``.pt``/``.bin``/``.safetensors``); it is read without
-executing code (``weights_only``). DST gets ``{'state_dict': ..., 'meta': ...}`` with
+executing code (``weights_only``). Its format is detected (``--format`` overrides it):
+official classifiers and detectors, official V2 FCMAE pre-training (``*_fcmae.pt``: the
+sparse encoder is densified, the decoder dropped), timm, mmpretrain/mmconvnext, mmpretrain
+SparK pre-training (decoder dropped). DST gets ``{'state_dict': ..., 'meta': ...}`` with
 ``backbone.`` keys (and ``head.fc`` unless ``--backbone-only``), written atomically.
 ``--ema`` takes the exponential moving average of the weights instead of the raw ones
 (mmengine's EMAHook keeps both in its checkpoints, the official trainer as
