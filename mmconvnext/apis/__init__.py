@@ -5,7 +5,7 @@ Kept apart from :mod:`mmconvnext.engine` (the registered training parts) so that
 in a config, or ``import mmconvnext``, loads none of this plumbing.
 """
 
-from .cli import add_output, apply_cli_args, enable_tta, enable_visualization, evaluate_checkpoint
+from .cli import add_output, apply_cli_args, enable_tta, enable_visualization, evaluate_checkpoint, merge_cfg_options
 from .config import enable_amp, load_config, set_data_root, shorten_schedule
 from .cpu_dist import setup_cpu_distributed, slurm_to_torch_env, use_cpu_distributed
 from .liveness import watch_ranks
@@ -21,6 +21,7 @@ __all__ = [
     'enable_tta',
     'enable_visualization',
     'evaluate_checkpoint',
+    'merge_cfg_options',
     'load_config',
     'set_data_root',
     'setup_cpu_distributed',

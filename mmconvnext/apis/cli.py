@@ -17,7 +17,14 @@ from mmengine.registry import HOOKS, METRICS, Registry
 from .config import enable_amp, set_data_root, shorten_schedule
 from .cpu_dist import use_cpu_distributed
 
-__all__ = ['add_output', 'apply_cli_args', 'enable_tta', 'enable_visualization', 'evaluate_checkpoint']
+__all__ = [
+    'add_output',
+    'apply_cli_args',
+    'enable_tta',
+    'enable_visualization',
+    'evaluate_checkpoint',
+    'merge_cfg_options',
+]
 
 
 def apply_cli_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -38,9 +45,7 @@ def apply_cli_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     cfg.launcher = opt('launcher') or 'none'
     if opt('cfg_options'):
-        for key in args.cfg_options:
-            _refuse_misspelled_key(cfg, key)
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     if opt('data_root') is not None:
         set_data_root(cfg, args.data_root)
     cfg.work_dir = (
@@ -149,6 +154,15 @@ def enable_tta(cfg: Config) -> None:
         raise KeyError(f'--tta: the config defines no {" / ".join(missing)}')
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def merge_cfg_options(cfg: Config, options: dict) -> Config:
+    """``--cfg-options`` merged into ``cfg``, a key misspelled beside a real one refused first (every tool's
+    ``--cfg-options`` goes through here)."""
+    for key in options:
+        _refuse_misspelled_key(cfg, key)
+    cfg.merge_from_dict(options)
+    return cfg
 
 
 def _refuse_misspelled_key(cfg: Config, dotted: str) -> None:

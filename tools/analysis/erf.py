@@ -52,7 +52,7 @@ from mmconvnext.analysis.erf import (  # noqa: E402
     read_image,
     to_input,
 )
-from mmconvnext.apis import load_config  # noqa: E402
+from mmconvnext.apis import load_config, merge_cfg_options  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -164,7 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     name = osp.splitext(osp.basename(args.config))[0]
     out_dir = args.out_dir or osp.join('work_dirs', 'erf', name)
     os.makedirs(out_dir, exist_ok=True)
