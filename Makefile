@@ -18,7 +18,7 @@ LINTED := mmconvnext tools tests configs setup.py
 test: install peers  ## lint (ruff check + format check), then the whole test suite
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n auto --dist worksteal tests
 
 demo: install  ## UperNet + ConvNeXt-atto trained and evaluated on generated ADE20K-layout shapes
 	$(PY) tools/demo.py

@@ -22,6 +22,8 @@ Formats (see docs/references.md §2):
     spark      mmpretrain SparK pre-training of a ``SparseConvNeXt``: mmpretrain's backbone
                names beside the decoder (``neck``, ``enc_dec_norms``, ``enc_dec_projectors``,
                ``mask_tokens``), which is dropped.
+    fcmae-mmconvnext  this toolkit's FCMAE pre-training (``mmconvnext.FCMAE``): the encoder
+               is the backbone (``backbone.``), beside the official decoder names, dropped.
 
 The pre-training formats' encoders have no output norms (``norm{i}``): a backbone loaded
 from one keeps those layers' initialisation, and says so.
@@ -46,6 +48,7 @@ __all__ = [
     'FORMATS',
     'PRETRAINING_ONLY',
     'convert_fcmae',
+    'convert_fcmae_mmconvnext',
     'convert_official',
     'convert_timm',
     'convert_mmpretrain',
@@ -197,6 +200,11 @@ PRETRAINING_ONLY: Mapping[str, tuple[re.Pattern, str]] = {
         re.compile(r'^(neck\.|head\.|enc_dec_norms\.|enc_dec_projectors\.|mask_tokens\.)'),
         'SparK decoder (neck, enc_dec_norms, enc_dec_projectors, mask_tokens)',
     ),
+    # this toolkit's mmconvnext.FCMAE (configs/fcmae_convnextv2_*): the official names beside backbone.*
+    'fcmae-mmconvnext': (
+        re.compile(r'^(proj\.|mask_token$|decoder\.|pred\.)'),
+        'FCMAE decoder (proj, mask_token, decoder, pred)',
+    ),
 }
 
 
@@ -269,6 +277,13 @@ def convert_spark(state: StateDict) -> StateDict:
     return convert_mmpretrain(OrderedDict((k, v) for k, v in state.items() if not decoder.match(k)))
 
 
+def convert_fcmae_mmconvnext(state: StateDict) -> StateDict:
+    """mmconvnext ``FCMAE`` (its encoder is already this backbone, under ``backbone.``) ->
+    mmconvnext: the decoder (:data:`PRETRAINING_ONLY`) is dropped."""
+    decoder = PRETRAINING_ONLY['fcmae-mmconvnext'][0]
+    return convert_mmpretrain(OrderedDict((k, v) for k, v in state.items() if not decoder.match(k)))
+
+
 def _dense_conv_weight(key: str, kernel: torch.Tensor) -> torch.Tensor:
     """A MinkowskiEngine 2-D convolution kernel as an ``nn.Conv2d`` weight, by the rule of
     ``remap_checkpoint_keys`` in facebookresearch/ConvNeXt-V2 ``utils.py``.
@@ -332,12 +347,13 @@ FORMATS: Mapping[str, Callable[[StateDict], StateDict]] = {
     'timm': convert_timm,
     'mmpretrain': convert_mmpretrain,
     'spark': convert_spark,
+    'fcmae-mmconvnext': convert_fcmae_mmconvnext,
 }
 
 
 def detect_format(state: Mapping[str, torch.Tensor], filename: str = '<checkpoint>') -> str:
-    """``'fcmae'``, ``'official'``, ``'timm'``, ``'spark'`` or ``'mmpretrain'`` from the
-    key names; an error naming a few keys when none fits."""
+    """``'fcmae'``, ``'official'``, ``'timm'``, ``'spark'``, ``'fcmae-mmconvnext'`` or
+    ``'mmpretrain'`` from the key names; an error naming a few keys when none fits."""
     keys = list(state)
 
     def has(pattern: re.Pattern) -> bool:
@@ -350,7 +366,9 @@ def detect_format(state: Mapping[str, torch.Tensor], filename: str = '<checkpoin
     if has(_TIMM_KEY):
         return 'timm'
     if has(_MMPRETRAIN_BLOCK):
-        return 'spark' if has(_SPARK_KEY) else 'mmpretrain'
+        if has(_SPARK_KEY):
+            return 'spark'
+        return 'fcmae-mmconvnext' if 'mask_token' in state else 'mmpretrain'
     raise CheckpointError(
         f'{filename}: not a ConvNeXt checkpoint in a known format (official, fcmae, timm, '
         f'mmpretrain/mmconvnext, spark); its first keys are {keys[:8]}'

@@ -69,7 +69,11 @@ class PerNameRegistry(Registry):
 
 
 # the classifier (and kornia, which its augmentations use) is imported only when looked up
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmconvnext.models', 'mmconvnext.models.classifiers'])
+MODELS = Registry(
+    'model',
+    parent=MMENGINE_MODELS,
+    locations=['mmconvnext.models', 'mmconvnext.models.classifiers', 'mmconvnext.models.selfsup'],
+)
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
@@ -86,7 +90,9 @@ DATASETS = PerNameRegistry('dataset', parent=MMENGINE_DATASETS, package='mmconvn
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['mmconvnext.datasets.cls_transforms'])
 # the runner that resumes bit for bit and writes checkpoints atomically, and its reseeding hook
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['mmconvnext.engine.resumable'])
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['mmconvnext.engine.resumable'])
+HOOKS = Registry(
+    'hook', parent=MMENGINE_HOOKS, locations=['mmconvnext.engine.resumable', 'mmconvnext.engine.reconstruction_hook']
+)
 # Nothing is registered here, but it must exist: a config with default_scope='mmconvnext' (the
 # classification ones) builds its init_cfg weight initializers in this scope, and mmengine's
 # Registry.switch_scope_and_registry warns "Failed to search registry with scope "mmconvnext"" on

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+#: pytest-xdist runs as many workers as cores (``make test``): each one thread, so they do not oversubscribe
+XDIST = 'PYTEST_XDIST_WORKER' in os.environ
+torch.set_num_threads(1 if XDIST else max(1, min(2, os.cpu_count() or 1)))
 
 # The backbone's automatic CPU path choice (mmconvnext.models.layers.path_select) times
 # kernels on first use: the suite forces the oneDNN path instead, so results do not
@@ -49,7 +51,10 @@ def tool_env(**extra: str) -> dict:
     """Environment for running the tools in a subprocess: this venv's python first on
     PATH (torchrun, srun stubs), one thread per process, a free port for torchrun."""
     path = os.pathsep.join([os.path.dirname(sys.executable), extra.pop('PATH', ''), os.environ.get('PATH', '')])
-    return {**os.environ, 'OMP_NUM_THREADS': '1', **extra, 'PATH': path, 'PORT': str(free_port())}
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', **extra, 'PATH': path, 'PORT': str(free_port())}
+    if XDIST:
+        env['OMP_NUM_THREADS'] = '1'
+    return env
 
 
 def run_tool(args: list, env: dict, timeout: int = 300) -> str:

@@ -12,6 +12,7 @@ from .cpu_dist import CPUDistributedDataParallel, CPUSyncBatchNorm, convert_sync
 from .loops import RawAndEMAValLoop
 from .mmcv_ops_amp import patch_mmcv_ops_for_autocast
 from .optimizers import AutocastOptimWrapper, LearningRateDecayOptimizerConstructor
+from .reconstruction_hook import ReconstructionVisualizationHook
 from .resumable import ReseedHook, ResumableRunner
 from .safe_globals import MMENGINE_SAFE_GLOBALS, register_safe_globals
 
@@ -23,6 +24,7 @@ __all__ = [
     'LearningRateDecayOptimizerConstructor',
     'MMENGINE_SAFE_GLOBALS',
     'RawAndEMAValLoop',
+    'ReconstructionVisualizationHook',
     'ReseedHook',
     'ResumableRunner',
     'ResumeError',

@@ -1,8 +1,10 @@
 """Top-k classification accuracy (mmpretrain's ``Accuracy``, written here because
-mmpretrain cannot be imported in this environment).
+mmpretrain cannot be imported in this environment), and the validation loss of FCMAE
+pre-training.
 
     val_evaluator = dict(type='mmconvnext.Accuracy', topk=(1, 5))
     # -> {'accuracy/top1': 81.2, 'accuracy/top5': 95.6}  (percent)
+    val_evaluator = dict(type='mmconvnext.ReconstructionLoss')  # -> {'fcmae/loss': 0.41}
 """
 
 import warnings
@@ -15,7 +17,7 @@ from mmengine.structures import BaseDataElement
 
 from mmconvnext.registry import METRICS
 
-__all__ = ['Accuracy']
+__all__ = ['Accuracy', 'ReconstructionLoss']
 
 
 def _field(sample: Union[BaseDataElement, dict], key: str, index: int) -> Any:
@@ -94,3 +96,30 @@ class Accuracy(BaseMetric):
             correct = sum(r['gt_label'] in r['topk'][:k] for r in results)
             metrics[f'top{k}'] = 100.0 * correct / len(results)
         return metrics
+
+
+@METRICS.register_module()
+class ReconstructionLoss(BaseMetric):
+    """The masked-image-modelling loss over a validation set (``fcmae/loss``): the mean of
+    each image's loss on its masked patches, as ``mmconvnext.FCMAE``'s ``predict`` reports
+    it in the data sample's ``loss`` (with a fixed mask per image, so epochs compare).
+
+    Args:
+        collect_device, prefix, collect_dir: as :class:`mmengine.evaluator.BaseMetric`;
+            the default prefix is ``'fcmae'``.
+    """
+
+    default_prefix: Optional[str] = 'fcmae'
+
+    def process(self, data_batch: Any, data_samples: Sequence[Union[BaseDataElement, dict]]) -> None:
+        for i, sample in enumerate(data_samples):
+            value = sample.get('loss') if isinstance(sample, (dict, BaseDataElement)) else None
+            if value is None:
+                raise KeyError(
+                    f"ReconstructionLoss: data sample {i} has no 'loss'; expected the outputs of a masked "
+                    "image model's predict (mmconvnext.FCMAE)"
+                )
+            self.results.append(float(torch.as_tensor(value).float().mean()))
+
+    def compute_metrics(self, results: list) -> dict:
+        return {'loss': float(np.mean(results)) if results else float('nan')}

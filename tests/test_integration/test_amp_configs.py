@@ -103,7 +103,9 @@ def _outputs(model, task: str, data: dict, proposals=None):
 def test_eval_outputs_under_autocast_are_close_to_fp32(task):
     model, _ = build(shrunk(task, with_cp=False))
     model.eval()
-    inputs, samples = dummy_batch(task if task in ('cls', 'seg') else 'det', 2, *SIZES[task])
+    inputs, samples = dummy_batch(
+        task if task in ('cls', 'seg') else 'det', 2, *SIZES[task], num_classes=10 if task == 'cls' else 80
+    )
     with torch.no_grad():
         data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), False)
         proposals = None
