@@ -120,7 +120,7 @@ def test_registered_and_built_from_config():
     [
         (dict(decay_rate=0.9, decay_mult=2), "paramwise_cfg keys ['decay_mult'] are not understood"),
         (dict(num_layers=6), "paramwise_cfg needs 'decay_rate'"),
-        (dict(decay_rate=0.9, decay_type='block_wise'), 'decay_type must be one of'),
+        (dict(decay_rate=0.9, decay_type='group_wise'), 'decay_type must be one of'),
     ],
 )
 def test_bad_paramwise_cfg(paramwise, error):

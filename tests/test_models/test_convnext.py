@@ -326,8 +326,27 @@ def test_get_layer_depth_official_semantics():
     assert base.get_layer_depth(p + 'stages.2.26.gamma', p, 12, 'stage_wise') == (3, 14)
     assert base.get_layer_depth(p + 'stages.3.0.gamma', p, 12, 'stage_wise') == (4, 14)
     assert base.get_layer_depth(p + 'norm0.weight', p, 12, 'stage_wise') == (13, 14)
+    # block_wise: ConvNeXt V2's 'single' (official optim_factory.get_num_layer_for_convnext_single), atto 2-2-6-2
+    with torch.device('meta'):
+        atto = ConvNeXt('atto', use_grn=True, layer_scale_init_value=0.0)
+    assert atto.get_layer_depth(p + 'downsample_layers.0.0.weight', p, decay_type='block_wise') == (1, 14)
+    assert atto.get_layer_depth(p + 'stages.0.1.grn.gamma', p, decay_type='block_wise') == (2, 14)
+    assert atto.get_layer_depth(p + 'downsample_layers.2.1.weight', p, decay_type='block_wise') == (5, 14)
+    assert [atto.get_layer_depth(f'{p}stages.2.{j}.grn.beta', p, decay_type='block_wise')[0] for j in range(6)] == [
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+    ]
+    assert atto.get_layer_depth(p + 'stages.3.1.pointwise_conv2.weight', p, decay_type='block_wise') == (12, 14)
+    assert atto.get_layer_depth(p + 'norm3.weight', p, decay_type='block_wise') == (13, 14)
+    assert atto.get_layer_depth('head.fc.weight', p, decay_type='block_wise') == (13, 14)
+    with pytest.raises(ValueError, match="'block_wise' needs num_layers >= the 12 blocks"):
+        atto.get_layer_depth(p + 'stages.0.0.grn.beta', p, 6, 'block_wise')
     with pytest.raises(ValueError, match='decay_type must be one of'):
-        base.get_layer_depth('x', p, 12, 'block_wise')
+        base.get_layer_depth('x', p, 12, 'group_wise')
 
 
 # ---------------------------------------------------------------- the staged-backbone contract

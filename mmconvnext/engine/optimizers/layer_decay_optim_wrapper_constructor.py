@@ -25,7 +25,7 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
 
     ``paramwise_cfg``:
         decay_rate (float): lr multiplier per group step (required).
-        decay_type (str): ``'layer_wise'`` (default) or ``'stage_wise'``.
+        decay_type (str): ``'layer_wise'`` (default), ``'stage_wise'`` or ``'block_wise'`` (V2's 'single').
         num_layers (int): number of backbone groups ``N - 2`` (default: the backbone's).
 
     The model's backbone is ``model.backbone`` (its parameters under ``backbone.``) or,

@@ -25,7 +25,7 @@ from mmconvnext.checkpoint import load_pretrained
 
 __all__ = ['DECAY_TYPES', 'StagedBackbone', 'default_init_cfg']
 
-DECAY_TYPES = ('layer_wise', 'stage_wise')
+DECAY_TYPES = ('layer_wise', 'stage_wise', 'block_wise')
 
 
 def default_init_cfg() -> list[dict]:
@@ -225,12 +225,16 @@ class StagedBackbone(BaseModule):
         ``num_layers``. ``stage_wise`` puts the stem and all downsample layers in 0 and
         stage ``s`` in ``s + 1``. Output norms and everything outside ``prefix`` (neck,
         heads) are in ``N - 1``. A single-stage backbone has its stage in ``num_layers``.
+        ``block_wise`` is ConvNeXt V2's ``'single'`` fine-tuning decay: every block its own
+        group, ``sum(depths[:s]) + j + 1`` for block ``j`` of stage ``s``, each downsample
+        layer (the stem too) in its stage's first block's group; ``num_layers`` defaults
+        to the number of blocks (so the last block is ``N - 2`` and the head ``N - 1``).
 
         Args:
             param_name: the parameter's name in the model being optimised.
             prefix: the backbone's prefix in that model (``'backbone.'``).
             num_layers: default :meth:`default_num_layers`.
-            decay_type: ``'layer_wise'`` or ``'stage_wise'``.
+            decay_type: ``'layer_wise'``, ``'stage_wise'`` or ``'block_wise'``.
 
         Returns:
             (group id, number of groups ``N``)
@@ -238,10 +242,12 @@ class StagedBackbone(BaseModule):
         if decay_type not in DECAY_TYPES:
             raise ValueError(f'decay_type must be one of {DECAY_TYPES}, got {decay_type!r}')
         if num_layers is None:
-            num_layers = self.default_num_layers()
+            num_layers = sum(self.depths) if decay_type == 'block_wise' else self.default_num_layers()
         num_groups = num_layers + 2
         if not param_name.startswith(prefix):
             return num_groups - 1, num_groups
+        if decay_type == 'block_wise':
+            return self._block_wise_depth(param_name[len(prefix) :].split('.'), num_layers), num_groups
         last = self.num_stages - 1
         deep = self.num_stages - 2  # the stage that holds most blocks (ConvNeXt's stage 2 of 4)
         parts = param_name[len(prefix) :].split('.')
@@ -256,6 +262,17 @@ class StagedBackbone(BaseModule):
                 return stage_id + 1, num_groups
             return (deep + 1 + block_id // 3 if stage_id == deep else num_layers), num_groups
         return num_groups - 1, num_groups
+
+    def _block_wise_depth(self, parts: list, num_layers: int) -> int:
+        if num_layers < sum(self.depths):
+            raise ValueError(
+                f"decay_type 'block_wise' needs num_layers >= the {sum(self.depths)} blocks, got {num_layers}"
+            )
+        if parts[0] in ('downsample_layers', 'stages'):
+            stage_id = int(parts[1])
+            block_id = int(parts[2]) if parts[0] == 'stages' else 0
+            return sum(self.depths[:stage_id]) + block_id + 1
+        return num_layers + 1  # output norms: with the head
 
     # ------------------------------------------------------------------ weights
     def init_weights(self) -> None:
