@@ -30,7 +30,6 @@ import json
 import os
 import os.path as osp
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -173,63 +172,35 @@ def train_config(
     """Step ``step``'s config with this dataset and schedule (an mmengine ``Config``)."""
     from mmengine.config import Config
 
-    cfg = Config.fromfile(step_config(step))
-    cfg.work_dir = work_dir
-    cfg.model.num_classes = num_classes
-    if recipe == 'proxy':  # what a few epochs cannot absorb
-        preprocessor = cfg.model.data_preprocessor
-        preprocessor.rand_augment = preprocessor.random_erasing = preprocessor.mixup_cutmix = None
-        cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'EMAHook']
-        cfg.val_cfg = dict(type='ValLoop')
-    for split in ('train', 'val', 'test'):
-        loader = cfg[f'{split}_dataloader']
-        loader.batch_size = batch
-        loader.num_workers = workers
-        loader.persistent_workers = workers > 0
-        loader.pin_memory = False
-        loader.dataset.data_root = data_root
-        for t in loader.dataset.pipeline:
-            if t['type'].endswith('RandomResizedCrop'):
-                t['scale'] = img_size
-                t['crop_scale'] = (crop_scale, 1.0)
-            elif t['type'] == 'Resize':  # the recipe's eval resize: short side size / 0.875
-                t['scale'] = (100_000, round(img_size / 0.875))
-            elif t['type'] == 'CenterCrop':
-                t['crop_size'] = img_size
-        if not flip:
-            loader.dataset.pipeline = [t for t in loader.dataset.pipeline if t['type'] != 'RandomFlip']
-    cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = 1
-    warmup, cosine = cfg.param_scheduler
-    warmup.end = cosine.begin = warmup_epochs
-    cosine.end = epochs
-    cfg.param_scheduler = [warmup, cosine] if warmup_epochs else [cosine]
-    cfg.optim_wrapper.optimizer.lr = lr  # for this batch: no linear scaling from 4096
-    cfg.auto_scale_lr.enable = False
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs, max_keep_ckpts=1)
-    cfg.default_hooks.logger.interval = 10
-    cfg.randomness = dict(seed=seed)
-    cfg.env_cfg.mp_cfg.mp_start_method = 'fork'
-    return cfg
+    from mmconvnext.analysis.proxy import proxy_config
 
-
-def _scalars(work_dir: str) -> list[dict]:
-    runs = sorted(glob.glob(osp.join(work_dir, '2*', 'vis_data', 'scalars.json')))
-    if not runs:
-        raise FileNotFoundError(f'{work_dir}: no <timestamp>/vis_data/scalars.json (did tools/train.py run?)')
-    with open(runs[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return proxy_config(
+        Config.fromfile(step_config(step)),
+        data_root,
+        num_classes,
+        work_dir,
+        epochs,
+        warmup_epochs,
+        batch,
+        lr,
+        img_size,
+        recipe,
+        workers,
+        seed,
+        crop_scale,
+        flip,
+    )
 
 
 def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes: int) -> dict:
     """Train one step with tools/train.py; its last top-1 and its training rate."""
-    work_dir = osp.join(args.work_dir, step)
-    os.makedirs(work_dir, exist_ok=True)
+    from mmconvnext.analysis.proxy import train_proxy
+
     cfg = train_config(
         step,
         data_root,
         num_classes,
-        work_dir,
+        osp.join(args.work_dir, step),
         args.epochs,
         args.warmup_epochs,
         args.batch,
@@ -241,31 +212,9 @@ def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes:
         args.crop_scale,
         not args.no_flip,
     )
-    config = osp.join(work_dir, f'{step}_train.py')
-    cfg.dump(config)
-    start = time.time()
-    run = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work_dir],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, 'OMP_NUM_THREADS': str(args.threads)},
-    )
-    seconds = time.time() - start
-    if run.returncode != 0:
-        raise RuntimeError(f'training step {step!r} failed ({config}):\n{run.stderr[-3000:]}')
-    records = _scalars(work_dir)
-    vals = [r for r in records if 'accuracy/top1' in r]
-    iters = [r['time'] for r in records if 'time' in r and 'loss' in r]
-    if not vals:
-        raise RuntimeError(f'{work_dir}: training ran but logged no accuracy/top1')
-    return dict(
-        top1=vals[-1]['accuracy/top1'],
-        top1_by_epoch=[v['accuracy/top1'] for v in vals],
-        train_img_s=args.batch / statistics.median(iters) if iters else None,
-        train_s=seconds,
-        config=osp.relpath(config, ROOT) if config.startswith(ROOT) else config,
-    )
+    result = train_proxy(cfg, step, args.threads)
+    result.pop('checkpoint')
+    return result
 
 
 def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int = 2, repeats: int = 5) -> float:

@@ -255,6 +255,10 @@ class ConvNeXt(StagedBackbone):
             block shape where a one-off measurement on this machine found it faster than
             the plain ops (cached per machine; ``$MMCONVNEXT_CPU_PATH=onednn|plain`` decides
             for every backbone left at ``'auto'``).
+        dw_kernel_size: side of the blocks' depthwise kernels (the paper's 7; odd, padded
+            to keep the size). For ablations such as ``tools/analysis/ablate.py``.
+        mlp_ratio: the blocks' hidden width over their width (4: the inverted
+            bottleneck; 1 turns it off).
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=...,
             prefix='backbone.')`` loads official, timm, mmpretrain or mmconvnext
             checkpoints, detecting the format (see ``mmconvnext.checkpoint``).
@@ -284,11 +288,17 @@ class ConvNeXt(StagedBackbone):
         gap_before_final_norm: bool = True,
         with_cp: bool = False,
         onednn_cpu: Union[bool, str] = True,
+        dw_kernel_size: int = 7,
+        mlp_ratio: float = 4.0,
         init_cfg: Optional[Union[dict, list]] = None,
     ) -> None:
         arch_depths, arch_channels = self._parse_arch(arch)
         if not isinstance(stem_patch_size, int) or stem_patch_size < 1:
             raise ValueError(f'stem_patch_size must be a positive int, got {stem_patch_size!r}')
+        if not isinstance(dw_kernel_size, int) or dw_kernel_size < 1 or dw_kernel_size % 2 == 0:
+            raise ValueError(f'dw_kernel_size must be a positive odd int, got {dw_kernel_size!r}')
+        if not mlp_ratio > 0:
+            raise ValueError(f'mlp_ratio must be positive, got {mlp_ratio!r}')
         super().__init__(
             arch_depths,
             arch_channels,
@@ -320,8 +330,10 @@ class ConvNeXt(StagedBackbone):
             blocks = [
                 ConvNeXtBlock(
                     channels,
+                    dw_conv_cfg=dict(kernel_size=dw_kernel_size, padding=dw_kernel_size // 2),
                     norm_cfg=norm_cfg,
                     act_cfg=act_cfg,
+                    mlp_ratio=mlp_ratio,
                     linear_pw_conv=linear_pw_conv,
                     drop_path_rate=rate,
                     layer_scale_init_value=layer_scale_init_value,
