@@ -14,6 +14,7 @@ defines it (docs/references.md §2), from a tiny V2 model, then loaded through t
   ``enc_dec_projectors``, ``mask_tokens``).
 """
 
+import argparse
 import importlib.util
 import io
 import logging
@@ -158,8 +159,10 @@ def test_official_fcmae_round_trip(tmp_path):
     assert "'mask_token'" in text and "'decoder.0.grn.gamma'" in text and "'pred.weight'" in text
     strict_round_trip(src, converted, **V2, **DENSE)
 
-    # through init_cfg, from the official trainer's file ({'model': ...})
-    path = write(tmp_path, {'model': sd, 'epoch': 799}, 'convnextv2_tiny_1k_224_fcmae.pt')
+    # through init_cfg, from the official trainer's file ({'model': ...}, with its argparse
+    # Namespace of settings, as the official save_model writes it)
+    args = argparse.Namespace(model='convnextv2_tiny', mask_ratio=0.6, blr=1.5e-4, norm_pix_loss=True)
+    path = write(tmp_path, {'model': sd, 'epoch': 799, 'args': args}, 'convnextv2_tiny_1k_224_fcmae.pt')
     logger, stream = capture('test_fcmae_load')
     dst = ConvNeXt({k: list(v) for k, v in TINY_ARCH.items()}, **V2, **DENSE)
     missing, unexpected = load_pretrained(dst, path, logger=logger)

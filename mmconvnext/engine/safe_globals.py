@@ -1,15 +1,19 @@
-"""Let ``torch.load(weights_only=True)`` read mmengine's own checkpoints.
+"""Let ``torch.load(weights_only=True)`` read mmengine's own checkpoints, and the official
+ConvNeXt trainers'.
 
 torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 runner
 checkpoints (what ``--resume`` and ``load_from`` read) hold a few non-tensor objects:
 the message hub's ``HistoryBuffer`` objects, their numpy arrays and scalars, and the
 buffer's statistics functions, which pickle refers to as ``getattr(HistoryBuffer,
-'mean')``. Rather than turning ``weights_only`` off, which would execute whatever a
-file asks for, exactly those are allow-listed; ``getattr`` itself is not: the name
-``builtins.getattr`` resolves to :func:`history_buffer_statistic`, which hands out
-HistoryBuffer's statistics methods and refuses everything else.
+'mean')``. The official ConvNeXt / ConvNeXt-V2 training scripts save their command
+line as an ``argparse.Namespace`` beside the weights (``'args'``): a plain attribute
+holder, restored by setting attributes. Rather than turning ``weights_only`` off, which
+would execute whatever a file asks for, exactly those are allow-listed; ``getattr``
+itself is not: the name ``builtins.getattr`` resolves to :func:`history_buffer_statistic`,
+which hands out HistoryBuffer's statistics methods and refuses everything else.
 """
 
+import argparse
 import pickle
 
 import numpy as np
@@ -46,6 +50,7 @@ def _numpy_globals() -> list:
 
 MMENGINE_SAFE_GLOBALS = [
     HistoryBuffer,
+    argparse.Namespace,
     (history_buffer_statistic, 'builtins.getattr'),
     *_numpy_globals(),
 ]

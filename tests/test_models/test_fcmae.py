@@ -195,3 +195,58 @@ def test_bad_arguments_are_named():
     model = build()
     with pytest.raises(ValueError, match='not a multiple of patch_size 32'):
         model(torch.randn(1, 3, 48, 64), mode='loss')
+
+
+@pytest.mark.parametrize('size', ['atto', 'femto', 'pico', 'nano', 'tiny', 'base', 'large', 'huge'])
+def test_pretraining_configs_carry_the_official_recipe(size):
+    """configs/fcmae_convnextv2_*_in1k.py: ConvNeXt-V2 TRAINING.md / main_pretrain.py / models/fcmae.py."""
+    from mmengine.config import Config
+
+    from ..conftest import ROOT
+
+    cfg = Config.fromfile(str(ROOT / 'configs' / f'fcmae_convnextv2_{size}_in1k.py'))
+    m = cfg.model
+    assert m.type == 'mmconvnext.FCMAE' and m.backbone.arch == size
+    assert m.backbone.use_grn and m.backbone.layer_scale_init_value == 0 and m.backbone.drop_path_rate == 0
+    assert (m.mask_ratio, m.patch_size, m.decoder_depth, m.decoder_embed_dim, m.norm_pix_loss) == (
+        0.6,
+        32,
+        1,
+        512,
+        True,
+    )
+    assert m.data_preprocessor.get('mixup_cutmix') is None and m.data_preprocessor.get('rand_augment') is None
+    opt = cfg.optim_wrapper.optimizer
+    assert opt.type == 'AdamW' and opt.betas == (0.9, 0.95) and opt.weight_decay == 0.05
+    assert opt.lr == pytest.approx(1.5e-4 * 4096 / 256) and cfg.auto_scale_lr.base_batch_size == 4096
+    assert cfg.train_dataloader.batch_size * 32 == 4096
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.end, cosine.begin, cosine.end, cosine.eta_min) == (40, 40, 1600, 0.0)
+    assert cfg.train_cfg.max_epochs == 1600
+    crop = cfg.train_dataloader.dataset.pipeline[1]
+    assert crop.type == 'mmconvnext.RandomResizedCrop' and crop.crop_scale == (0.2, 1.0) and crop.scale == 224
+    assert cfg.val_evaluator.type == 'mmconvnext.ReconstructionLoss'
+    assert [h.type for h in cfg.custom_hooks] == ['mmconvnext.ReconstructionVisualizationHook']  # no EMA
+
+
+def test_pretraining_optimizer_groups_follow_the_official_decay_rule():
+    """No decay on biases and 1-D parameters (timm's add_weight_decay), except GRN's (2-D officially)."""
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+
+    from ..conftest import ROOT
+
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'fcmae_convnextv2_atto_in1k.py'))
+    model = build(V2_TINY)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    decay = {}
+    names = {id(p): n for n, p in model.named_parameters()}
+    for group in wrapper.optimizer.param_groups:
+        for p in group['params']:
+            decay[names[id(p)]] = group['weight_decay']
+    for name, value in decay.items():
+        official = 0.0 if (name.endswith('.bias') or model.get_parameter(name).ndim == 1) else 0.05
+        if '.grn.' in name:
+            official = 0.05
+        assert value == pytest.approx(official), name
+    assert decay['mask_token'] == 0.05 and decay['backbone.stages.0.0.norm.weight'] == 0.0
