@@ -153,43 +153,14 @@ def markdown(rows: list[dict], size: int) -> str:
 
 
 # ---------------------------------------------------------------------------- training
-def train_config(
-    step: str,
-    data_root: str,
-    num_classes: int,
-    work_dir: str,
-    epochs: int,
-    warmup_epochs: int,
-    batch: int,
-    lr: float,
-    img_size: int,
-    recipe: str,
-    workers: int,
-    seed: int,
-    crop_scale: float = 0.08,
-    flip: bool = True,
-):
-    """Step ``step``'s config with this dataset and schedule (an mmengine ``Config``)."""
+def train_config(step: str, *args, **kwargs):
+    """Step ``step``'s config with this dataset and schedule (an mmengine ``Config``); the other
+    arguments are :func:`mmconvnext.analysis.proxy.proxy_config`'s after its ``cfg``."""
     from mmengine.config import Config
 
     from mmconvnext.analysis.proxy import proxy_config
 
-    return proxy_config(
-        Config.fromfile(step_config(step)),
-        data_root,
-        num_classes,
-        work_dir,
-        epochs,
-        warmup_epochs,
-        batch,
-        lr,
-        img_size,
-        recipe,
-        workers,
-        seed,
-        crop_scale,
-        flip,
-    )
+    return proxy_config(Config.fromfile(step_config(step)), *args, **kwargs)
 
 
 def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes: int) -> dict:
