@@ -20,10 +20,10 @@ test: install peers  ## lint (ruff check + format check), then the whole test su
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m pytest -n auto --dist worksteal tests
 
-demo: install  ## UperNet + ConvNeXt-atto trained and evaluated on generated ADE20K-layout shapes
+demo: install  ## classification pretraining -> UperNet from those weights vs from scratch, on generated shapes
 	$(PY) tools/demo.py
 
-demo-det: install  ## Mask R-CNN + ConvNeXt-atto trained and evaluated on generated COCO-layout shapes
+demo-det: install  ## the same for Mask R-CNN (reuses the cached pretraining)
 	$(PY) tools/demo.py --task det
 
 bench: install peers  ## speed vs timm/mmpretrain and the matmul bound, training steps and memory (docs/benchmarks.md)

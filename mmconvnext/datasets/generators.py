@@ -119,10 +119,13 @@ def _texture(rng: np.random.Generator, size: int, base: np.ndarray, contrast: fl
     return np.clip(img, 0, 1)
 
 
-def _shape_mask(rng: np.random.Generator, cls: int, size: int) -> np.ndarray:
-    """A uint8 mask of one shape of class ``cls`` (1..4) at a random place, size and angle."""
+def _shape_mask(
+    rng: np.random.Generator, cls: int, size: int, radius: tuple[float, float] = (0.12, 0.26)
+) -> np.ndarray:
+    """A uint8 mask of one shape of class ``cls`` (1..4) at a random place, angle and size
+    (radius a fraction ``~ U(radius)`` of the image side)."""
     mask = np.zeros((size, size), np.uint8)
-    r = rng.uniform(0.12, 0.26) * size
+    r = rng.uniform(*radius) * size
     cx, cy = rng.uniform(r, size - r, 2)
     angle = rng.uniform(0, 2 * np.pi)
     center = (int(round(cx)), int(round(cy)))
@@ -181,12 +184,14 @@ def _scene(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray,
     return _to_bgr_uint8(img), label, instances
 
 
-def _shape_image(rng: np.random.Generator, cls: int, size: int) -> np.ndarray:
+def _shape_image(
+    rng: np.random.Generator, cls: int, size: int, radius: tuple[float, float] = (0.12, 0.26)
+) -> np.ndarray:
     """A BGR uint8 image of one shape of class ``cls`` (1..4) on a random gradient
     background; random size, place, angle and colour."""
     background = rng.uniform(0.15, 0.85, 3).astype(np.float32)
     img = _texture(rng, size, background, contrast=0.3, kind=0)
-    mask = _shape_mask(rng, cls, size).astype(bool)
+    mask = _shape_mask(rng, cls, size, radius).astype(bool)
     fill = _texture(rng, size, _shape_colour(rng, background), contrast=0.6, kind=_FILL[cls])
     return _to_bgr_uint8(np.where(mask[..., None], fill, img))
 
@@ -303,7 +308,13 @@ def make_shapes_coco(root: str, num_train: int = 160, num_val: int = 24, size: i
 
 
 def make_shapes_imagenet(
-    root: str, num_classes: int = 4, num_train: int = 160, num_val: int = 40, size: int = 64, seed: int = 0
+    root: str,
+    num_classes: int = 4,
+    num_train: int = 160,
+    num_val: int = 40,
+    size: int = 64,
+    seed: int = 0,
+    radius: tuple[float, float] = (0.12, 0.26),
 ) -> str:
     """Write a tiny classification dataset under ``root/imagenet`` and return that path.
 
@@ -327,10 +338,10 @@ def make_shapes_imagenet(
         osp.join(root, 'imagenet'),
         'imagenet',
         SHAPES_IMAGENET_CLASSES[:num_classes],
-        lambda rng, label: _shape_image(rng, label + 1, size),
+        lambda rng, label: _shape_image(rng, label + 1, size, radius),
         num_train,
         num_val,
-        dict(size=size, seed=seed),
+        dict(size=size, seed=seed, **({} if tuple(radius) == (0.12, 0.26) else dict(radius=list(radius)))),
         seed,
         'make_shapes_imagenet',
     )

@@ -1,56 +1,121 @@
-"""tools/demo.py end to end, shortened: data, training, test with drawings, the plot."""
+"""tools/demo.py end to end on a shortened schedule: classification pretraining -> the same
+weights in UperNet and Mask R-CNN through the configs' init_cfg, beside the same runs from
+scratch; the table, the pass/fail line, the drawings and the curves."""
 
+import importlib.util
+import json
 import sys
 
-from ..conftest import run_tool, tool_env
+import pytest
+from filelock import FileLock
+
+from ..conftest import ROOT, run_tool, tool_env
+
+PRETRAIN_EPOCHS = '3'  # of the config's 5: enough for a classifier well above chance (4 classes)
 
 
-def test_segmentation_demo_writes_overlays_and_curves(tmp_path):
-    work = tmp_path / 'work'
+@pytest.fixture(scope='session')
+def demo_cache(tmp_path_factory, worker_id):
+    """The generated data and one shortened pretraining, made once for every xdist worker
+    (the demo's own cache: the next demo reuses a checkpoint of the same config and seed)."""
+    base = tmp_path_factory.getbasetemp()
+    cache = (base.parent if worker_id != 'master' else base) / 'demo_cache'
+    cache.mkdir(exist_ok=True)
+    with FileLock(str(cache / 'lock')):
+        log = run_tool(
+            [sys.executable, 'tools/demo.py', '--pretrain-only', '--pretrain-epochs', PRETRAIN_EPOCHS]
+            + ['--pretrain-dir', str(cache / 'pretrain'), '--data-root', str(cache / 'data')],
+            tool_env(),
+            timeout=900,
+        )
+    assert 'pretrained checkpoint:' in log
+    return cache
+
+
+def run_demo(cache, work, task: str, iters: str) -> tuple[str, dict]:
     log = run_tool(
-        [
-            sys.executable,
-            'tools/demo.py',
-            '--iters',
-            '8',
-            '--min-score',
-            '0',
-            '--work-dir',
-            str(work),
-            '--data-root',
-            str(tmp_path / 'data'),
-        ],
-        tool_env(OMP_NUM_THREADS='2'),
-        timeout=600,
+        [sys.executable, 'tools/demo.py', '--task', task, '--iters', iters, '--pretrain-epochs', PRETRAIN_EPOCHS]
+        + ['--pretrain-dir', str(cache / 'pretrain'), '--data-root', str(cache / 'data'), '--work-dir', str(work)]
+        + ['--min-top1', '0', '--min-score', '0', '--min-gain', '-100'],  # a shortened run: see test_verdict
+        tool_env(),
+        timeout=900,
     )
-    assert 'final validation mIoU:' in log and 'eta:' in log and 's per training iteration' in log
-    assert (tmp_path / 'data' / 'ADEChallengeData2016' / 'shapes.json').exists()
-    assert len(list((work / 'overlays').rglob('*.png'))) == 40  # one per validation image
+    with open(work / 'summary.json') as f:
+        return log, json.load(f)
+
+
+def check_started_from_the_classifier(log: str, summary: dict, work, head_start: bool = True) -> None:
+    # the pretraining was not repeated: the checkpoint the fixture made was found and reused
+    assert '[pretrain] reusing' in log and summary['pretraining_reused']
+    # the dense model's backbone came from the classifier's checkpoint, through its init_cfg
+    config = (work / 'shared_weights.py').read_text()
+    assert "type='Pretrained'" in config and 'pretrain.pth' in config
+    loader = summary['loader']
+    assert loader['checkpoint'].endswith('pretrain.pth')
+    assert loader['missing'] == '[]', loader  # zero missing backbone keys
+    # every backbone tensor but the output norms a classifier does not have (3 stages x 2)
+    assert loader['total'] - loader['loaded'] == 6, loader
+    assert 'output norms new in this multi-scale backbone' in (work / 'shared' / 'shared-weights.log').read_text()
+    # a head start: the loss just after the warm-up is lower (same seed, same head init)
+    first = summary['early_loss']
+    if head_start:
+        assert first['shared weights'] < first['from scratch'], first
+    # progress with ETA on the console, the config dump only in the logs
+    assert 'eta:' in log and 'Config:' not in log
+    assert 'Config:' in (work / 'scratch' / 'from-scratch.log').read_text()
+    assert 'demo: PASS' in log
     assert (work / 'curves.png').stat().st_size > 10_000
 
 
-def test_detection_demo_prints_box_and_mask_map_and_draws(tmp_path):
+def test_segmentation_demo_starts_from_the_classifier(demo_cache, tmp_path):
     work = tmp_path / 'work'
-    log = run_tool(
-        [
-            sys.executable,
-            'tools/demo.py',
-            '--task',
-            'det',
-            '--iters',
-            '8',
-            '--min-score',
-            '0',
-            '--work-dir',
-            str(work),
-            '--data-root',
-            str(tmp_path / 'data'),
-        ],
-        tool_env(OMP_NUM_THREADS='2'),
-        timeout=600,
-    )
-    assert 'final validation coco/bbox_mAP:' in log and 'coco/segm_mAP:' in log and 'eta:' in log
-    assert (tmp_path / 'data' / 'coco' / 'shapes.json').exists()
+    log, summary = run_demo(demo_cache, work, 'seg', '60')
+    check_started_from_the_classifier(log, summary, work)
+    assert 'segmentation, backbone from that checkpoint: mIoU' in log and 'backbone from scratch:' in log
+    assert set(summary['scores']) == {'shared weights', 'from scratch'}
+    assert len(list((work / 'overlays').rglob('*.png'))) == 100  # one per validation image
+
+
+def test_detection_demo_starts_from_the_classifier(demo_cache, tmp_path):
+    work = tmp_path / 'work'
+    log, summary = run_demo(demo_cache, work, 'det', '60')
+    # Mask R-CNN does not show the head start yet: after 60 iterations its loss with the shared
+    # weights was 3.91 against 3.81 from scratch (AMD EPYC), and the full demo is not calibrated
+    # (tools/demo.py THRESHOLDS); the loader checks still hold
+    check_started_from_the_classifier(log, summary, work, head_start=False)
+    assert 'detection, backbone from that checkpoint: bbox_mAP' in log and 'segm_mAP' in log
     drawings = list((work / 'overlays').rglob('*.jpg')) + list((work / 'overlays').rglob('*.png'))
-    assert len(drawings) == 24  # one per validation image
-    assert (work / 'curves.png').stat().st_size > 10_000
+    assert len(drawings) == 100
+
+
+def _demo_module():
+    spec = importlib.util.spec_from_file_location('demo', str(ROOT / 'tools' / 'demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('task', ['seg', 'det'])
+def test_verdict_applies_the_demo_thresholds(task):
+    """The pass/fail line of the full demo, with its own thresholds: a summary at the
+    thresholds passes, and each number just below its threshold fails, named."""
+    demo = _demo_module()
+    limits = demo.THRESHOLDS[task]
+    metric = demo.TASKS[task]['metrics'][0]
+    at = dict(
+        thresholds=limits,
+        pretrain_top1=limits['min_top1'],
+        scores={'shared weights': {metric: limits['min_score']}},
+        gain=limits['min_gain'] if limits['min_gain'] is not None else -50.0,
+    )
+    assert demo.verdict(at, metric) == []
+    for key, field in (('min_top1', 'pretraining top-1'), ('min_score', 'shared-weights'), ('min_gain', 'gain')):
+        if limits[key] is None:  # not checked (the detection gain, see THRESHOLDS)
+            continue
+        below = json.loads(json.dumps(at))
+        if key == 'min_score':
+            below['scores']['shared weights'][metric] -= 0.5
+        else:
+            below['pretrain_top1' if key == 'min_top1' else 'gain'] -= 0.5
+        (failure,) = demo.verdict(below, metric)
+        assert failure.startswith(field), failure
