@@ -154,13 +154,12 @@ def cpu_count() -> int:
 
 def read_scalars(run_dir: str) -> list[dict]:
     """The scalars of the newest mmengine run under ``run_dir``."""
-    runs = sorted(d for d in os.listdir(run_dir) if re.fullmatch(r'\d{8}_\d{6}', d) and osp.isdir(osp.join(run_dir, d)))
-    for name in reversed(runs):
-        path = osp.join(run_dir, name, 'vis_data', 'scalars.json')
-        if osp.exists(path):
-            with open(path) as f:
-                return [json.loads(line) for line in f if line.strip()]
-    raise SystemExit(f'demo: no <timestamp>/vis_data/scalars.json under {run_dir}')
+    from mmconvnext.analysis.proxy import read_scalars as newest_scalars
+
+    try:
+        return newest_scalars(run_dir)
+    except FileNotFoundError as error:
+        raise SystemExit(f'demo: {error}') from None
 
 
 def loader_report(log_file: str) -> dict:

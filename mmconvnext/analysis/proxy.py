@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-__all__ = ['proxy_config', 'train_proxy']
+__all__ = ['proxy_config', 'read_scalars', 'train_proxy']
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -76,7 +76,8 @@ def proxy_config(
     return cfg
 
 
-def _scalars(work_dir: str) -> list[dict]:
+def read_scalars(work_dir: str) -> list[dict]:
+    """The scalars mmengine logged for the newest run (``<timestamp>/vis_data/scalars.json``) in ``work_dir``."""
     runs = sorted(glob.glob(osp.join(work_dir, '2*', 'vis_data', 'scalars.json')))
     if not runs:
         raise FileNotFoundError(f'{work_dir}: no <timestamp>/vis_data/scalars.json (did tools/train.py run?)')
@@ -103,7 +104,7 @@ def train_proxy(cfg, name: str, threads: int = 2) -> dict:
     seconds = time.time() - start
     if run.returncode != 0:
         raise RuntimeError(f'training {name!r} failed ({config}):\n{run.stderr[-3000:]}')
-    records = _scalars(work_dir)
+    records = read_scalars(work_dir)
     vals = [r for r in records if 'accuracy/top1' in r]
     iters = [r['time'] for r in records if 'time' in r and 'loss' in r]
     if not vals:
