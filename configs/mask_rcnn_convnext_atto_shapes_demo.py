@@ -1,7 +1,7 @@
 # The detection demo (tools/demo.py --task det, `make demo-det`): configs/mask_rcnn_convnext_tiny_coco_1x.py,
 # whose model, optimizer (layer decay), runtime and tools it inherits, shrunk to a 2-core CPU and a few
 # minutes: ConvNeXt-atto on the generated shapes in the COCO layout (4 categories, 64x64 images as
-# tools/demo.py writes them), 8 images a batch, 400 iterations instead of 12 epochs; a 64-channel FPN, 32 sampled RoIs
+# tools/demo.py writes them), 8 images a batch, 240 iterations instead of 12 epochs; a 64-channel FPN, 32 sampled RoIs
 # per image, RoIAlign with 2x2 samples per bin (mmcv's CPU RoIAlign backward was half of each iteration),
 # a 2-conv mask head. As it stands it trains from scratch; tools/demo.py also runs it with the backbone
 # initialised from the demo's classification pretraining by a two-line config that sets the backbone's
@@ -59,10 +59,12 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
-max_iters = 400
-warmup_iters = 40
-val_interval = 100
-optim_wrapper = dict(optimizer=dict(lr=3e-3))
+max_iters = 240
+warmup_iters = 24
+val_interval = 80
+# 1e-3, not the 3e-3 the from-scratch demo had: at 3e-3 the first iterations wiped out what the
+# pretrained backbone brought (12.7 box mAP with it against 24.6 without, AMD EPYC, seed 0)
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=warmup_iters, end=max_iters),

@@ -478,8 +478,10 @@ def load_pretrained(
         )
     missing, unexpected = module.load_state_dict(state, strict=False)
     ignored = sorted(k for k in converted if not k.startswith(BACKBONE))
+    # 'mmpretrain' is also this toolkit's own layout (its classifier checkpoints): say both
+    label = 'mmconvnext/mmpretrain' if fmt == 'mmpretrain' else fmt
     print_log(
-        f'Loaded {len(matched)}/{len(own)} backbone tensors from {filename} ({fmt} format)',
+        f'Loaded {len(matched)}/{len(own)} backbone tensors from {filename} ({label} format)',
         logger=logger,
     )
     # A classifier has one output norm (after its last stage); a multi-scale backbone adds

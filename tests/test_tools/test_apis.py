@@ -20,10 +20,11 @@ def _namespace(config: str, **flags) -> argparse.Namespace:
     return argparse.Namespace(config=config, **flags)
 
 
-def _old_demo_options(n: int, warmup_iters: int, logger_interval: int) -> dict:
+def _old_demo_options(n: int, warmup_iters: int, logger_interval: int, validations: int) -> dict:
     """The ``--cfg-options`` tools/demo.py passed for ``--iters n`` before ``--max-iters`` existed (then for
-    configs of 50 warm-up iterations, logging every 25), parsed as tools/train.py parses them."""
-    val, warmup = max(1, n // 4), max(1, min(warmup_iters, n // 10))
+    configs of 50 warm-up iterations, logging every 25, validating 4 times), parsed as tools/train.py parses
+    them."""
+    val, warmup = max(1, n // validations), max(1, min(warmup_iters, n // 10))
     options = [
         f'train_cfg.max_iters={n}',
         f'train_cfg.val_interval={val}',
@@ -45,10 +46,10 @@ def test_max_iters_resolves_the_demos_as_their_old_cfg_options_did(config):
     path = str(ROOT / config)
     loaded = load_config(path)
     warmup, interval = loaded.param_scheduler[0].end, loaded.default_hooks.logger.interval
+    validations = loaded.train_cfg.max_iters // loaded.train_cfg.val_interval
     for n in (1, 2, 3, 8, 9, 10, 11, 40, 99, 100, 333, 499, 500, 501, 800, 1200, 5000):
-        old = apply_cli_args(
-            copy.deepcopy(loaded), _namespace(path, cfg_options=_old_demo_options(n, warmup, interval))
-        )
+        options = _old_demo_options(n, warmup, interval, validations)
+        old = apply_cli_args(copy.deepcopy(loaded), _namespace(path, cfg_options=options))
         new = apply_cli_args(copy.deepcopy(loaded), _namespace(path, max_iters=n))
         assert new.to_dict() == old.to_dict(), n
 
