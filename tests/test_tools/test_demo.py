@@ -44,7 +44,7 @@ def run_demo(cache, work, task: str, iters: str) -> tuple[str, dict]:
         return log, json.load(f)
 
 
-def check_started_from_the_classifier(log: str, summary: dict, work, head_start: bool = True) -> None:
+def check_started_from_the_classifier(log: str, summary: dict, work) -> None:
     # the pretraining was not repeated: the checkpoint the fixture made was found and reused
     assert '[pretrain] reusing' in log and summary['pretraining_reused']
     # the dense model's backbone came from the classifier's checkpoint, through its init_cfg
@@ -56,10 +56,10 @@ def check_started_from_the_classifier(log: str, summary: dict, work, head_start:
     # every backbone tensor but the output norms a classifier does not have (3 stages x 2)
     assert loader['total'] - loader['loaded'] == 6, loader
     assert 'output norms new in this multi-scale backbone' in (work / 'shared' / 'shared-weights.log').read_text()
-    # a head start: the loss just after the warm-up is lower (same seed, same head init)
-    first = summary['early_loss']
-    if head_start:
-        assert first['shared weights'] < first['from scratch'], first
+    # a head start: the loss just after the warm-up is lower (same seed, same head init); the
+    # total loss for UperNet, the mask loss for Mask R-CNN (tools/demo.py TASKS: head_start_loss)
+    first = summary['head_start']['values']
+    assert first['shared weights'] < first['from scratch'], summary['head_start']
     # progress with ETA on the console, the config dump only in the logs
     assert 'eta:' in log and 'Config:' not in log
     assert 'Config:' in (work / 'scratch' / 'from-scratch.log').read_text()
@@ -69,7 +69,10 @@ def check_started_from_the_classifier(log: str, summary: dict, work, head_start:
 
 def test_segmentation_demo_starts_from_the_classifier(demo_cache, tmp_path):
     work = tmp_path / 'work'
-    log, summary = run_demo(demo_cache, work, 'seg', '60')
+    # 150 iterations: the head start shows from the second logged loss after the warm-up (a 60-iteration
+    # run's only value in its second tenth, at iteration 10, came 4 iterations after a warm-up of 6, and
+    # the two runs were within 0.4% there; from iteration 20 the shared weights were ahead, AMD EPYC)
+    log, summary = run_demo(demo_cache, work, 'seg', '150')
     check_started_from_the_classifier(log, summary, work)
     assert 'segmentation, backbone from that checkpoint: mIoU' in log and 'backbone from scratch:' in log
     assert set(summary['scores']) == {'shared weights', 'from scratch'}
@@ -79,10 +82,8 @@ def test_segmentation_demo_starts_from_the_classifier(demo_cache, tmp_path):
 def test_detection_demo_starts_from_the_classifier(demo_cache, tmp_path):
     work = tmp_path / 'work'
     log, summary = run_demo(demo_cache, work, 'det', '60')
-    # no head-start assertion for Mask R-CNN: its loss just after the warm-up is dominated by the
-    # randomly initialised RPN and RoI heads (full demo, AMD EPYC: lower with the shared weights on
-    # seeds 0 and 1, equal to 3 decimals on seed 2), though the shared weights end 20-26 box mAP ahead
-    check_started_from_the_classifier(log, summary, work, head_start=False)
+    check_started_from_the_classifier(log, summary, work)
+    assert summary['head_start']['loss'] == 'loss_mask' and 'loss_mask after warm-up' in log
     assert 'detection, backbone from that checkpoint: bbox_mAP' in log and 'segm_mAP' in log
     drawings = list((work / 'overlays').rglob('*.jpg')) + list((work / 'overlays').rglob('*.png'))
     assert len(drawings) == 100
