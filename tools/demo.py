@@ -394,7 +394,11 @@ def main() -> None:
     scores = {label: final_scores(records, task, label) for label, records in runs.items()}
     losses = {label: early_loss(records) for label, records in runs.items()}
     head_start_key = task.get('head_start_loss', 'loss')
-    head_start = {label: early_loss(records, head_start_key) for label, records in runs.items()}
+    head_start = (
+        losses
+        if head_start_key == 'loss'
+        else {label: early_loss(records, head_start_key) for label, records in runs.items()}
+    )
     loader = loader_report(shared.log_file)
     curves = osp.join(work_dir, 'curves.png')
     plot_curves(curves, task, pre_records, runs)
