@@ -455,6 +455,8 @@ def load_pretrained(
             raise CheckpointError(f'{filename}: no key starts with prefix {prefix!r}; first keys: {list(raw)[:8]}')
         raw = selected
     converted, fmt = convert_to_mmconvnext(raw, filename, logger=logger)
+    # 'mmpretrain' is also this toolkit's own layout (its classifier checkpoints): say both
+    label = 'mmconvnext/mmpretrain' if fmt == 'mmpretrain' else fmt
     state = backbone_state_dict(converted)
     own = module.state_dict()
     mismatched = []
@@ -466,20 +468,18 @@ def load_pretrained(
     if mismatched:
         arch = getattr(module, 'depths', None), getattr(module, 'channels', None)
         raise CheckpointError(
-            f'{filename} ({fmt} format) does not fit this {type(module).__name__} '
+            f'{filename} ({label} format) does not fit this {type(module).__name__} '
             f'(depths/channels {arch[0]}/{arch[1]}); is it a checkpoint of another arch? '
             f'{len(mismatched)} shape mismatches: ' + '; '.join(mismatched[:10])
         )
     matched = [k for k in state if k in own]
     if not matched:
         raise CheckpointError(
-            f'{filename} ({fmt} format): no key matches this {type(module).__name__}; '
+            f'{filename} ({label} format): no key matches this {type(module).__name__}; '
             f'checkpoint backbone keys start with {list(state)[:5]}, model keys with {list(own)[:5]}'
         )
     missing, unexpected = module.load_state_dict(state, strict=False)
     ignored = sorted(k for k in converted if not k.startswith(BACKBONE))
-    # 'mmpretrain' is also this toolkit's own layout (its classifier checkpoints): say both
-    label = 'mmconvnext/mmpretrain' if fmt == 'mmpretrain' else fmt
     print_log(
         f'Loaded {len(matched)}/{len(own)} backbone tensors from {filename} ({label} format)',
         logger=logger,

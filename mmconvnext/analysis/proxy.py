@@ -32,11 +32,13 @@ def proxy_config(
     seed: int = 0,
     crop_scale: float = 0.08,
     flip: bool = True,
+    val_interval: int = 1,
 ):
     """``cfg`` (an mmengine ``Config`` of the classifier, its schedule a warm-up and a cosine)
     edited in place for this dataset and schedule, and returned. ``recipe='proxy'`` drops
     what a few epochs cannot absorb (RandAugment, Random Erasing, Mixup/CutMix, EMA);
-    ``'paper'`` keeps the whole recipe. The lr is taken as it is (no scaling from 4096)."""
+    ``'paper'`` keeps the whole recipe. The lr is taken as it is (no scaling from 4096).
+    Validation runs every ``val_interval`` epochs and after the last."""
     cfg.work_dir = work_dir
     cfg.model.num_classes = num_classes
     if recipe == 'proxy':
@@ -62,7 +64,7 @@ def proxy_config(
         if not flip:
             loader.dataset.pipeline = [t for t in loader.dataset.pipeline if t['type'] != 'RandomFlip']
     cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = 1
+    cfg.train_cfg.val_interval = val_interval
     warmup, cosine = cfg.param_scheduler
     warmup.end = cosine.begin = warmup_epochs
     cosine.end = epochs
@@ -85,14 +87,27 @@ def read_scalars(work_dir: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def train_proxy(cfg, name: str, threads: int = 2) -> dict:
+def train_proxy(cfg, name: str, threads: int = 2, reuse: bool = False) -> dict:
     """Dump ``cfg`` into its work dir as ``<name>_train.py``, train it with tools/train.py
     (``threads`` torch threads) and return its last top-1, top-1 per epoch, the training
-    rate (images/s, median iteration), the wall time, the config and the checkpoint."""
+    rate (images/s, median iteration), the wall time, the config and the checkpoint.
+
+    The result is also written to ``<work_dir>/proxy_result.json``. With ``reuse``, a run
+    whose result file exists and whose dumped config is the same text as ``cfg``'s is not
+    trained again: its result is read back (so a long sweep can be stopped and restarted)."""
     work_dir = cfg.work_dir
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, f'{name}_train.py')
-    cfg.dump(config)
+    result_file = osp.join(work_dir, 'proxy_result.json')
+    text = cfg.dump()
+    if reuse and osp.exists(result_file) and osp.exists(config):
+        with open(config) as f:
+            same = f.read() == text
+        if same:
+            with open(result_file) as f:
+                return json.load(f)
+    with open(config, 'w') as f:
+        f.write(text)
     start = time.time()
     run = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work_dir],
@@ -106,15 +121,19 @@ def train_proxy(cfg, name: str, threads: int = 2) -> dict:
         raise RuntimeError(f'training {name!r} failed ({config}):\n{run.stderr[-3000:]}')
     records = read_scalars(work_dir)
     vals = [r for r in records if 'accuracy/top1' in r]
-    iters = [r['time'] for r in records if 'time' in r and 'loss' in r]
+    train = [r for r in records if 'time' in r and 'loss' in r]
     if not vals:
         raise RuntimeError(f'{work_dir}: training ran but logged no accuracy/top1')
     batch = cfg.train_dataloader.batch_size
-    return dict(
+    result = dict(
         top1=vals[-1]['accuracy/top1'],
         top1_by_epoch=[v['accuracy/top1'] for v in vals],
-        train_img_s=batch / statistics.median(iters) if iters else None,
+        final_train_loss=train[-1]['loss'] if train else None,
+        train_img_s=batch / statistics.median(r['time'] for r in train) if train else None,
         train_s=seconds,
         config=osp.relpath(config, ROOT) if config.startswith(ROOT) else config,
         checkpoint=osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth'),
     )
+    with open(result_file, 'w') as f:
+        json.dump(result, f, indent=1)
+    return result

@@ -71,3 +71,35 @@ def test_ablation_runner_writes_table_json_and_plot(tmp_path):
     assert '| convnext |' in table and '| k3 |' in table and '±' in table
     assert (out / 'ablation.png').stat().st_size > 10_000
     assert 'wrote' in log
+
+
+def test_train_proxy_reuses_a_finished_run_only_for_the_same_config(tmp_path, monkeypatch):
+    """--reuse: a run with a result file and the same dumped config is read back, not
+    trained again; a changed config, or no ``reuse``, trains again."""
+    import subprocess
+
+    from mmengine.config import Config
+
+    from mmconvnext.analysis import proxy
+
+    calls = []
+
+    def fake_train(cmd, **kwargs):  # stands in for tools/train.py: logs one epoch's scalars
+        work_dir = cmd[cmd.index('--work-dir') + 1]
+        run_dir = tmp_path / 'work' / f'2026010{len(calls)}_000000' / 'vis_data'
+        run_dir.mkdir(parents=True)
+        records = [dict(loss=1.5, time=0.5, step=1), {'accuracy/top1': 40.0 + len(calls), 'step': 1}]
+        (run_dir / 'scalars.json').write_text(''.join(json.dumps(r) + '\n' for r in records))
+        calls.append(work_dir)
+        return subprocess.CompletedProcess(cmd, 0, '', '')
+
+    monkeypatch.setattr(proxy.subprocess, 'run', fake_train)
+    cfg = Config(
+        dict(work_dir=str(tmp_path / 'work'), train_dataloader=dict(batch_size=8), train_cfg=dict(max_epochs=1))
+    )
+    first = proxy.train_proxy(cfg, 'toy', reuse=True)
+    assert len(calls) == 1 and first['top1'] == 40.0 and first['train_img_s'] == 16.0
+    assert proxy.train_proxy(cfg, 'toy', reuse=True) == first and len(calls) == 1
+    assert proxy.train_proxy(cfg, 'toy')['top1'] == 41.0 and len(calls) == 2  # no reuse: trained again
+    cfg.train_cfg.max_epochs = 2
+    assert proxy.train_proxy(cfg, 'toy', reuse=True)['top1'] == 42.0 and len(calls) == 3

@@ -53,6 +53,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--no-train', action='store_true', help='cost and untrained ERF only')
+    p.add_argument(
+        '--reuse',
+        action='store_true',
+        help='read back runs already trained with the same config under --work-dir instead of training them again',
+    )
     p.add_argument('--data-root', help='ImageNet folder layout (default: generated glyphs under the work dir)')
     p.add_argument('--generate-size', type=int, default=64)
     p.add_argument('--num-train', type=int, default=2000)
@@ -60,6 +65,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--img-size', type=int, default=64, help='training crop')
     p.add_argument('--epochs', type=int, default=30)
     p.add_argument('--warmup-epochs', type=int, default=2)
+    p.add_argument('--val-interval', type=int, default=5, help='validate every N epochs (and after the last)')
     p.add_argument('--batch', type=int, default=64)
     p.add_argument('--lr', type=float, default=2e-3)
     p.add_argument('--crop-scale', type=float, default=0.35, help='RandomResizedCrop minimum area')
@@ -229,8 +235,9 @@ def main(argv=None) -> int:
                     seed=seed,
                     crop_scale=args.crop_scale,
                     flip=False,  # digits are not mirror-symmetric
+                    val_interval=args.val_interval,
                 )
-                result = train_proxy(shrunk, variant, args.threads)
+                result = train_proxy(shrunk, variant, args.threads, reuse=args.reuse)
                 runs.append(result['top1'])
                 erfs.append(erf_of(cfg, result['checkpoint'], images, args.erf_size))
             row['top1'] = spread(runs)
