@@ -196,8 +196,8 @@ def _shape_image(
     return _to_bgr_uint8(np.where(mask[..., None], fill, img))
 
 
-def _glyph_image(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
-    """A BGR uint8 image of digit ``label`` drawn large: a random font (italic or not),
+def _glyph_image(rng: np.random.Generator, text: str, size: int) -> np.ndarray:
+    """A BGR uint8 image of the character ``text`` drawn large: a random font (italic or not),
     stroke, scale, rotation and place, light on a dark gradient background, plus noise."""
     background = rng.uniform(0.0, 0.35, 3).astype(np.float32)  # dark, the digit light: like MNIST
     img = _texture(rng, size, background, contrast=0.15, kind=0)
@@ -205,12 +205,12 @@ def _glyph_image(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
     mask = np.zeros((canvas, canvas), np.uint8)
     font = int(_FONTS[rng.integers(0, len(_FONTS))]) | (cv2.FONT_ITALIC if rng.random() < 0.3 else 0)
     thickness = int(rng.integers(3, 9))
-    (w, h), _ = cv2.getTextSize(GLYPH_CLASSES[label], font, 1.0, thickness)
+    (w, h), _ = cv2.getTextSize(text, font, 1.0, thickness)
     scale = rng.uniform(0.55, 0.8) * canvas / max(w, h)
-    (w, h), base = cv2.getTextSize(GLYPH_CLASSES[label], font, scale, thickness)
+    (w, h), base = cv2.getTextSize(text, font, scale, thickness)
     x = (canvas - w) / 2 + rng.uniform(-0.12, 0.12) * canvas
     y = (canvas + h) / 2 + rng.uniform(-0.12, 0.12) * canvas
-    cv2.putText(mask, GLYPH_CLASSES[label], (int(x), int(y)), font, scale, 255, thickness, cv2.LINE_AA)
+    cv2.putText(mask, text, (int(x), int(y)), font, scale, 255, thickness, cv2.LINE_AA)
     rot = cv2.getRotationMatrix2D((canvas / 2, canvas / 2), rng.uniform(-20, 20), 1.0)
     mask = cv2.warpAffine(mask, rot, (canvas, canvas))
     alpha = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
@@ -347,20 +347,37 @@ def make_shapes_imagenet(
     )
 
 
-def make_glyphs_imagenet(root: str, num_train: int = 2000, num_val: int = 500, size: int = 32, seed: int = 0) -> str:
-    """Write a 10-class digits dataset (rendered glyphs, see :func:`_glyph_image`) under
-    ``root/glyphs`` in the ImageNet folder layout of :func:`make_shapes_imagenet`, and
-    return that path. The digits fill most of the image, so networks that downsample
-    by 4 at the stem can read them at 32x32 (the shapes' fine textures do not survive it).
-    Deterministic in its arguments; an existing copy made with the same arguments is kept."""
+def make_glyphs_imagenet(
+    root: str,
+    num_train: int = 2000,
+    num_val: int = 500,
+    size: int = 32,
+    seed: int = 0,
+    classes: str = ''.join(GLYPH_CLASSES),
+) -> str:
+    """Write a dataset of rendered characters (see :func:`_glyph_image`), one class per
+    character of ``classes`` (default the 10 digits), under ``root/glyphs`` in the ImageNet
+    folder layout of :func:`make_shapes_imagenet`, and return that path. The glyphs fill
+    most of the image, so networks that downsample by 4 at the stem can read them at 32x32
+    (the shapes' fine textures do not survive it). More classes make a harder set: with
+    ``classes='0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ'`` pairs such as 0/O, 1/I, 5/S, 2/Z and
+    8/B differ only in details. Deterministic in its arguments; an existing copy made with
+    the same arguments is kept."""
+    if len(classes) < 2 or len(set(classes)) != len(classes) or not all(c.isalnum() and c.isascii() for c in classes):
+        raise ValueError(
+            f'make_glyphs_imagenet: classes={classes!r} must be at least 2 distinct ASCII letters or digits'
+        )
+    params = dict(size=size, seed=seed)
+    if classes != ''.join(GLYPH_CLASSES):  # the digits' stamp stays as it was
+        params['classes'] = classes
     return _write_image_folder(
         osp.join(root, 'glyphs'),
         'glyphs',
-        GLYPH_CLASSES,
-        lambda rng, label: _glyph_image(rng, label, size),
+        tuple(classes),
+        lambda rng, label: _glyph_image(rng, classes[label], size),
         num_train,
         num_val,
-        dict(size=size, seed=seed),
+        params,
         seed,
         'make_glyphs_imagenet',
     )

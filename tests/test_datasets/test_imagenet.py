@@ -230,6 +230,25 @@ def test_glyphs_generator_writes_ten_digit_classes_deterministically(tmp_path):
         make_glyphs_imagenet(str(tmp_path / 'x'), num_train=5, num_val=10)
 
 
+def test_glyphs_generator_takes_other_characters_as_classes(tmp_path):
+    """``classes``: one class per character; the digits' copy is not reused for them, and
+    a bad character set is refused before anything is written."""
+    digits = make_glyphs_imagenet(str(tmp_path / 'g'), num_train=10, num_val=10, size=32)
+    before = open(os.path.join(digits, 'shapes.json')).read()  # the generators' stamp of their arguments
+    root = make_glyphs_imagenet(str(tmp_path / 'g'), num_train=8, num_val=4, size=32, classes='0OI1')
+    folders = ['n0000000_0', 'n0000001_O', 'n0000002_I', 'n0000003_1']
+    assert open(os.path.join(root, 'meta', 'classes.txt')).read().split() == folders
+    assert sorted(os.listdir(os.path.join(root, 'train'))) == folders  # the digits' folders are gone
+    assert open(os.path.join(root, 'shapes.json')).read() != before
+    ds = ImageNetDataset(data_root=root, data_prefix='val')
+    assert len(ds) == 4 and [ds.get_data_info(i)['gt_label'] for i in range(4)] == [0, 1, 2, 3]
+    assert cv2.imread(ds[1]['img_path']).shape == (32, 32, 3)
+    for bad in ('00', 'a-b', ''):
+        with pytest.raises(ValueError, match='must be at least 2 distinct ASCII letters or digits'):
+            make_glyphs_imagenet(str(tmp_path / 'bad'), classes=bad)
+    assert not os.path.exists(tmp_path / 'bad')
+
+
 # ---------------------------------------------------------------------- transforms
 def test_random_resized_crop_box_within_bounds():
     t = RandomResizedCrop(scale=224)

@@ -60,6 +60,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument('--data-root', help='ImageNet folder layout (default: generated glyphs under the work dir)')
     p.add_argument('--generate-size', type=int, default=64)
+    p.add_argument(
+        '--classes',
+        default='0123456789',
+        help='characters of the generated glyph set, one class each (e.g. the digits and A-Z for a harder set)',
+    )
     p.add_argument('--num-train', type=int, default=2000)
     p.add_argument('--num-val', type=int, default=500)
     p.add_argument('--img-size', type=int, default=64, help='training crop')
@@ -205,7 +210,11 @@ def main(argv=None) -> int:
         from mmconvnext.datasets import make_glyphs_imagenet
 
         data_root = make_glyphs_imagenet(
-            osp.join(args.work_dir, 'data'), num_train=args.num_train, num_val=args.num_val, size=args.generate_size
+            osp.join(args.work_dir, 'data'),
+            num_train=args.num_train,
+            num_val=args.num_val,
+            size=args.generate_size,
+            classes=args.classes,
         )
     num_classes = len(
         [d for d in os.listdir(osp.join(data_root, 'train')) if osp.isdir(osp.join(data_root, 'train', d))]
@@ -257,7 +266,9 @@ def main(argv=None) -> int:
         epochs=args.epochs,
         img_size=args.img_size,
         seeds=args.seeds,
-        data=data_root if args.data_root else f'generated glyphs ({args.num_train} train / {args.num_val} val)',
+        data=data_root
+        if args.data_root
+        else f'generated glyphs of {len(args.classes)} classes ({args.num_train} train / {args.num_val} val)',
         minutes=round((time.time() - start) / 60, 1),
     )
     os.makedirs(args.out_dir, exist_ok=True)
