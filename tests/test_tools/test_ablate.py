@@ -67,8 +67,13 @@ def test_ablation_runner_writes_table_json_and_plot(tmp_path):
     # a 3x3 kernel has 40 weights fewer per channel than a 7x7 one: 8 + 16 + 32 + 64 channels
     assert round((rows['convnext']['params_m'] - rows['k3']['params_m']) * 1e6) == 40 * 120
     assert rows['convnext']['gflops'] > rows['k3']['gflops']
+    for r in rows.values():
+        assert r['final_train_loss'] > 0
+    k3 = record['versus_convnext']['k3']  # the difference of the means and its standard error
+    assert abs(k3['diff'] - (rows['k3']['top1']['mean'] - rows['convnext']['top1']['mean'])) < 1e-9
+    assert k3['se'] >= 0 and 'convnext' not in record['versus_convnext']
     table = (out / 'ablation.md').read_text()
-    assert '| convnext |' in table and '| k3 |' in table and '±' in table
+    assert '| convnext |' in table and '| k3 |' in table and '±' in table and f'{k3["diff"]:+.1f} ±' in table
     assert (out / 'ablation.png').stat().st_size > 10_000
     assert 'wrote' in log
 

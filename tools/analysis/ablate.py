@@ -141,6 +141,21 @@ def spread(values: list) -> dict:
     )
 
 
+def versus_baseline(rows: list[dict], baseline: str = 'convnext') -> dict:
+    """Per variant: its mean top-1 minus the baseline's, and the standard error of that
+    difference (Welch: sqrt(s1^2/n1 + s2^2/n2)), when both were trained on 2+ seeds."""
+    base = next((r['top1'] for r in rows if r['variant'] == baseline and r.get('top1')), None)
+    if base is None or len(base['runs']) < 2:
+        return {}
+    out = {}
+    for r in rows:
+        acc = r.get('top1')
+        if r['variant'] != baseline and acc and len(acc['runs']) > 1:
+            se = (acc['std'] ** 2 / len(acc['runs']) + base['std'] ** 2 / len(base['runs'])) ** 0.5
+            out[r['variant']] = dict(diff=acc['mean'] - base['mean'], se=se)
+    return out
+
+
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = [
         f'Backbone {meta["arch"]}; cost at {meta["bench_size"]}x{meta["bench_size"]} on {meta["cpu"]} '
@@ -153,16 +168,21 @@ def markdown(rows: list[dict], meta: dict) -> str:
         ),
         '',
         '| variant | params (M) | GFLOPs | batch-1 latency (ms) | batch-8 img/s | ERF 50% / 90% (px, untrained) '
-        '| ERF 50% / 90% (px, trained) | top-1 % (mean ± std) | runs |',
-        '|---|---|---|---|---|---|---|---|---|',
+        '| ERF 50% / 90% (px, trained) | top-1 % (mean ± std) | vs convnext (± s.e.) | runs | final train loss |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
     ]
+    deltas = versus_baseline(rows)
     for r in rows:
         u, t, acc = r['erf_untrained'], r.get('erf_trained'), r.get('top1')
+        d, loss = deltas.get(r['variant']), r.get('final_train_loss')
         lines.append(
             f'| {r["variant"]} | {r["params_m"]:.2f} | {r["gflops"]:.2f} | {r["latency_b1_ms"]:.1f} | '
             f'{r["throughput_b8"]:.1f} | {u["area50_px"]} / {u["area90_px"]} | '
             + (f'{t["area50_px"]:.0f} / {t["area90_px"]:.0f} | ' if t else '- | ')
-            + (f'{acc["mean"]:.1f} ± {acc["std"]:.1f} | {acc["runs"]} |' if acc else '- | - |')
+            + (f'{acc["mean"]:.1f} ± {acc["std"]:.1f} | ' if acc else '- | ')
+            + (f'{d["diff"]:+.1f} ± {d["se"]:.1f} | ' if d else '- | ')
+            + (f'{acc["runs"]} | ' if acc else '- | ')
+            + (f'{loss:.3f} |' if loss is not None else '- |')
         )
     return '\n'.join(lines) + '\n'
 
@@ -228,7 +248,7 @@ def main(argv=None) -> int:
         )
         row['erf_untrained'] = erf_of(cfg, None, images, args.erf_size)
         if not args.no_train:
-            runs, erfs = [], []
+            runs, erfs, losses = [], [], []
             for seed in args.seeds:
                 shrunk = proxy_config(
                     variant_config(arch, variant),
@@ -248,8 +268,10 @@ def main(argv=None) -> int:
                 )
                 result = train_proxy(shrunk, variant, args.threads, reuse=args.reuse)
                 runs.append(result['top1'])
+                losses.append(result.get('final_train_loss'))
                 erfs.append(erf_of(cfg, result['checkpoint'], images, args.erf_size))
             row['top1'] = spread(runs)
+            row['final_train_loss'] = statistics.mean(losses) if None not in losses else None
             row['erf_trained'] = {k: statistics.mean(e[k] for e in erfs) for k in erfs[0]}
         rows.append(row)
         print(f'{variant}: ' + json.dumps({k: v for k, v in row.items() if k != 'change'}), flush=True)
@@ -273,7 +295,7 @@ def main(argv=None) -> int:
     )
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'ablation.json'), 'w') as f:
-        json.dump(dict(meta=meta, rows=rows), f, indent=1)
+        json.dump(dict(meta=meta, rows=rows, versus_convnext=versus_baseline(rows)), f, indent=1)
     table = markdown(rows, meta)
     with open(osp.join(args.out_dir, 'ablation.md'), 'w') as f:
         f.write(table)
