@@ -48,6 +48,8 @@ VARIANTS = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from mmengine.config import DictAction
+
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--arch', default='atto', help="a ConvNeXt arch name or a JSON dict of 'depths' and 'channels'")
     p.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=list(VARIANTS))
@@ -75,6 +77,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--lr', type=float, default=2e-3)
     p.add_argument('--crop-scale', type=float, default=0.35, help='RandomResizedCrop minimum area')
     p.add_argument('--workers', type=int, default=2)
+    p.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help="overrides of the training runs' configs, e.g. model.backbone.onednn_cpu=False (the cost columns "
+        'keep the variant as it is)',
+    )
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--bench-size', type=int, default=224)
     p.add_argument('--bench-repeats', type=int, default=5)
@@ -250,8 +260,10 @@ def main(argv=None) -> int:
         if not args.no_train:
             runs, erfs, losses = [], [], []
             for seed in args.seeds:
+                trained = variant_config(arch, variant)
+                trained.merge_from_dict(args.cfg_options)
                 shrunk = proxy_config(
-                    variant_config(arch, variant),
+                    trained,
                     data_root,
                     num_classes,
                     osp.join(args.work_dir, variant, f'seed{seed}'),
@@ -288,6 +300,9 @@ def main(argv=None) -> int:
         epochs=args.epochs,
         img_size=args.img_size,
         seeds=args.seeds,
+        lr=args.lr,
+        batch=args.batch,
+        train_cfg_options=args.cfg_options,
         data=data_root
         if args.data_root
         else f'generated glyphs of {len(args.classes)} classes ({args.num_train} train / {args.num_val} val)',
