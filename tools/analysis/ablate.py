@@ -3,7 +3,8 @@ depthwise kernels, the inverted bottleneck on or off, measured on one backbone.
 
     python tools/analysis/ablate.py [--arch atto|tiny|JSON] [--variants convnext relu k3 k5 no_inverted_bottleneck]
         [--seeds 0 1 2] [--img-size 64] [--epochs 30] [--batch 64] [--lr 2e-3]
-        [--data-root DIR] [--bench-size 224] [--erf-size 128] [--out-dir docs/ablation]
+        [--data-root DIR | --classes 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ --num-train N --num-val N]
+        [--bench-size 224] [--erf-size 128] [--reuse] [--cfg-options K=V ...] [--out-dir docs/ablation]
 
 Each variant is the ConvNeXt classifier of configs/convnext_tiny_in1k.py with ``--arch``
 and one change to its blocks. For each it reports the parameters and GFLOPs at
@@ -11,11 +12,15 @@ and one change to its blocks. For each it reports the parameters and GFLOPs at
 backbone's chosen CPU path, ``--threads`` threads); the effective receptive field of the
 last stage (gradient of the centre, mmconvnext.analysis.erf) at ``--erf-size`` on the
 validation images, for the trained models (mean over seeds) and an untrained one; and
-the top-1 after ``--epochs`` of training on a proxy set (default: the generated digit
-glyphs at 64x64, so the last stage is 2x2 rather than 1x1), per seed, with mean and
-spread. Training is tools/train.py on the real config shrunk
+the top-1 after ``--epochs`` of training on a proxy set (default: generated glyphs at
+64x64, so the last stage is 2x2 rather than 1x1; ``--classes`` picks the characters),
+per seed, with mean, spread, and the difference from ``convnext`` with its standard
+error. Training is tools/train.py on the real config shrunk
 (:func:`mmconvnext.analysis.proxy.proxy_config`: no RandAugment, Erasing, Mixup/CutMix
-or EMA, which a short schedule cannot absorb). ``--no-train`` skips the training.
+or EMA, which a short schedule cannot absorb); ``--cfg-options`` edits the training
+configs only. ``--no-train`` skips the training; ``--reuse`` reads back runs already
+trained under ``--work-dir`` with the same config, so a sweep can be run seed by seed
+(or restarted) and then tabulated in one call.
 
 Writes ablation.json, ablation.md and ablation.png (top-1 with its spread against batch-1
 latency; ERF areas) to ``--out-dir``. A proxy, not ImageNet: what it can and cannot say
