@@ -196,7 +196,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
             + (f'{t["area50_px"]:.0f} / {t["area90_px"]:.0f} | ' if t else '- | ')
             + (f'{acc["mean"]:.1f} ± {acc["std"]:.1f} | ' if acc else '- | ')
             + (f'{d["diff"]:+.1f} ± {d["se"]:.1f} | ' if d else '- | ')
-            + (f'{acc["runs"]} | ' if acc else '- | ')
+            + (f'{[round(v, 1) for v in acc["runs"]]} | ' if acc else '- | ')
             + (f'{loss:.3f} |' if loss is not None else '- |')
         )
     return '\n'.join(lines) + '\n'
