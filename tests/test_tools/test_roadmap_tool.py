@@ -81,8 +81,10 @@ def trained(tmp_path_factory):
             '--img-size',
             '32',
             '--generate-counts',
-            '20',
-            '10',
+            '24',
+            '12',
+            '--classes',
+            '0123456789AB',  # the digits and two letters: 12 classes
             '--no-flip',
             '--crop-scale',
             '0.5',
@@ -138,7 +140,7 @@ def test_train_adds_accuracy_throughput_and_a_plot(trained):
     assert record['train']['epochs'] == 1 and record['train']['recipe'] == 'proxy'
     # the dumped config is the step's, with the proxy schedule and no EMA / batch augmentations
     cfg = Config.fromfile(str(tmp / 'work' / 'resnet50' / 'resnet50_train.py'))
-    assert cfg.model.backbone.step == 'resnet50' and cfg.model.num_classes == 10
+    assert cfg.model.backbone.step == 'resnet50' and cfg.model.num_classes == 12
     assert cfg.model.data_preprocessor.mixup_cutmix is None and cfg.model.data_preprocessor.rand_augment is None
     assert not any(h.type == 'EMAHook' for h in cfg.custom_hooks)
     pipeline = cfg.train_dataloader.dataset.pipeline

@@ -303,6 +303,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='the generated set when no --data-root: 10 digit glyphs, or the 4 shapes',
     )
     train.add_argument(
+        '--classes',
+        default='0123456789',
+        help="--generate glyphs: the characters, one class each (docs/roadmap.md's 64-px proxy: the digits and A-Z)",
+    )
+    train.add_argument(
         '--generate-counts',
         type=int,
         nargs=2,
@@ -366,7 +371,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             num_train, num_val = args.generate_counts
             data_dir = osp.join(args.work_dir, 'data')
             if args.generate == 'glyphs':
-                data_root = make_glyphs_imagenet(data_dir, num_train, num_val, size=args.generate_size)
+                data_root = make_glyphs_imagenet(
+                    data_dir, num_train, num_val, size=args.generate_size, classes=args.classes
+                )
             else:
                 data_root = make_shapes_imagenet(
                     data_dir, num_train=num_train, num_val=num_val, size=args.generate_size
