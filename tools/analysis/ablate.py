@@ -4,7 +4,7 @@ depthwise kernels, the inverted bottleneck on or off, measured on one backbone.
     python tools/analysis/ablate.py [--arch atto|tiny|JSON] [--variants convnext relu k3 k5 no_inverted_bottleneck]
         [--seeds 0 1 2] [--img-size 64] [--epochs 30] [--batch 64] [--lr 2e-3]
         [--data-root DIR | --classes 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ --num-train N --num-val N]
-        [--bench-size 224] [--erf-size 128] [--reuse] [--cfg-options K=V ...] [--out-dir docs/ablation]
+        [--bench-size 224] [--erf-size 128] [--reuse] [--cfg-options K=V ...] [--work-dir DIR] [--out-dir DIR]
 
 Each variant is the ConvNeXt classifier of configs/convnext_tiny_in1k.py with ``--arch``
 and one change to its blocks. For each it reports the parameters and GFLOPs at
@@ -96,7 +96,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--erf-size', type=int, default=128)
     p.add_argument('--erf-images', type=int, default=32)
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'ablation'))
-    p.add_argument('--out-dir', default=osp.join(ROOT, 'docs', 'ablation'))
+    p.add_argument('--out-dir', help='where the table, JSON and plot go (default: <work-dir>/out)')
     return p.parse_args(argv)
 
 
@@ -234,6 +234,7 @@ def plot(rows: list[dict], out_file: str, title: str) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    args.out_dir = args.out_dir or osp.join(args.work_dir, 'out')
     from mmconvnext.analysis.erf import image_paths, read_image
     from mmconvnext.analysis.proxy import proxy_config, train_proxy
     from mmconvnext.device import cpu_name
