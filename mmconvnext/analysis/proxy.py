@@ -4,6 +4,7 @@ small dataset and schedule, trained by tools/train.py in a subprocess, its top-1
 training rate read back from the run's scalars."""
 
 import glob
+import hashlib
 import json
 import os
 import os.path as osp
@@ -92,20 +93,22 @@ def train_proxy(cfg, name: str, threads: int = 2, reuse: bool = False) -> dict:
     (``threads`` torch threads) and return its last top-1, top-1 per epoch, the training
     rate (images/s, median iteration), the wall time, the config and the checkpoint.
 
-    The result is also written to ``<work_dir>/proxy_result.json``. With ``reuse``, a run
-    whose result file exists and whose dumped config is the same text as ``cfg``'s is not
-    trained again: its result is read back (so a long sweep can be stopped and restarted)."""
+    The result is also written to ``<work_dir>/proxy_result.json``, with the SHA-256 of
+    the config text it was trained from (the runner rewrites ``<name>_train.py`` as it
+    starts, so the file itself cannot be compared). With ``reuse``, a run whose result
+    file holds the same hash as ``cfg``'s text is not trained again: its result is read
+    back (so a long sweep can be stopped and restarted)."""
     work_dir = cfg.work_dir
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, f'{name}_train.py')
     result_file = osp.join(work_dir, 'proxy_result.json')
     text = cfg.dump()
-    if reuse and osp.exists(result_file) and osp.exists(config):
-        with open(config) as f:
-            same = f.read() == text
-        if same:
-            with open(result_file) as f:
-                return json.load(f)
+    config_sha = hashlib.sha256(text.encode()).hexdigest()
+    if reuse and osp.exists(result_file):
+        with open(result_file) as f:
+            done = json.load(f)
+        if done.get('config_sha256') == config_sha:
+            return done
     with open(config, 'w') as f:
         f.write(text)
     start = time.time()
@@ -133,6 +136,7 @@ def train_proxy(cfg, name: str, threads: int = 2, reuse: bool = False) -> dict:
         train_s=seconds,
         config=osp.relpath(config, ROOT) if config.startswith(ROOT) else config,
         checkpoint=osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth'),
+        config_sha256=config_sha,
     )
     with open(result_file, 'w') as f:
         json.dump(result, f, indent=1)

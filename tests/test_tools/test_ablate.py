@@ -95,6 +95,8 @@ def test_train_proxy_reuses_a_finished_run_only_for_the_same_config(tmp_path, mo
         run_dir.mkdir(parents=True)
         records = [dict(loss=1.5, time=0.5, step=1), {'accuracy/top1': 40.0 + len(calls), 'step': 1}]
         (run_dir / 'scalars.json').write_text(''.join(json.dumps(r) + '\n' for r in records))
+        with open(cmd[2], 'a') as f:  # the runner dumps its own config over the file, as mmengine's does
+            f.write("launcher = 'none'\n")
         calls.append(work_dir)
         return subprocess.CompletedProcess(cmd, 0, '', '')
 
