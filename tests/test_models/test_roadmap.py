@@ -11,7 +11,13 @@ import torch.nn as nn
 from mmconvnext.checkpoint import load_pretrained
 from mmconvnext.models import ConvNeXt, LayerNorm2d
 from mmconvnext.models.backbones import StagedBackbone
-from mmconvnext.models.backbones.roadmap import ROADMAP_STEPS, RoadmapDesign, RoadmapNet, roadmap_design
+from mmconvnext.models.backbones.roadmap import (
+    ROADMAP_STEPS,
+    RoadmapDesign,
+    RoadmapNet,
+    roadmap_design,
+    scale_design,
+)
 
 STEPS = list(ROADMAP_STEPS)
 
@@ -133,6 +139,33 @@ def test_last_step_equals_convnext_tiny_given_the_same_weights(tmp_path):
     pooled_convnext.load_state_dict(state, strict=True)
     with torch.no_grad():
         torch.testing.assert_close(pooled_roadmap(x)[0], pooled_convnext(x)[0], rtol=0, atol=0)
+
+
+def test_the_ladder_scaled_to_atto_ends_at_convnext_atto():
+    """--scale atto: the ladder's widths and depths times atto's over tiny's, rounded half up;
+    the last step then has ConvNeXt-atto's every key and shape, and computes what it computes."""
+    assert roadmap_design('resnet50', 'atto').depths == (2, 3, 4, 2)  # 3-4-6-3 x 2/3 (x 6/9)
+    assert roadmap_design('resnet50', 'atto').widths == (27, 53, 107, 213)  # 64-512 x 40/96
+    assert roadmap_design('stage_ratio', 'atto').depths == (2, 2, 6, 2)
+    assert roadmap_design('depthwise', 'atto').widths == (40, 80, 160, 320)
+    for step in ROADMAP_STEPS:  # only the sizes change, every other choice is the step's
+        scaled, paper = roadmap_design(step, 'atto'), roadmap_design(step)
+        assert set(scaled.changes(paper)) <= {'depths', 'widths'}
+    assert roadmap_design('gelu', 'tiny') == roadmap_design('gelu')
+    assert scale_design(roadmap_design('resnet50'), 'nano').depths == (2, 3, 5, 2)  # nano: 2-2-8-2
+    last = RoadmapNet('separate_downsampling', scale='atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+    atto = ConvNeXt('atto', linear_pw_conv=False, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+    assert {k: v.shape for k, v in last.state_dict().items()} == {k: v.shape for k, v in atto.state_dict().items()}
+    atto.load_state_dict(last.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(last.eval()(x), atto.eval()(x)):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert last.scale == 'atto' and last.out_channels == (40, 80, 160, 320)
+    # a design override applies after the scaling
+    assert RoadmapNet('kernel_7', scale='atto', design=dict(depths=(1, 1, 1, 1))).design.depths == (1, 1, 1, 1)
+    with pytest.raises(ValueError, match="unknown ConvNeXt arch 'attto'.*'atto'"):
+        RoadmapNet(scale='attto')
 
 
 def _act_calls(model: RoadmapNet, x: torch.Tensor) -> int:

@@ -96,6 +96,9 @@ def trained(tmp_path_factory):
             '32',
             '--bench-batch',
             '2',
+            '--scale',
+            'atto',  # the ladder at ConvNeXt-atto's size: the last step is ConvNeXt-atto
+            '--reuse',
         ],
         tool_env(),
         timeout=900,
@@ -151,6 +154,28 @@ def test_train_adds_accuracy_throughput_and_a_plot(trained):
     ]
     assert tuple(pipeline[1].crop_scale) == (0.5, 1.0) and pipeline[1].scale == 32
     assert record['train']['data_root'].endswith('glyphs')
+    assert cfg.model.backbone.scale == 'atto' and record['scale'] == 'atto' and 'ConvNeXt-atto' in record['title']
+    assert [r['out_channels'] for r in record['rows']] == [[108, 212, 428, 852], [40, 80, 160, 320]]
+    assert all(r['gflops_diff'] is None for r in record['rows'])  # the paper's GFLOPs are ConvNeXt-T's
+
+
+def test_reuse_reads_a_finished_step_back(trained):
+    """The same command again with --reuse trains nothing: both steps are read back."""
+    tmp, out, _ = trained
+    runs = sorted(p.name for p in (tmp / 'work' / 'resnet50').iterdir() if p.is_dir())
+    recorded = json.loads((out / 'roadmap.json').read_text())['train']
+    assert recorded['reuse']
+    again = tmp / 'reused'
+    args = ['--train', '--steps', 'resnet50', 'separate_downsampling', '--work-dir', str(tmp / 'work')]
+    for key in ('epochs', 'warmup_epochs', 'batch', 'img_size', 'classes', 'crop_scale', 'workers', 'threads'):
+        args += [f'--{key.replace("_", "-")}', str(recorded[key])]
+    args += ['--generate-counts', '24', '12', '--no-flip', '--bench-size', '32', '--bench-batch', '2']
+    args += ['--scale', 'atto', '--reuse', '--out-dir', str(again)]
+    run_tool([sys.executable, TOOL] + args, tool_env(), timeout=300)
+    assert sorted(p.name for p in (tmp / 'work' / 'resnet50').iterdir() if p.is_dir()) == runs  # no new run
+    first, second = (json.loads((d / 'roadmap.json').read_text())['rows'] for d in (out, again))
+    assert [r['top1'] for r in first] == [r['top1'] for r in second]
+    assert [r['train_s'] for r in first] == [r['train_s'] for r in second]  # the recorded run, not a new one
 
 
 def test_a_trained_step_loads_as_a_dense_backbone(trained):
@@ -159,6 +184,7 @@ def test_a_trained_step_loads_as_a_dense_backbone(trained):
     state = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
     dense = RoadmapNet(
         'separate_downsampling',
+        scale='atto',
         out_indices=(0, 1, 2, 3),
         gap_before_final_norm=False,
         init_cfg=dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.'),

@@ -1,9 +1,9 @@
 """The modernization roadmap (ResNet-50 -> ConvNeXt-T, the paper's section 2) step by step.
 
-    python tools/analysis/roadmap.py [--steps S ...] [--size 224] [--out-dir DIR]
+    python tools/analysis/roadmap.py [--steps S ...] [--size 224] [--scale tiny|atto|...] [--out-dir DIR]
     python tools/analysis/roadmap.py --train [--data-root DIR] [--epochs 6] [--img-size 32]
                                      [--batch 32] [--lr 1e-3] [--recipe proxy|paper]
-                                     [--crop-scale 0.08] [--no-flip]
+                                     [--crop-scale 0.08] [--no-flip] [--val-interval 1] [--reuse]
                                      [--work-dir work_dirs/roadmap] [--out-dir DIR]
 
 Without ``--train``: a table of every step of ``configs/roadmap/`` (the classification
@@ -11,6 +11,10 @@ model: backbone and 1000-class head) with its parameters and GFLOPs at ``--size`
 (multiply-adds, mmengine's ``FlopAnalyzer``), the paper's top-1 and GFLOPs beside them
 (docs/references.md §7), and a flag on every step whose GFLOPs differ from the paper's by more than 10%.
 It also lists each step's output channels (the dense heads' ``in_channels``).
+``--scale atto`` (or any ConvNeXt arch) builds every step with its widths and depths scaled
+so that the last step is ConvNeXt-atto (``mmconvnext.models.backbones.roadmap.scale_design``):
+the ladder for a machine that cannot train ConvNeXt-T's 15 times; the paper's GFLOPs are
+then not compared.
 
 With ``--train``: every step's config is trained by ``tools/train.py`` on a dataset in
 the ImageNet folder layout (``--data-root``; default: a generated set written under the
@@ -21,7 +25,9 @@ training rate (median iteration), inference throughput at ``--bench-size`` and a
 Mixup/CutMix, Random Erasing, EMA); ``proxy`` (default) drops those four, which a
 schedule of a few epochs cannot absorb, and keeps the rest (AdamW, warm-up + cosine,
 label smoothing, stochastic depth, layer scale). ``--out-dir`` receives
-``roadmap.json``, ``roadmap.md`` and (with ``--train``) ``roadmap.png``.
+``roadmap.json``, ``roadmap.md`` and (with ``--train``) ``roadmap.png``. With ``--reuse``,
+a step whose work dir holds a finished run of the same config is read back, not retrained,
+so a long sweep can be stopped and continued.
 """
 
 import argparse
@@ -41,6 +47,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:  # run from a source checkout
     sys.path.insert(0, ROOT)
 
+from mmconvnext.models.backbones.convnext import ARCH_SETTINGS  # noqa: E402
 from mmconvnext.models.backbones.roadmap import ROADMAP_STEPS  # noqa: E402
 
 FLAG_TOLERANCE = 0.10  # flag a step whose GFLOPs differ from the paper's by more than this
@@ -57,18 +64,25 @@ def step_config(step: str) -> str:
 
 
 # ---------------------------------------------------------------------------- the table
-def complexity_rows(steps: Sequence[str], size: int = 224) -> list[dict]:
-    """Parameters and GFLOPs of each step's classification model beside the paper's."""
+def _scale_options(scale: str) -> Optional[dict]:
+    """The config change that builds a step at ``scale`` (none for the paper's, tiny)."""
+    return None if scale == 'tiny' else {'model.backbone.scale': scale}
+
+
+def complexity_rows(steps: Sequence[str], size: int = 224, scale: str = 'tiny') -> list[dict]:
+    """Parameters and GFLOPs of each step's classification model beside the paper's (the
+    GFLOPs compared only for the paper's own ladder: ``scale`` tiny, at 224)."""
     from mmconvnext.analysis import model_complexity
     from mmconvnext.models import RoadmapNet
 
     rows = []
     for step in steps:
         spec = ROADMAP_STEPS[step]
-        c = model_complexity(step_config(step), shape=(size, size))
+        c = model_complexity(step_config(step), shape=(size, size), cfg_options=_scale_options(scale))
         gflops = c['flops'] / 1e9
-        diff = None if spec.paper_gflops is None or size != 224 else gflops / spec.paper_gflops - 1
-        dense = RoadmapNet(step, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+        paper = spec.paper_gflops is not None and size == 224 and scale == 'tiny'
+        diff = gflops / spec.paper_gflops - 1 if paper else None
+        dense = RoadmapNet(step, scale=scale, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
         rows.append(
             dict(
                 step=step,
@@ -160,7 +174,11 @@ def train_config(step: str, *args, **kwargs):
 
     from mmconvnext.analysis.proxy import proxy_config
 
-    return proxy_config(Config.fromfile(step_config(step)), *args, **kwargs)
+    scale = kwargs.pop('scale', 'tiny')
+    cfg = Config.fromfile(step_config(step))
+    if scale != 'tiny':
+        cfg.merge_from_dict(_scale_options(scale))
+    return proxy_config(cfg, *args, **kwargs)
 
 
 def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes: int) -> dict:
@@ -182,13 +200,17 @@ def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes:
         args.seed,
         args.crop_scale,
         not args.no_flip,
+        args.val_interval,
+        scale=args.scale,
     )
-    result = train_proxy(cfg, step, args.threads)
+    result = train_proxy(cfg, step, args.threads, reuse=args.reuse)
     result.pop('checkpoint')
     return result
 
 
-def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int = 2, repeats: int = 5) -> float:
+def inference_rate(
+    step: str, size: int, batch: int, threads: int, warmup: int = 2, repeats: int = 5, scale: str = 'tiny'
+) -> float:
     """Eval forward images/s of the step's classifier (1000 classes) at ``size``."""
     from mmengine.config import Config
 
@@ -196,7 +218,10 @@ def inference_rate(step: str, size: int, batch: int, threads: int, warmup: int =
     from mmconvnext.apis import build_model
 
     torch.set_num_threads(threads)
-    model = build_model(Config.fromfile(step_config(step)), 'cpu').eval()
+    cfg = Config.fromfile(step_config(step))
+    if scale != 'tiny':
+        cfg.merge_from_dict(_scale_options(scale))
+    model = build_model(cfg, 'cpu').eval()
     x = torch.randn(batch, 3, size, size)
     with torch.no_grad():
         return batch / median_time(lambda: model(x), warmup, repeats)
@@ -252,8 +277,10 @@ def plot(rows: list[dict], out_file: str, title: str) -> None:
     plt.close(fig)
 
 
-def _title(train: Optional[dict]) -> str:
+def _title(train: Optional[dict], scale: str = 'tiny') -> str:
     title = 'ResNet-50 -> ConvNeXt-T (paper section 2)'
+    if scale != 'tiny':
+        title = f'ResNet-50 -> ConvNeXt-T scaled to ConvNeXt-{scale} (widths and depths)'
     if train:
         title += f' - small-scale proxy: {train["epochs"]} epochs at {train["img_size"]}px, {train["recipe"]} recipe'
     return title
@@ -276,6 +303,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--steps', nargs='+', choices=list(ROADMAP_STEPS), help='a subset (default: all, in order)')
     parser.add_argument('--size', type=int, default=224, help='input size of the GFLOPs count')
+    parser.add_argument(
+        '--scale',
+        default='tiny',
+        choices=sorted(ARCH_SETTINGS),
+        help="the ladder's widths and depths scaled to this ConvNeXt arch (default tiny: the paper's; "
+        'atto: the last step is ConvNeXt-atto; mmconvnext.models.backbones.roadmap.scale_design)',
+    )
     parser.add_argument('--out-dir', help='write roadmap.json, roadmap.md (and roadmap.png with --train) here')
     parser.add_argument(
         '--render',
@@ -296,6 +330,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     train.add_argument('--workers', type=int, default=2)
     train.add_argument('--threads', type=int, default=2)
     train.add_argument('--seed', type=int, default=0)
+    train.add_argument('--val-interval', type=int, default=1, help='validate every N epochs (and after the last)')
+    train.add_argument(
+        '--reuse',
+        action='store_true',
+        help="don't retrain a step whose work dir holds a finished run of the same config (a stopped sweep restarts)",
+    )
     train.add_argument(
         '--generate',
         choices=('glyphs', 'shapes'),
@@ -323,7 +363,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     train.add_argument('--bench-size', type=int, default=224, help='input size of the inference throughput')
     train.add_argument('--bench-batch', type=int, default=8)
     args = parser.parse_args(argv)
-    for name in ('epochs', 'batch', 'img_size', 'size', 'bench_size', 'bench_batch', 'threads'):
+    for name in ('epochs', 'batch', 'img_size', 'size', 'bench_size', 'bench_batch', 'threads', 'val_interval'):
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1, got {getattr(args, name)}')
     if not 0 <= args.warmup_epochs < args.epochs:
@@ -358,9 +398,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             plot(record['rows'], osp.join(out_dir, 'roadmap.png'), record.get('title') or _title(record.get('train')))
         return 0
     steps = [s for s in ROADMAP_STEPS if s in args.steps] if args.steps else list(ROADMAP_STEPS)
-    rows = complexity_rows(steps, args.size)
-    title = _title(None)
-    record: dict = dict(date=time.strftime('%Y-%m-%d'), size=args.size, torch=torch.__version__)
+    rows = complexity_rows(steps, args.size, args.scale)
+    title = _title(None, args.scale)
+    record: dict = dict(date=time.strftime('%Y-%m-%d'), size=args.size, scale=args.scale, torch=torch.__version__)
     if args.train:
         args.work_dir = osp.abspath(args.work_dir)
         if args.data_root:
@@ -382,17 +422,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for row in rows:
             print(f'[roadmap] training {row["step"]} ...', flush=True)
             row.update(train_step(row['step'], args, data_root, num_classes))
-            row['infer_img_s'] = inference_rate(row['step'], args.bench_size, args.bench_batch, args.threads)
+            row['infer_img_s'] = inference_rate(
+                row['step'], args.bench_size, args.bench_batch, args.threads, scale=args.scale
+            )
             print(f'[roadmap] {row["step"]}: top-1 {row["top1"]:.2f} in {row["train_s"]:.0f} s', flush=True)
         record['train'] = {k: v for k, v in vars(args).items() if k not in ('steps',)}
         record['train']['data_root'] = data_root
-        title = _title(vars(args))
+        title = _title(vars(args), args.scale)
     record['rows'] = rows
     record['title'] = title
     table = markdown(rows, args.size)
     print(table)
     flagged = [r['step'] for r in rows if r['flagged']]
-    print(f'GFLOPs more than {FLAG_TOLERANCE:.0%} from the paper: {flagged or "none"}')
+    if args.scale == 'tiny':
+        print(f'GFLOPs more than {FLAG_TOLERANCE:.0%} from the paper: {flagged or "none"}')
+    else:
+        print(
+            f"the ladder scaled to ConvNeXt-{args.scale}: the paper columns are its ConvNeXt-T ladder's, not compared"
+        )
     if args.out_dir:
         os.makedirs(args.out_dir, exist_ok=True)
         with open(osp.join(args.out_dir, 'roadmap.json'), 'w') as f:

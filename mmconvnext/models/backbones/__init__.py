@@ -1,6 +1,6 @@
 from .base import StagedBackbone
 from .convnext import ARCH_SETTINGS, ConvNeXt, ConvNeXtBlock
-from .roadmap import ROADMAP_STEPS, RoadmapDesign, RoadmapNet, RoadmapStep, roadmap_design
+from .roadmap import ROADMAP_STEPS, RoadmapDesign, RoadmapNet, RoadmapStep, roadmap_design, scale_design
 
 __all__ = [
     'ARCH_SETTINGS',
@@ -12,4 +12,5 @@ __all__ = [
     'RoadmapStep',
     'StagedBackbone',
     'roadmap_design',
+    'scale_design',
 ]

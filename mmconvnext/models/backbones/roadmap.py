@@ -56,8 +56,9 @@ from mmconvnext.registry import MODELS
 
 from ..layers import build_norm_layer
 from .base import StagedBackbone
+from .convnext import ARCH_SETTINGS
 
-__all__ = ['RoadmapDesign', 'RoadmapStep', 'ROADMAP_STEPS', 'RoadmapNet', 'roadmap_design']
+__all__ = ['RoadmapDesign', 'RoadmapStep', 'ROADMAP_STEPS', 'RoadmapNet', 'roadmap_design', 'scale_design']
 
 _CHOICES = {
     'stem': ('resnet', 'patchify'),
@@ -203,13 +204,36 @@ _STEPS = (
 ROADMAP_STEPS: Mapping[str, RoadmapStep] = MappingProxyType({s.name: s for s in _STEPS})
 
 
-def roadmap_design(step: str) -> RoadmapDesign:
-    """The complete design of a named step (its parent's, with its own changes)."""
+def roadmap_design(step: str, scale: str = 'tiny') -> RoadmapDesign:
+    """The complete design of a named step (its parent's, with its own changes), at the
+    size of the ConvNeXt arch ``scale`` (:func:`scale_design`; ``'tiny'``: the paper's)."""
     if step not in ROADMAP_STEPS:
         raise ValueError(f'Unknown roadmap step {step!r}; choose one of {list(ROADMAP_STEPS)}')
     spec = ROADMAP_STEPS[step]
     parent = roadmap_design(spec.parent) if spec.parent else RoadmapDesign()
-    return dataclasses.replace(parent, **spec.changes)
+    design = dataclasses.replace(parent, **spec.changes)
+    return design if scale == 'tiny' else scale_design(design, scale)
+
+
+def _half_up(x: float) -> int:
+    return max(1, int(x + 0.5))
+
+
+def scale_design(design: RoadmapDesign, arch: str) -> RoadmapDesign:
+    """``design`` (a step of the paper's ladder, at ConvNeXt-T's size) at the size of
+    ConvNeXt ``arch``: every stage's depth times ``arch``'s over ConvNeXt-T's (3-3-9-3) and
+    every width times ``arch``'s over ConvNeXt-T's (96-192-384-768), rounded half up. So the
+    last step becomes ConvNeXt-``arch`` itself, and ResNet-50's 3-4-6-3 / 64-512 at ``'atto'``
+    becomes 2-3-4-2 / 27-53-107-213: the ladder's ratios, for a machine that cannot train
+    ConvNeXt-T's ladder (docs/roadmap.md). The paper gives no such ladder; this is ours."""
+    if arch not in ARCH_SETTINGS:
+        raise ValueError(f'roadmap scale: unknown ConvNeXt arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)}')
+    tiny, target = ARCH_SETTINGS['tiny'], ARCH_SETTINGS[arch]
+    if len(design.depths) != len(target['depths']):
+        raise ValueError(f'roadmap scale {arch!r}: the design has {len(design.depths)} stages, {arch} has 4')
+    depths = tuple(_half_up(d * a / t) for d, a, t in zip(design.depths, target['depths'], tiny['depths']))
+    widths = tuple(_half_up(w * a / t) for w, a, t in zip(design.widths, target['channels'], tiny['channels']))
+    return dataclasses.replace(design, depths=depths, widths=widths)
 
 
 def _norm_cfg(design: RoadmapDesign) -> dict:
@@ -336,6 +360,9 @@ class RoadmapNet(StagedBackbone):
         step: a name in ``ROADMAP_STEPS`` (default the last, ConvNeXt-T).
         design: options overriding the step's (see :class:`RoadmapDesign`), e.g.
             ``dict(kernel_size=5)``, to explore beyond the ladder.
+        scale: the ladder at the size of this ConvNeXt arch (:func:`scale_design`):
+            ``'tiny'`` (default) is the paper's; ``'atto'``'s last step is ConvNeXt-atto.
+            ``design`` applies after the scaling.
         in_channels: channels of the input image.
         drop_path_rate: stochastic depth rate of the last block (linear from 0).
         layer_scale_init_value: initial scale of every residual branch's last
@@ -353,6 +380,7 @@ class RoadmapNet(StagedBackbone):
         self,
         step: str = 'separate_downsampling',
         design: Optional[Mapping[str, Any]] = None,
+        scale: str = 'tiny',
         in_channels: int = 3,
         drop_path_rate: float = 0.0,
         layer_scale_init_value: float = 1e-6,
@@ -362,7 +390,7 @@ class RoadmapNet(StagedBackbone):
         with_cp: bool = False,
         init_cfg: Optional[Union[dict, list]] = None,
     ) -> None:
-        base = roadmap_design(step)
+        base = roadmap_design(step, scale)
         try:
             d = dataclasses.replace(base, **dict(design or {}))
         except TypeError as e:
@@ -382,6 +410,7 @@ class RoadmapNet(StagedBackbone):
         )
         self.design = d
         self.step = step
+        self.scale = scale
         norm_cfg = _norm_cfg(d)
         separate = d.downsample == 'separate'
 
