@@ -154,7 +154,11 @@ def _every_50th(line: str) -> bool:
 
 
 def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    """The cores this process may use, at most ``OMP_NUM_THREADS`` when that is set (the
+    threads a user or a test runner gives each process; more would oversubscribe them)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    cap = os.environ.get('OMP_NUM_THREADS', '')
+    return max(1, min(cores, int(cap))) if cap.isdigit() and int(cap) > 0 else cores
 
 
 def read_scalars(run_dir: str) -> list[dict]:

@@ -55,7 +55,8 @@ class BackendGraph:
         backend: ``'onnxruntime'`` or ``'openvino'`` (CPU, fp32 inference precision).
         output_shapes: per output, its shape with -1 for dynamic axes; an empty batch (no RoIs) returns
             zero-row tensors of these shapes without calling the runtime, which may not take one.
-        threads: intra-op threads (default: the runtime's choice, all cores).
+        threads: intra-op threads (default: PyTorch's, ``torch.get_num_threads()``, which follows
+            ``OMP_NUM_THREADS``; left to themselves both runtimes take every core and ignore it).
         input_shapes: per input, its shape with -1 for dynamic axes; an input of another shape is refused with
             a :class:`DeployError` naming the export size, before the runtime sees it.
     """
@@ -69,20 +70,19 @@ class BackendGraph:
         if not osp.isfile(path):
             raise DeployError(f'{path}: exported graph not found')
         self.path, self.backend, self.output_shapes = path, backend, output_shapes
+        threads = threads or torch.get_num_threads()
         try:
             if backend == 'onnxruntime':
                 import onnxruntime
 
                 options = onnxruntime.SessionOptions()
-                if threads:
-                    options.intra_op_num_threads = threads
+                options.intra_op_num_threads = threads
                 options.inter_op_num_threads = 1  # one chain of ops: a second pool would only compete
                 self._session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
                 self._names = [i.name for i in self._session.get_inputs()]
             else:
                 config = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'}
-                if threads:
-                    config['INFERENCE_NUM_THREADS'] = threads
+                config['INFERENCE_NUM_THREADS'] = threads
                 # f32 precision: on CPUs with bf16 units OpenVINO would otherwise compute in bf16
                 self._compiled = _openvino_core().compile_model(path, 'CPU', config)
                 self._request = self._compiled.create_infer_request()

@@ -29,7 +29,7 @@ from mmconvnext.deploy import (  # noqa: E402
     inference,
     load_model,
 )
-from mmconvnext.deploy.runtime import _graph, read_export  # noqa: E402
+from mmconvnext.deploy.runtime import BackendGraph, _graph, read_export  # noqa: E402
 
 SEG = 'configs/upernet_convnext_atto_shapes_demo.py'
 DET = 'configs/mask_rcnn_convnext_atto_shapes_demo.py'
@@ -279,3 +279,26 @@ def test_bad_input_is_named(exported, data, tmp_path):
         [sys.executable, 'tools/test.py', SEG, str(tmp_path), '--backend', 'openvino'], tool_env(), timeout=120
     )
     assert 'no deploy.json beside it' in err
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_runtime_threads_default_to_pytorchs(tmp_path, backend):
+    """Without ``threads`` a graph runs on PyTorch's thread count (OMP_NUM_THREADS), not on
+    every core as both runtimes would by themselves; an explicit count wins."""
+    path = str(tmp_path / 'conv.onnx')
+    torch.onnx.export(torch.nn.Conv2d(3, 4, 3), (torch.randn(1, 3, 8, 8),), path, dynamo=False)
+
+    def threads_of(graph: BackendGraph) -> int:
+        if backend == 'onnxruntime':
+            return int(graph._session.get_session_options().intra_op_num_threads)
+        return int(graph._compiled.get_property('INFERENCE_NUM_THREADS'))
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        graph = BackendGraph(path, backend, [[-1, 4, 6, 6]])
+        assert threads_of(graph) == 1
+        assert graph(torch.randn(1, 3, 8, 8))[0].shape == (1, 4, 6, 6)
+        assert threads_of(BackendGraph(path, backend, [[-1, 4, 6, 6]], threads=2)) == 2
+    finally:
+        torch.set_num_threads(before)

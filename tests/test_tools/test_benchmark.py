@@ -30,6 +30,8 @@ def test_benchmark_prints_ratios_and_writes_json(tmp_path):
             '--repeats',
             '2',
             '--no-peers',
+            '--threads',
+            '1',  # the suite's one thread per process (conftest)
             '--json',
             str(out),
         ],
@@ -61,6 +63,8 @@ def test_benchmark_training_step_case_reports_time_and_memory():
             '--warmup',
             '0',
             '--repeats',
+            '1',
+            '--threads',
             '1',
         ],
         tool_env(),

@@ -22,7 +22,8 @@ def test_gpu_check_smoke(tmp_path):
     out, record = tmp_path / 'table.md', tmp_path / 'rows.json'
     env = tool_env(PYTHONPATH=os.pathsep.join([str(PEERS), str(STUB), str(ROOT)])) if HAVE_PEERS else tool_env()
     log = run_tool(
-        [sys.executable, 'tools/analysis/gpu_check.py', '--smoke', '--out', str(out), '--json', str(record)],
+        [sys.executable, 'tools/analysis/gpu_check.py', '--smoke', '--threads', '1']
+        + ['--out', str(out), '--json', str(record)],
         env,
         timeout=600,
     )

@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument('images', nargs='+', help='image files')
     parser.add_argument('--backend', choices=BACKENDS, default='onnxruntime')
     parser.add_argument('--out-dir', help='where the drawings and predictions.json go')
-    parser.add_argument('--threads', type=int, help='intra-op threads (default: the runtime chooses)')
+    parser.add_argument('--threads', type=int, help="intra-op threads (default: PyTorch's, OMP_NUM_THREADS)")
     args = parser.parse_args()
     try:
         samples = inference(args.export_dir, args.images, args.backend, args.out_dir, args.threads)
