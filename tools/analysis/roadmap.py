@@ -69,6 +69,16 @@ def _scale_options(scale: str) -> Optional[dict]:
     return None if scale == 'tiny' else {'model.backbone.scale': scale}
 
 
+def _step_cfg(step: str, scale: str = 'tiny'):
+    """Step ``step``'s config (an mmengine ``Config``) at ``scale``."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(step_config(step))
+    if scale != 'tiny':
+        cfg.merge_from_dict(_scale_options(scale))
+    return cfg
+
+
 def complexity_rows(steps: Sequence[str], size: int = 224, scale: str = 'tiny') -> list[dict]:
     """Parameters and GFLOPs of each step's classification model beside the paper's (the
     GFLOPs compared only for the paper's own ladder: ``scale`` tiny, at 224)."""
@@ -169,16 +179,10 @@ def markdown(rows: list[dict], size: int) -> str:
 # ---------------------------------------------------------------------------- training
 def train_config(step: str, *args, **kwargs):
     """Step ``step``'s config with this dataset and schedule (an mmengine ``Config``); the other
-    arguments are :func:`mmconvnext.analysis.proxy.proxy_config`'s after its ``cfg``."""
-    from mmengine.config import Config
-
+    arguments are :func:`mmconvnext.analysis.proxy.proxy_config`'s after its ``cfg`` (and ``scale``)."""
     from mmconvnext.analysis.proxy import proxy_config
 
-    scale = kwargs.pop('scale', 'tiny')
-    cfg = Config.fromfile(step_config(step))
-    if scale != 'tiny':
-        cfg.merge_from_dict(_scale_options(scale))
-    return proxy_config(cfg, *args, **kwargs)
+    return proxy_config(_step_cfg(step, kwargs.pop('scale', 'tiny')), *args, **kwargs)
 
 
 def train_step(step: str, args: argparse.Namespace, data_root: str, num_classes: int) -> dict:
@@ -212,16 +216,11 @@ def inference_rate(
     step: str, size: int, batch: int, threads: int, warmup: int = 2, repeats: int = 5, scale: str = 'tiny'
 ) -> float:
     """Eval forward images/s of the step's classifier (1000 classes) at ``size``."""
-    from mmengine.config import Config
-
     from mmconvnext.analysis import median_time
     from mmconvnext.apis import build_model
 
     torch.set_num_threads(threads)
-    cfg = Config.fromfile(step_config(step))
-    if scale != 'tiny':
-        cfg.merge_from_dict(_scale_options(scale))
-    model = build_model(cfg, 'cpu').eval()
+    model = build_model(_step_cfg(step, scale), 'cpu').eval()
     x = torch.randn(batch, 3, size, size)
     with torch.no_grad():
         return batch / median_time(lambda: model(x), warmup, repeats)

@@ -230,7 +230,9 @@ def scale_design(design: RoadmapDesign, arch: str) -> RoadmapDesign:
         raise ValueError(f'roadmap scale: unknown ConvNeXt arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)}')
     tiny, target = ARCH_SETTINGS['tiny'], ARCH_SETTINGS[arch]
     if len(design.depths) != len(target['depths']):
-        raise ValueError(f'roadmap scale {arch!r}: the design has {len(design.depths)} stages, {arch} has 4')
+        raise ValueError(
+            f'roadmap scale {arch!r}: the design has {len(design.depths)} stages, {arch} has {len(target["depths"])}'
+        )
     depths = tuple(_half_up(d * a / t) for d, a, t in zip(design.depths, target['depths'], tiny['depths']))
     widths = tuple(_half_up(w * a / t) for w, a, t in zip(design.widths, target['channels'], tiny['channels']))
     return dataclasses.replace(design, depths=depths, widths=widths)
