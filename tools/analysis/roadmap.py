@@ -74,8 +74,9 @@ def _step_cfg(step: str, scale: str = 'tiny'):
     from mmengine.config import Config
 
     cfg = Config.fromfile(step_config(step))
-    if scale != 'tiny':
-        cfg.merge_from_dict(_scale_options(scale))
+    options = _scale_options(scale)
+    if options:
+        cfg.merge_from_dict(options)
     return cfg
 
 
