@@ -227,7 +227,7 @@ def inference_rate(
         return batch / median_time(lambda: model(x), warmup, repeats)
 
 
-def plot(rows: list[dict], out_file: str, title: str) -> None:
+def plot(rows: list[dict], out_file: str, title: str, size: int = 224) -> None:
     """Top-1 (measured, and the paper's) and GFLOPs per step."""
     import matplotlib
 
@@ -269,7 +269,7 @@ def plot(rows: list[dict], out_file: str, title: str) -> None:
     paper_g = [(i, r['paper_gflops']) for i, r in zip(x, rows) if r.get('gflops_diff') is not None]
     if paper_g:
         ax2.plot(*zip(*paper_g), 'k^', label='paper GFLOPs')
-    ax2.set_ylabel('GFLOPs @224')
+    ax2.set_ylabel(f'GFLOPs @{size}')
     ax2.set_xticks(list(x), names, rotation=35, ha='right')
     ax2.grid(alpha=0.3, axis='y')
     ax2.legend(loc='upper left')
@@ -396,7 +396,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with open(osp.join(out_dir, 'roadmap.md'), 'w') as f:
             f.write(table)
         if any('top1' in r for r in record['rows']):
-            plot(record['rows'], osp.join(out_dir, 'roadmap.png'), record.get('title') or _title(record.get('train')))
+            plot(
+                record['rows'],
+                osp.join(out_dir, 'roadmap.png'),
+                record.get('title') or _title(record.get('train')),
+                record.get('size', 224),
+            )
         return 0
     steps = [s for s in ROADMAP_STEPS if s in args.steps] if args.steps else list(ROADMAP_STEPS)
     rows = complexity_rows(steps, args.size, args.scale)
@@ -448,7 +453,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with open(osp.join(args.out_dir, 'roadmap.md'), 'w') as f:
             f.write(table)
         if args.train:
-            plot(rows, osp.join(args.out_dir, 'roadmap.png'), title)
+            plot(rows, osp.join(args.out_dir, 'roadmap.png'), title, args.size)
     return 0
 
 
