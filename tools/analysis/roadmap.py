@@ -400,7 +400,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 record['rows'],
                 osp.join(out_dir, 'roadmap.png'),
                 record.get('title') or _title(record.get('train')),
-                record.get('size', 224),
+                record['size'],
             )
         return 0
     steps = [s for s in ROADMAP_STEPS if s in args.steps] if args.steps else list(ROADMAP_STEPS)
