@@ -10,7 +10,7 @@ _base_ = './mask_rcnn_convnext_tiny_coco_1x.py'
 data_root = 'data/shapes_coco/coco/'  # written by mmconvnext.datasets.make_shapes_coco
 num_classes = 4
 model = dict(
-    backbone=dict(arch='atto', drop_path_rate=0.0, init_cfg=None),
+    backbone=dict(arch='atto', drop_path_rate=0.0, init_cfg=None, onednn_cpu=False),  # as in the UperNet demo
     neck=dict(in_channels=[40, 80, 160, 320], out_channels=64),
     rpn_head=dict(
         in_channels=64,
@@ -43,8 +43,8 @@ dataset = dict(type='mmconvnext.ShapesCocoDataset', data_root=data_root)
 train_dataloader = dict(  # replaced: an infinite sampler for the iteration loop, no aspect-ratio batches
     _delete_=True,
     batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
+    num_workers=0,  # batches made in the training process (see configs/upernet_convnext_atto_shapes_demo.py)
+    persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         dataset,
@@ -54,7 +54,9 @@ train_dataloader = dict(  # replaced: an infinite sampler for the iteration loop
         pipeline=train_pipeline,
     ),
 )
-val_dataloader = dict(batch_size=8, num_workers=1, dataset=dict(dataset, pipeline=test_pipeline))
+val_dataloader = dict(
+    batch_size=8, num_workers=0, persistent_workers=False, dataset=dict(dataset, pipeline=test_pipeline)
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator

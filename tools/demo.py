@@ -59,7 +59,10 @@ TASKS = {
         config='configs/upernet_convnext_atto_shapes_demo.py',
         generator='make_shapes_dataset',
         data='shapes_ade',
-        data_kwargs=dict(num_train=400, num_val=100, size=64),
+        # 400 validation images: on 100, the same six checkpoints from scratch spread over 33.3-42.8
+        # mIoU, on 400 over 37.5-41.7 (AMD EPYC); those of every 4th batch are drawn (96)
+        data_kwargs=dict(num_train=400, num_val=400, size=64),
+        show_interval=4,
         work_dir='work_dirs/shapes_demo',
         metrics=('mIoU',),
         percent=1,
@@ -82,7 +85,8 @@ TASKS = {
 #: the demo's pass/fail line (percent): pretraining top-1, the shared-weights run's first
 #: metric, and its gain over the run from scratch
 THRESHOLDS = {
-    'seg': dict(min_top1=50.0, min_score=35.0, min_gain=5.0),
+    # mIoU; three seeds on an AVX2 AMD EPYC (README): 50.1-52.7 with the shared weights, gains 11.0-12.6
+    'seg': dict(min_top1=50.0, min_score=40.0, min_gain=5.0),
     # box mAP; three seeds on an AVX2 AMD EPYC: see the README's table
     'det': dict(min_top1=50.0, min_score=15.0, min_gain=10.0),
 }
@@ -387,7 +391,7 @@ def main() -> None:
     overlays = osp.join(work_dir, 'overlays')
     shutil.rmtree(overlays, ignore_errors=True)
     test = [sys.executable, 'tools/test.py', config, shared_checkpoint, '--work-dir', shared_dir]
-    test += ['--data-root', dense_root, '--show-dir', overlays]
+    test += ['--data-root', dense_root, '--show-dir', overlays, '--show-interval', str(task.get('show_interval', 1))]
     Job(f'{args.task} test', test, osp.join(work_dir, 'test.log'), cpu_count()).wait()
 
     pre_records = read_scalars(pretrain_dir)

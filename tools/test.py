@@ -45,7 +45,15 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument('--work-dir', help='where the evaluation log goes (default ./work_dirs/<config>)')
     parser.add_argument('--show-dir', help='write prediction overlays (PNG) under this directory')
-    parser.add_argument('--show-interval', type=int, default=1, help='draw every N-th test image (default 1)')
+    parser.add_argument(
+        '--show-interval',
+        type=int,
+        default=1,
+        help=(
+            "segmentation: draw the images of every N-th test batch, as mmseg's hook counts (default 1: all); "
+            "mmdet's hook draws every test image"
+        ),
+    )
     parser.add_argument('--out', help='FILE.pkl to pickle every prediction, or a directory for label-map PNGs')
     parser.add_argument('--tta', action='store_true', help="test-time augmentation from the config's tta_*")
     parser.add_argument('--metrics-json', metavar='FILE', help='write the final metrics to FILE as a JSON object')
