@@ -54,7 +54,7 @@ def test_constructor_arguments_match_mmpretrain():
     ours = ('onednn_cpu', 'dw_kernel_size', 'mlp_ratio')
     assert [p for p in list(params)[1:] if p not in ours] == MMPRETRAIN_ARGS
     assert list(params)[-4:-1] == list(ours)
-    assert params['onednn_cpu'].default is True
+    assert params['onednn_cpu'].default == 'auto'
 
 
 @pytest.mark.parametrize('arch', sorted(ARCH_SETTINGS))

@@ -1,4 +1,4 @@
-"""The per-machine CPU path choice (``onednn_cpu='auto'``, experimental): whichever path it picks computes
+"""The per-machine CPU path choice (``onednn_cpu='auto'``, the default): whichever path it picks computes
 what the plain ops compute, the choice is cached per machine and reused, a corrupt cache
 file is survived, and a forced path is honoured."""
 

@@ -91,7 +91,9 @@ def backbone_gflops(model: torch.nn.Module, size: int) -> float:
 
 
 # ---------------------------------------------------------------------------- backbones
-IMPLS = ('mmconvnext', 'mmconvnext-plain', 'timm', 'mmpretrain')
+#: mmconvnext forced onto oneDNN (``onednn_cpu=True``), beside the shipped per-machine choice and the plain ops
+ONEDNN = 'mmconvnext-onednn'
+IMPLS = ('mmconvnext', 'mmconvnext-plain', ONEDNN, 'timm', 'mmpretrain')
 BF16 = 'mmconvnext-bf16-autocast'  # --bf16: a lever, not a default (not within 1e-4 of fp32)
 COMPILE = 'mmconvnext-torch.compile'  # torch.compile (inductor, freezing) of the plain-op model
 TIMM_COMPILE = 'timm-torch.compile'  # what a user compiling timm's model would get
@@ -132,12 +134,16 @@ def package_version(name: str) -> str:
 
 
 def build_backbone(impl: str, arch: str) -> torch.nn.Module:
-    """``mmconvnext`` as shipped (its default compute path); ``mmconvnext-plain`` with
-    ``onednn_cpu=False`` (the eager ops, for the record); the peers as detection/segmentation
+    """``mmconvnext`` as shipped (its default compute path: the per-machine choice,
+    ``onednn_cpu='auto'``, measured on its first calls unless cached or forced by
+    ``$MMCONVNEXT_CPU_PATH``); ``mmconvnext-plain`` with ``onednn_cpu=False`` (the eager
+    ops) and ``mmconvnext-onednn`` with ``onednn_cpu=True``, for the record; the peers as detection/segmentation
     would use them. The deployed rows export the shipped model (tracing takes the plain ops).
     Under torch.compile the oneDNN path steps aside anyway (inductor fuses the plain ops)."""
     if impl in ('mmconvnext-plain', COMPILE):
         return pyramid_backbone('mmconvnext', arch, onednn_cpu=False)
+    if impl == ONEDNN:
+        return pyramid_backbone('mmconvnext', arch, onednn_cpu=True)
     if impl.startswith('mmconvnext') or impl in DEPLOY:
         return pyramid_backbone('mmconvnext', arch)
     return pyramid_backbone('timm' if impl == TIMM_COMPILE else impl, arch)

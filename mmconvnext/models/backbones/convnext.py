@@ -87,10 +87,10 @@ class ConvNeXtBlock(nn.Module):
             GRN (selective checkpointing), else the whole block.
         onednn_cpu: on CPU (fp32), the pointwise layers through oneDNN, fused with the
             GELU and (in inference) with layer scale and the residual add (see
-            :mod:`mmconvnext.models.layers.onednn`): ``True`` (default) always,
-            ``False`` never (plain ops on every path, ``with_cp`` included), ``'auto'``
-            (experimental) where a one-off measurement on this machine found it faster
-            than the plain ops for the shape (:mod:`mmconvnext.models.layers.path_select`). Same results up to summation
+            :mod:`mmconvnext.models.layers.onednn`): ``'auto'`` (default) where a one-off
+            measurement on this machine found it faster than the plain ops for the shape
+            (:mod:`mmconvnext.models.layers.path_select`), ``True`` always, ``False`` never
+            (plain ops on every path, ``with_cp`` included). Same results up to summation
             order; GPUs and other dtypes take the plain path.
     """
 
@@ -106,7 +106,7 @@ class ConvNeXtBlock(nn.Module):
         layer_scale_init_value: float = 1e-6,
         use_grn: bool = False,
         with_cp: bool = False,
-        onednn_cpu: Union[bool, str] = True,
+        onednn_cpu: Union[bool, str] = 'auto',
     ) -> None:
         super().__init__()
         dw_conv_cfg = dict(kernel_size=7, padding=3) if dw_conv_cfg is None else dw_conv_cfg
@@ -250,11 +250,11 @@ class ConvNeXt(StagedBackbone):
             expansion layer and GELU (the 4C-wide activations), others the whole block.
         onednn_cpu: on CPU (fp32), keep activations in channels-last memory and run the
             blocks' pointwise layers through oneDNN, fused with GELU, layer scale and the
-            residual where no gradient is needed (:class:`ConvNeXtBlock`): ``True``
-            (default) always, ``False`` the plain eager ops, ``'auto'`` (experimental) per
-            block shape where a one-off measurement on this machine found it faster than
-            the plain ops (cached per machine; ``$MMCONVNEXT_CPU_PATH=onednn|plain`` decides
-            for every backbone left at ``'auto'``).
+            residual where no gradient is needed (:class:`ConvNeXtBlock`): ``'auto'``
+            (default) per block shape and mode (inference/training) where a one-off
+            measurement on this machine found it faster than the plain ops (cached per
+            machine; ``$MMCONVNEXT_CPU_PATH=onednn|plain`` decides for every backbone left at
+            ``'auto'``), ``True`` always, ``False`` the plain eager ops.
         dw_kernel_size: side of the blocks' depthwise kernels (the paper's 7; odd, padded
             to keep the size). For ablations such as ``tools/analysis/ablate.py``.
         mlp_ratio: the blocks' hidden width over their width (4: the inverted
@@ -287,7 +287,7 @@ class ConvNeXt(StagedBackbone):
         frozen_stages: int = 0,
         gap_before_final_norm: bool = True,
         with_cp: bool = False,
-        onednn_cpu: Union[bool, str] = True,
+        onednn_cpu: Union[bool, str] = 'auto',
         dw_kernel_size: int = 7,
         mlp_ratio: float = 4.0,
         init_cfg: Optional[Union[dict, list]] = None,

@@ -4,8 +4,7 @@ Why measure: which fp32 matmul is faster depends on the CPU. On the AMD EPYC mac
 here oneDNN's reached ~430 GFLOP/s against MKL's ~190 (so the oneDNN path doubled the
 blocks' speed); on an Intel Xeon with AVX-512 MKL's reached ~327 against oneDNN's ~294,
 and the oneDNN path made training slower than the plain ops. No rule on CPU flags
-predicts that reliably, so with ``onednn_cpu='auto'`` (experimental; the default is
-still ``True``, see the note below) the first call of a
+predicts that reliably, so with ``onednn_cpu='auto'`` (the default) the first call of a
 block shape in a mode (inference or training) on a machine times both implementations of
 the block's pointwise layers on that shape (``_measure``) and keeps the faster. oneDNN
 must win by ``_MARGIN`` (ties go to the plain ops), so the automatic choice is not slower
@@ -19,12 +18,13 @@ Writes merge under a file lock and replace the file atomically, so concurrent pr
 ignored with a warning and rewritten. ``MMCONVNEXT_CPU_PATH=onednn|plain`` forces a path
 for every backbone left at ``'auto'``; ``onednn_cpu=True|False`` forces it for one.
 
-Status: the choice is made per block shape from kernel timings. On a 2-core AMD EPYC
-(AVX2 only) it matched the oneDNN path in inference but, in one of two runs, trained
-0.88x as fast as either uniform path (mixing per-shape choices, and plain kernels in
-channels-last memory, cost more than the kernel timings show; run-to-run noise there was
-about 10%). Until a block-level measurement proves it on both CPU vendors, ``'auto'`` is
-opt-in.
+Status: the choice is made per block shape from kernel timings; it is the default since it was
+measured on the Intel Xeon (AVX-512, 2 cores; docs/benchmarks.md) where the uniform oneDNN path
+trained 0.78-0.80x as fast as the plain ops: there ``'auto'`` chose the plain ops for every
+training shape and oneDNN for most inference shapes, and trained 1.32x as fast as the oneDNN
+path (1.06x the plain one) while inferring 1.13x as fast as the plain ops (batch 8, 224). On a
+2-core AMD EPYC with AVX2 only it matched the oneDNN path in inference but, in one of two runs,
+trained 0.88x as fast as either uniform path (run-to-run noise there was 10-30%).
 
 Written by hand: neither PyTorch nor mmengine selects eager kernels per shape (inductor's
 autotuning does, but only inside ``torch.compile``).
