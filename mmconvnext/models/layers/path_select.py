@@ -21,10 +21,12 @@ for every backbone left at ``'auto'``; ``onednn_cpu=True|False`` forces it for o
 Status: the choice is made per block shape from kernel timings; it is the default since it was
 measured on the Intel Xeon (AVX-512, 2 cores; docs/benchmarks.md) where the uniform oneDNN path
 trained 0.78-0.80x as fast as the plain ops: there ``'auto'`` chose the plain ops for every
-training shape and oneDNN for most inference shapes, and trained 1.32x as fast as the oneDNN
-path (1.06x the plain one) while inferring 1.13x as fast as the plain ops (batch 8, 224). On a
-2-core AMD EPYC with AVX2 only it matched the oneDNN path in inference but, in one of two runs,
-trained 0.88x as fast as either uniform path (run-to-run noise there was 10-30%).
+training shape and oneDNN for the inference shapes with the most rows (stages 1-2), and trained
+1.27-1.32x as fast as the oneDNN path (1.02-1.06x the plain one) while inferring 1.13x as fast
+as the plain ops (ConvNeXt-T, batch 8, 224). On a 2-core AMD EPYC with AVX2 only, with the
+earlier, noisier measurement (the median of 3 calls), it matched the oneDNN path in inference
+but, in one of two runs, trained 0.88x as fast as either uniform path (run-to-run noise there
+was 10-30%); the new default has not been measured on an AMD EPYC yet.
 
 Written by hand: neither PyTorch nor mmengine selects eager kernels per shape (inductor's
 autotuning does, but only inside ``torch.compile``).
