@@ -2,7 +2,7 @@
 
     python tools/test.py CONFIG CHECKPOINT [--backend pytorch|onnxruntime|openvino] [--work-dir DIR]
                          [--show-dir DIR [--show-interval N]] [--out FILE.pkl | --out DIR] [--tta]
-                         [--metrics-json FILE] [--data-root DIR]
+                         [--metrics-json FILE] [--data-root DIR [--classes NAME ... | --classes-file FILE]]
                          [--cfg-options k=v ...]
     tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [same options]
 
@@ -29,7 +29,14 @@ from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 from mmengine.fileio import dump
 
-from mmconvnext.apis import apply_cli_args, build_runner, distributed_teardown, load_config, setup_cpu_distributed
+from mmconvnext.apis import (
+    add_data_args,
+    apply_cli_args,
+    build_runner,
+    distributed_teardown,
+    load_config,
+    setup_cpu_distributed,
+)
 from mmconvnext.checkpoint import CheckpointError
 
 
@@ -57,7 +64,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', help='FILE.pkl to pickle every prediction, or a directory for label-map PNGs')
     parser.add_argument('--tta', action='store_true', help="test-time augmentation from the config's tta_*")
     parser.add_argument('--metrics-json', metavar='FILE', help='write the final metrics to FILE as a JSON object')
-    parser.add_argument('--data-root', help="the dataset's root directory (every dataloader of the config)")
+    add_data_args(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -87,7 +94,7 @@ def main() -> None:
         )
     try:
         apply_cli_args(cfg, args)
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, FileNotFoundError) as e:
         raise SystemExit(f'{args.config}: {e.args[0] if e.args else e}') from None
     with distributed_teardown():
         setup_cpu_distributed(cfg)  # gloo for a distributed launcher on a machine without CUDA

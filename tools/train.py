@@ -1,9 +1,13 @@
 """Train any mmconvnext config (segmentation, detection, classification) with mmengine.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp [--amp-dtype D]] [--auto-scale-lr]
-                                 [--data-root DIR] [--max-iters N] [--cfg-options k=v ...]
+                                 [--data-root DIR [--classes NAME ... | --classes-file FILE] [--reduce-zero-label]]
+                                 [--pretrained CKPT] [--max-iters N] [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG NUM_PROCS [same options]    # torchrun, multi-process/node
     tools/slurm_train.sh PARTITION JOB CONFIG [same options]
+
+--data-root     the dataset: the task's standard layout or the own-data layout of docs/custom_data.md; with
+                the classes (given, or read from the data) every dataset, evaluator and head follows it
 
 What each flag does to the config: :func:`mmconvnext.apis.apply_cli_args`.
 """
@@ -14,6 +18,7 @@ import os
 from mmengine.config import DictAction
 
 from mmconvnext.apis import (
+    add_data_args,
     apply_cli_args,
     build_runner,
     distributed_teardown,
@@ -51,7 +56,12 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help="scale lr by actual batch / the config's auto_scale_lr.base_batch_size",
     )
-    parser.add_argument('--data-root', help="the dataset's root directory (every dataloader of the config)")
+    add_data_args(parser)
+    parser.add_argument(
+        '--pretrained',
+        metavar='CKPT',
+        help='initialise the backbone from CKPT (path or URL; ours, official, timm, mmpretrain or FCMAE format)',
+    )
     parser.add_argument(
         '--max-iters',
         type=int,
@@ -74,7 +84,7 @@ def main() -> None:
     cfg = load_config(args.config)
     try:
         apply_cli_args(cfg, args)
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, FileNotFoundError) as e:
         raise SystemExit(f'{args.config}: {e.args[0] if e.args else e}') from None
     with distributed_teardown():
         setup_cpu_distributed(cfg)  # gloo for a distributed launcher on a machine without CUDA

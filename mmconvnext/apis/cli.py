@@ -14,10 +14,12 @@ from typing import Optional
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import HOOKS, METRICS, Registry
 
-from .config import enable_amp, set_data_root, shorten_schedule
+from .config import enable_amp, set_pretrained, shorten_schedule
 from .cpu_dist import use_cpu_distributed
+from .custom_data import read_classes_file, use_custom_data
 
 __all__ = [
+    'add_data_args',
     'add_output',
     'apply_cli_args',
     'enable_tta',
@@ -27,14 +29,39 @@ __all__ = [
 ]
 
 
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    """The flags that point a config at a dataset (``tools/train.py``, ``tools/test.py``,
+    ``tools/dataset_check.py``); :func:`apply_cli_args` applies them."""
+    parser.add_argument(
+        '--data-root',
+        help="the dataset's root directory: the task's standard layout (ADE20K, COCO, ImageNet) or the own-data "
+        'layout of docs/custom_data.md; every dataset, evaluator and head follows it',
+    )
+    names = parser.add_mutually_exclusive_group()
+    names.add_argument(
+        '--classes',
+        nargs='+',
+        metavar='NAME',
+        help='the class names in label order (default: from the COCO json, the class folders, or DIR/classes.txt)',
+    )
+    names.add_argument('--classes-file', metavar='FILE', help='the class names, one a line')
+    parser.add_argument(
+        '--reduce-zero-label',
+        action='store_true',
+        help='own segmentation data: label 0 means unlabelled and value v is class v-1 (as in ADE20K)',
+    )
+
+
 def apply_cli_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the flags of ``args`` to ``cfg`` (in place; also returned), in this order.
 
-    ``--launcher``, ``--cfg-options``, ``--data-root``, ``--work-dir`` (default ``./work_dirs/<config name>``,
-    as in mmdet/mmseg); training: ``--max-iters``, ``--amp`` / ``--amp-dtype``, ``--auto-scale-lr``,
-    ``--resume``; testing: ``checkpoint``, ``--show-dir`` / ``--show-interval``, ``--out``, ``--tta``; then the
-    CPU distributed edits (:func:`mmconvnext.apis.use_cpu_distributed`) for a distributed launcher without
-    CUDA. A flag missing from ``args`` (the other tool's) or left at its default changes nothing.
+    ``--launcher``, ``--cfg-options``, ``--data-root`` with ``--classes`` / ``--classes-file`` /
+    ``--reduce-zero-label`` (:func:`mmconvnext.apis.use_custom_data`), ``--work-dir`` (default
+    ``./work_dirs/<config name>``, as in mmdet/mmseg); training: ``--pretrained``, ``--max-iters``, ``--amp`` /
+    ``--amp-dtype``, ``--auto-scale-lr``, ``--resume``; testing: ``checkpoint``, ``--show-dir`` /
+    ``--show-interval``, ``--out``, ``--tta``; then the CPU distributed edits
+    (:func:`mmconvnext.apis.use_cpu_distributed`) for a distributed launcher without CUDA. A flag missing from
+    ``args`` (the other tool's) or left at its default changes nothing.
 
     Raises:
         KeyError, ValueError: a flag the config cannot take; the message names the flag and what is missing.
@@ -46,11 +73,30 @@ def apply_cli_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.launcher = opt('launcher') or 'none'
     if opt('cfg_options'):
         merge_cfg_options(cfg, args.cfg_options)
+    classes = opt('classes')
+    if opt('classes_file'):
+        if classes:
+            raise ValueError('--classes and --classes-file both give the class names: give one of them')
+        classes = read_classes_file(args.classes_file)
     if opt('data_root') is not None:
-        set_data_root(cfg, args.data_root)
+        zero = True if opt('reduce_zero_label') else None
+        done = use_custom_data(cfg, args.data_root, classes, zero)
+        if done['classes'] is not None:
+            from mmengine.logging import print_log
+
+            layout = done['layout'] or "the config's"
+            print_log(
+                f'--data-root {args.data_root} ({done["task"]}, {layout} layout): '
+                f'{len(done["classes"])} classes {tuple(done["classes"])}; set {", ".join(done["num_classes_set"])}',
+                logger='current',
+            )
+    elif classes or opt('reduce_zero_label'):
+        raise ValueError('--classes, --classes-file and --reduce-zero-label describe the data of --data-root: give it')
     cfg.work_dir = (
         opt('work_dir') or cfg.get('work_dir') or osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     )
+    if opt('pretrained'):
+        set_pretrained(cfg, args.pretrained)
     if opt('max_iters') is not None:
         shorten_schedule(cfg, args.max_iters)
     if opt('amp_dtype') and not opt('amp'):

@@ -12,17 +12,39 @@ from typing import Optional
 
 from mmengine.config import Config, ConfigDict
 
-__all__ = ['enable_amp', 'load_config', 'set_data_root', 'shorten_schedule']
+__all__ = ['enable_amp', 'load_config', 'set_data_root', 'set_pretrained', 'shorten_schedule']
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def load_config(config: str) -> Config:
     """``Config.fromfile``, with an error naming the path when there is no such file (mmengine's would name
-    the first file of an inheritance chain it cannot read)."""
+    the first file of an inheritance chain it cannot read). A ``custom_data = dict(data_root=..., classes=...)``
+    entry of the config is applied here (:func:`mmconvnext.apis.use_custom_data`) and removed."""
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file {config!r} not found')
-    return Config.fromfile(config)
+    cfg = Config.fromfile(config)
+    if 'custom_data' in cfg:
+        from .custom_data import apply_custom_data_entry
+
+        apply_custom_data_entry(cfg, config)
+    return cfg
+
+
+def set_pretrained(cfg: Config, checkpoint: str) -> None:
+    """``--pretrained CKPT``: initialise the backbone from ``checkpoint`` (a path or URL in any format the
+    backbone reads: ours, official, timm, mmpretrain, FCMAE), replacing the config's backbone ``init_cfg``.
+
+    Raises:
+        FileNotFoundError: a local ``checkpoint`` that does not exist.
+        KeyError: the config's model has no backbone.
+    """
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'--pretrained {checkpoint!r}: no such file')
+    backbone = (cfg.get('model') or {}).get('backbone')
+    if not isinstance(backbone, dict):
+        raise KeyError('--pretrained: the config has no model.backbone to initialise')
+    backbone.init_cfg = ConfigDict(type='Pretrained', checkpoint=checkpoint)
 
 
 def _datasets(dataset: ConfigDict) -> Iterator[ConfigDict]:

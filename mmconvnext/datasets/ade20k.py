@@ -6,16 +6,12 @@ errors that say what is missing and where the data comes from.
 """
 
 import os.path as osp
-from collections.abc import Iterator
-from typing import Any
 
-import numpy as np
-import torch
 from mmseg.datasets import ADE20KDataset as _MMSegADE20KDataset
 
 from mmconvnext.registry import DATASETS
 
-from .errors import SampleFileErrorsMixin
+from .errors import SampleFileErrorsMixin, SegLabelValuesMixin
 from .generators import SHAPE_CLASSES, SHAPE_PALETTE
 
 __all__ = ['ADE20KDataset', 'ShapesADE20KDataset']
@@ -24,7 +20,7 @@ ADE20K_URL = 'http://data.csail.mit.edu/places/ADEchallenge/ADEChallengeData2016
 
 
 @DATASETS.register_module()
-class ADE20KDataset(SampleFileErrorsMixin, _MMSegADE20KDataset):
+class ADE20KDataset(SegLabelValuesMixin, SampleFileErrorsMixin, _MMSegADE20KDataset):
     """mmseg's ``ADE20KDataset`` (150 classes, ``reduce_zero_label``) that checks its layout.
 
     A missing directory, an empty image directory or images without annotations raise a
@@ -65,53 +61,6 @@ class ADE20KDataset(SampleFileErrorsMixin, _MMSegADE20KDataset):
                 f'{ann_dir}/<name>{self.seg_map_suffix})'
             )
         return data_list
-
-    def prepare_data(self, idx: int) -> Any:
-        results = super().prepare_data(idx)
-        for label_map in _label_maps(results):
-            self._check_label_values(idx, label_map)
-        return results
-
-    def _check_label_values(self, idx: int, label_map: Any) -> None:
-        """A ``ValueError`` naming the label map file when ``label_map`` (as the pipeline loaded it: after
-        ``reduce_zero_label`` and the class subset's ``label_map``) holds a value that is neither a class
-        index nor the ignore index."""
-        num_classes = len(self.metainfo['classes'])
-        values = torch.as_tensor(label_map)
-        outside = values[(values >= num_classes) & (values != self.ignore_index)]
-        if outside.numel() == 0:  # values < 0 cannot occur: label maps are read as uint8
-            return
-        found = sorted(int(v) for v in torch.unique(outside)[:10])
-        path = self.get_data_info(idx).get('seg_map_path')
-        valid = f'0..{num_classes - 1} (the {num_classes} classes) or {self.ignore_index} (ignored)'
-        if self.reduce_zero_label:
-            how = (
-                f'with reduce_zero_label=True the file value 0 means "unlabelled" and a value v is class v-1, '
-                f'so the file may hold 0..{num_classes} (and {self.ignore_index}); it holds '
-                f'{[v + 1 for v in found]}'
-            )
-        else:
-            how = (
-                'with reduce_zero_label=False the file values are the class indices; if 0 means "unlabelled" '
-                'in these label maps and the classes start at 1, set reduce_zero_label=True'
-            )
-        raise ValueError(
-            f'{type(self).__name__}: label map {path!r} holds class index(es) {found} outside {valid}: {how}'
-        )
-
-
-def _label_maps(results: Any) -> Iterator[Any]:
-    """The label maps of a prepared sample: packed (``data_samples.gt_sem_seg``, one sample or the list of
-    a test-time augmentation) or not (``gt_seg_map``)."""
-    if not isinstance(results, dict):
-        return
-    if isinstance(results.get('gt_seg_map'), np.ndarray):
-        yield results['gt_seg_map']
-    samples = results.get('data_samples')
-    for sample in samples if isinstance(samples, (list, tuple)) else [samples]:
-        seg = getattr(sample, 'gt_sem_seg', None) if sample is not None else None
-        if seg is not None and 'data' in seg:
-            yield seg.data
 
 
 @DATASETS.register_module()

@@ -48,6 +48,9 @@ class Accuracy(BaseMetric):
         collect_device: ``'cpu'`` or ``'gpu'``, how ranks gather results.
         prefix: the metric name prefix; default ``'accuracy'``.
         collect_dir: the temporary directory of the ``'cpu'`` gathering.
+        classwise: also log a table of the top-1 accuracy of each class, by the dataset's class names
+            (as mmdet's ``CocoMetric(classwise=True)`` and mmseg's ``IoUMetric`` do); the returned metrics
+            are unchanged.
     """
 
     default_prefix: Optional[str] = 'accuracy'
@@ -58,8 +61,10 @@ class Accuracy(BaseMetric):
         collect_device: str = 'cpu',
         prefix: Optional[str] = None,
         collect_dir: Optional[str] = None,
+        classwise: bool = False,
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        self.classwise = bool(classwise)
         ks = (topk,) if isinstance(topk, (int, np.integer)) else tuple(topk)
         if not ks or not all(isinstance(k, (int, np.integer)) and k >= 1 for k in ks):
             raise ValueError(f'Accuracy: topk must be a positive int or a sequence of them, got {topk!r}')
@@ -95,7 +100,29 @@ class Accuracy(BaseMetric):
                 continue
             correct = sum(r['gt_label'] in r['topk'][:k] for r in results)
             metrics[f'top{k}'] = 100.0 * correct / len(results)
+        if self.classwise and results:
+            self._log_classwise(results)
         return metrics
+
+    def _log_classwise(self, results: list[dict]) -> None:
+        from mmengine.logging import MMLogger
+
+        names = list((self.dataset_meta or {}).get('classes') or [])
+        counts: dict = {}
+        for r in results:
+            total, right = counts.get(r['gt_label'], (0, 0))
+            counts[r['gt_label']] = (total + 1, right + int(r['topk'][0] == r['gt_label']))
+        rows = [('class', 'images', 'top-1')]
+        for label in sorted(set(range(len(names))) | set(counts)):
+            total, right = counts.get(label, (0, 0))
+            name = names[label] if label < len(names) else str(label)
+            rows.append((name, str(total), f'{100.0 * right / total:.2f}' if total else '-'))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = ['| ' + ' | '.join(c.ljust(w) for c, w in zip(r, widths)) + ' |' for r in rows]
+        rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
+        MMLogger.get_current_instance().info(
+            'per class results:\n' + '\n'.join([rule, lines[0], rule, *lines[1:], rule])
+        )
 
 
 @METRICS.register_module()
