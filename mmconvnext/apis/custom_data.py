@@ -301,7 +301,13 @@ def use_custom_data(
             classes that do not fit the data, or a config whose datasets cannot be redirected; each
             names the path, the flag or the config key.
     """
-    task = config_task(cfg)
+    try:
+        task = config_task(cfg)
+    except ValueError as e:  # a model without classes (FCMAE pre-training ...): only the root moves
+        if classes is not None or reduce_zero_label is not None:
+            raise ValueError(f'--classes / --reduce-zero-label: {e}') from None
+        set_data_root(cfg, data_root)
+        return dict(task=None, layout=None, classes=None, num_classes_set=[])
     layout = detect_layout(data_root, task)
     own = layout == 'own'
     if reduce_zero_label is not None and not (task == 'seg' and own):
@@ -398,10 +404,7 @@ def _set_evaluators(cfg: Config, task: str, data_root: str, layout: Optional[str
             if kind.endswith('CocoMetric'):
                 ev.classwise = True  # the per-class table, with the data's class names
             elif kind.endswith('Accuracy'):
-                ev.classwise = True
-                topk = ev.get('topk', (1,))
-                topk = (topk,) if isinstance(topk, int) else tuple(topk)
-                ev.topk = tuple(k for k in topk if k <= len(names)) or (1,)
+                ev.classwise = True  # (a top-k beyond the classes counts as top-all, with a warning)
 
 
 def apply_custom_data_entry(cfg: Config, source: Union[str, None] = None) -> Optional[dict]:

@@ -123,7 +123,7 @@ def test_use_custom_data_sets_every_head_dataset_and_evaluator(photos, config, d
         assert loads and all(t['reduce_zero_label'] is None for t in loads)  # the dataset's
         assert len(cfg.train_dataloader.dataset.metainfo.palette) == 3
     if data == 'cls':
-        assert cfg.val_evaluator.topk == (1,) and cfg.val_evaluator.classwise  # top-5 of 3 classes: dropped
+        assert cfg.val_evaluator.classwise
 
 
 def test_classes_refused_with_the_reason(photos, tmp_path):
