@@ -18,6 +18,7 @@ import pytest
 from mmengine.config import Config
 
 from .conftest import ROOT, tool_env
+from .derived_configs import det_tiny
 
 pytest.importorskip('skimage', reason='the guide builds its example data with scikit-image (requirements-dev.txt)')
 
@@ -75,38 +76,7 @@ test_dataloader = val_dataloader
 train_cfg = dict(max_iters=2, val_interval=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
 """,
-    'mask_rcnn_convnext_tiny_coco_1x.py': f"""
-_base_ = '{ROOT}/configs/mask_rcnn_convnext_tiny_coco_1x.py'
-model = dict(
-    backbone=dict({ARCH}, init_cfg=None),
-    neck=dict(in_channels=[8, 16, 32, 64], out_channels=32),
-    rpn_head=dict(in_channels=32, feat_channels=32),
-    roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=32),
-        bbox_head=dict(in_channels=32, fc_out_channels=64),
-        mask_roi_extractor=dict(out_channels=32),
-        mask_head=dict(in_channels=32, conv_out_channels=32)),
-    train_cfg=dict(rpn_proposal=dict(max_per_img=200), rcnn=dict(sampler=dict(num=64))),
-    test_cfg=dict(rpn=dict(max_per_img=100), rcnn=dict(score_thr=0.0)))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=(160, 128), keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(160, 128), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
-{LOADER}train_dataloader = dict(loader, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(loader, dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-train_cfg = dict(max_epochs=1)
-default_hooks = dict(logger=dict(interval=1))
-""",
+    'mask_rcnn_convnext_tiny_coco_1x.py': det_tiny(f'{ROOT}/configs/mask_rcnn_convnext_tiny_coco_1x.py'),
 }
 #: the full schedules' last checkpoints, as the guide names them -> the short runs'
 SHORT = {'epoch_300.pth': 'epoch_1.pth', 'iter_160000.pth': 'iter_2.pth', 'epoch_12.pth': 'epoch_1.pth'}

@@ -4,7 +4,7 @@
                                   [--show N --out-dir VIS] [--cfg-options k=v ...]
 
 Prints, per split, the image count, the size range and the pixels / instances / images of each class, then
-every problem with the file it is in (mmconvnext.datasets.check lists what is checked). Exit code 1 when a
+every problem with the file it is in (mmconvnext.apis.dataset_check lists what is checked). Exit code 1 when a
 problem would crash or silently corrupt training, 0 otherwise (warnings included). --show N draws N training
 samples after the training pipeline (augmentations applied), labels overlaid, into VIS.
 """
@@ -15,7 +15,7 @@ import sys
 from mmengine.config import DictAction
 
 from mmconvnext.apis import add_data_args, apply_cli_args, load_config
-from mmconvnext.datasets.check import check_config_data, format_reports, show_samples
+from mmconvnext.apis.dataset_check import check_config_data, format_reports, show_samples
 
 
 def parse_args() -> argparse.Namespace:

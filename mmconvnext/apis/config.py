@@ -7,14 +7,13 @@ config that inherits and reorders its bases still resolves to the same values.
 """
 
 import os.path as osp
-from collections.abc import Iterator
 from typing import Optional
 
 from mmengine.config import Config, ConfigDict
 
-__all__ = ['enable_amp', 'load_config', 'set_data_root', 'set_pretrained', 'shorten_schedule']
+from .custom_data import apply_custom_data_entry
 
-_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+__all__ = ['enable_amp', 'load_config', 'set_pretrained', 'shorten_schedule']
 
 
 def load_config(config: str) -> Config:
@@ -25,8 +24,6 @@ def load_config(config: str) -> Config:
         raise FileNotFoundError(f'config file {config!r} not found')
     cfg = Config.fromfile(config)
     if 'custom_data' in cfg:
-        from .custom_data import apply_custom_data_entry
-
         apply_custom_data_entry(cfg, config)
     return cfg
 
@@ -45,48 +42,6 @@ def set_pretrained(cfg: Config, checkpoint: str) -> None:
     if not isinstance(backbone, dict):
         raise KeyError('--pretrained: the config has no model.backbone to initialise')
     backbone.init_cfg = ConfigDict(type='Pretrained', checkpoint=checkpoint)
-
-
-def _datasets(dataset: ConfigDict) -> Iterator[ConfigDict]:
-    """A dataset config and the ones it wraps (RepeatDataset, ConcatDataset, ...)."""
-    yield dataset
-    inner = dataset.get('dataset')
-    if isinstance(inner, dict):
-        yield from _datasets(inner)
-    for inner in dataset.get('datasets', []) or []:
-        yield from _datasets(inner)
-
-
-def set_data_root(cfg: Config, data_root: str) -> None:
-    """``--data-root``: point every dataloader's dataset (and the datasets it wraps) that has a ``data_root``
-    at ``data_root``, and the evaluators' ``ann_file`` under the old root with them.
-
-    One flag instead of several ``--cfg-options``, since a COCO config names its root in three datasets and
-    two evaluators.
-
-    Raises:
-        KeyError: no dataset of the config has a ``data_root``.
-    """
-    old_roots = set()
-    for key in _LOADERS:
-        loader = cfg.get(key)
-        if not loader or 'dataset' not in loader:
-            continue
-        for ds in _datasets(loader.dataset):
-            if 'data_root' in ds:
-                old_roots.add(ds.data_root)
-                ds.data_root = data_root
-    found = bool(old_roots)
-    # metrics that read the annotation file themselves (COCO) name it under the old root
-    for key in ('val_evaluator', 'test_evaluator'):
-        evaluators = cfg.get(key) or []
-        for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
-            ann_file = ev.get('ann_file') if isinstance(ev, dict) else None
-            for old in old_roots:
-                if isinstance(ann_file, str) and old and ann_file.startswith(old):
-                    ev.ann_file = osp.join(data_root, ann_file[len(old) :].lstrip('/'))
-    if not found:
-        raise KeyError('--data-root: no dataset in train/val/test_dataloader has a data_root to override')
 
 
 #: optimizer wrappers ``--amp`` may replace: fp32 ones and the AMP ones of either device

@@ -22,33 +22,62 @@ from typing import Any, Optional, Union
 
 from mmengine.config import Config, ConfigDict
 
-from .config import set_data_root
-
 __all__ = [
-    'IMG_EXTENSIONS',
     'config_task',
     'detect_layout',
+    'leaf_datasets',
     'make_palette',
     'read_classes_file',
+    'set_data_root',
     'set_num_classes',
     'use_custom_data',
 ]
-
-#: image file extensions of the folder layouts (compared case-insensitively; the classification dataset's)
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: the split each loader reads in the own-data layouts
 _SPLIT = {'train_dataloader': 'train', 'val_dataloader': 'val', 'test_dataloader': 'val'}
 
-LAYOUTS = {
-    'seg': 'DIR/images/{train,val}/*.jpg|png + DIR/annotations/{train,val}/*.png (same file stems), or '
-    "ADE20K's DIR/images/{training,validation} + DIR/annotations/{training,validation}",
-    'det': 'DIR/annotations/{train,val}.json (COCO format, file_name relative to DIR/images/), or '
-    "COCO's DIR/annotations/instances_{train,val}2017.json + DIR/{train,val}2017/",
-    'cls': 'DIR/train/<class>/<image> and DIR/val/<class>/<image> (ImageNet folder layout), or '
-    'DIR/meta/{train,val}.txt with "<path> <label>" lines',
-}
+
+def _all_datasets(dataset: ConfigDict) -> Iterator[ConfigDict]:
+    """A dataset config and the ones it wraps (RepeatDataset, ConcatDataset, ...)."""
+    yield dataset
+    inner = dataset.get('dataset')
+    if isinstance(inner, dict):
+        yield from _all_datasets(inner)
+    for inner in dataset.get('datasets', []) or []:
+        yield from _all_datasets(inner)
+
+
+def set_data_root(cfg: Config, data_root: str) -> None:
+    """``--data-root``: point every dataloader's dataset (and the datasets it wraps) that has a ``data_root``
+    at ``data_root``, and the evaluators' ``ann_file`` under the old root with them.
+
+    One flag instead of several ``--cfg-options``, since a COCO config names its root in three datasets and
+    two evaluators.
+
+    Raises:
+        KeyError: no dataset of the config has a ``data_root``.
+    """
+    old_roots = set()
+    for key in _LOADERS:
+        loader = cfg.get(key)
+        if not loader or 'dataset' not in loader:
+            continue
+        for ds in _all_datasets(loader.dataset):
+            if 'data_root' in ds:
+                old_roots.add(ds.data_root)
+                ds.data_root = data_root
+    found = bool(old_roots)
+    # metrics that read the annotation file themselves (COCO) name it under the old root
+    for key in ('val_evaluator', 'test_evaluator'):
+        evaluators = cfg.get(key) or []
+        for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
+            ann_file = ev.get('ann_file') if isinstance(ev, dict) else None
+            for old in old_roots:
+                if isinstance(ann_file, str) and old and ann_file.startswith(old):
+                    ev.ann_file = osp.join(data_root, ann_file[len(old) :].lstrip('/'))
+    if not found:
+        raise KeyError('--data-root: no dataset in train/val/test_dataloader has a data_root to override')
 
 
 def config_task(cfg: Config) -> str:
@@ -176,7 +205,7 @@ def _png_palette(ann_dir: str, num: int) -> Optional[list[tuple[int, int, int]]]
     return None
 
 
-def _datasets(dataset: Any) -> Iterator[ConfigDict]:
+def leaf_datasets(dataset: Any) -> Iterator[ConfigDict]:
     """The innermost dataset configs of a (possibly wrapped: RepeatDataset, ConcatDataset ...) dataset."""
     if not isinstance(dataset, dict):
         return
@@ -184,7 +213,7 @@ def _datasets(dataset: Any) -> Iterator[ConfigDict]:
     if not inner:
         yield dataset
     for d in inner:
-        yield from _datasets(d)
+        yield from leaf_datasets(d)
 
 
 def _walk(node: Any, skip: Sequence[str] = ()) -> Iterator[dict]:
@@ -238,7 +267,7 @@ def _declared_classes(cfg: Config, task: str) -> Optional[list[str]]:
     ``classes``), if any: a config written for a subset of a dataset's classes keeps it."""
     for key in _LOADERS:
         loader = cfg.get(key)
-        for ds in _datasets(loader.get('dataset') if isinstance(loader, dict) else None):
+        for ds in leaf_datasets(loader.get('dataset') if isinstance(loader, dict) else None):
             declared = (ds.get('metainfo') or {}).get('classes')
             if declared is None and task == 'cls' and not isinstance(ds.get('classes'), str):
                 declared = ds.get('classes')
@@ -355,7 +384,7 @@ def use_custom_data(
     zero = bool(reduce_zero_label)
     for key in loaders:
         split = _SPLIT[key]
-        for ds in _datasets(cfg[key].dataset):
+        for ds in leaf_datasets(cfg[key].dataset):
             if task == 'seg' and own:
                 ds.type = 'mmconvnext.SegFolderDataset'
                 ds.data_root = data_root

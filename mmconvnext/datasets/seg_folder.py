@@ -16,11 +16,9 @@ from mmseg.datasets import BaseSegDataset
 from mmconvnext.registry import DATASETS
 
 from .errors import SampleFileErrorsMixin, SegLabelValuesMixin
+from .imagenet import IMG_EXTENSIONS
 
 __all__ = ['SegFolderDataset']
-
-#: image suffixes of the layout (compared case-insensitively)
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 @DATASETS.register_module()

@@ -14,42 +14,11 @@ from mmconvnext.apis import use_custom_data
 from mmconvnext.datasets import make_photo_coco, make_photo_folders, make_photo_seg
 
 from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
+from ..derived_configs import det_tiny
 
 pytest.importorskip('skimage', reason='the photograph datasets need scikit-image (requirements-dev.txt)')
 
 SEG_CONFIG = 'upernet_convnext_tiny_ade20k.py'
-DET_DERIVED = """
-_base_ = '{base}'
-model = dict(
-    backbone=dict(arch=dict(_delete_=True, depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]), init_cfg=None),
-    neck=dict(in_channels=[8, 16, 32, 64], out_channels=32),
-    rpn_head=dict(in_channels=32, feat_channels=32),
-    roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=32),
-        mask_roi_extractor=dict(out_channels=32),
-        mask_head=dict(in_channels=32, conv_out_channels=32)),
-    train_cfg=dict(rpn_proposal=dict(max_per_img=200)),
-    test_cfg=dict(rpn=dict(max_per_img=100), rcnn=dict(score_thr=0.0)))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=(160, 128), keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(160, 128), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
-loader = dict(num_workers=0, persistent_workers=False)
-train_dataloader = dict(loader, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(loader, dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-train_cfg = dict(max_epochs=1)
-default_hooks = dict(logger=dict(interval=1))
-"""
 DET_HEADS = {  # 32-channel RoI heads, fewer sampled RoIs (as tests/test_tools/test_det_tools.py)
     'cascade_mask_rcnn_convnext_tiny_coco_3x.py': [
         *(f'model.roi_head.bbox_head.{i}.in_channels=32' for i in range(3)),
@@ -198,7 +167,7 @@ def test_cascade_on_own_coco_json(photos):
     name = 'cascade_mask_rcnn_convnext_tiny_coco_3x.py'
     tmp = photos['tmp']
     config = tmp / f'own_{name}'
-    config.write_text(DET_DERIVED.format(base=ROOT / 'configs' / name))
+    config.write_text(det_tiny(ROOT / 'configs' / name, mask_rcnn=False))
     options = ['--cfg-options', *DET_HEADS[name]]
     cfg, log, deploy = _train_test_export(tmp, config, photos['det'], options, f'det_work_{name[:4]}')
     heads = _heads(cfg.model)

@@ -170,7 +170,7 @@ def test_classification_folder_that_is_not_a_class(clean, tmp_path):
     shutil.copytree(root / 'val' / 'mug', root / 'val' / 'zebra')
     cfg = Config.fromfile(ROOT / CLS)
     use_custom_data(cfg, str(root))
-    from mmconvnext.datasets.check import check_config_data
+    from mmconvnext.apis.dataset_check import check_config_data
 
     reports = {r.split: r for r in check_config_data(cfg)}
     problems = [(p.level, p.path, p.message) for p in reports['val'].problems]

@@ -30,11 +30,13 @@ from typing import Any, Optional
 import cv2
 import numpy as np
 
-from .errors import exif_orientation
+from mmconvnext.datasets.errors import exif_orientation
+from mmconvnext.datasets.imagenet import IMG_EXTENSIONS
+
+from .custom_data import config_task, leaf_datasets
 
 __all__ = ['Problem', 'SplitReport', 'check_config_data', 'format_reports', 'show_samples']
 
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
 _LOADERS = {'train': 'train_dataloader', 'val': 'val_dataloader', 'test': 'test_dataloader'}
 
 
@@ -336,8 +338,6 @@ def check_config_data(cfg: Any) -> list:
     :func:`mmconvnext.apis.use_custom_data`): train, val, and test when its dataset differs from val's."""
     from mmengine.registry import init_default_scope
 
-    from mmconvnext.apis.custom_data import _datasets, config_task
-
     task = config_task(cfg)
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     check = {'seg': _check_seg, 'det': _check_det, 'cls': _check_cls}[task]
@@ -347,7 +347,7 @@ def check_config_data(cfg: Any) -> list:
         loader = cfg.get(key)
         if not isinstance(loader, dict) or 'dataset' not in loader:
             continue
-        for ds_cfg in _datasets(loader['dataset']):
+        for ds_cfg in leaf_datasets(loader['dataset']):
             plain = ds_cfg.to_dict() if hasattr(ds_cfg, 'to_dict') else dict(ds_cfg)
             if plain in seen:
                 continue
@@ -400,7 +400,6 @@ def show_samples(cfg: Any, num: int, out_dir: str) -> list:
     Returns the files written."""
     from mmengine.registry import init_default_scope
 
-    from mmconvnext.apis.custom_data import config_task
     from mmconvnext.registry import DATASETS
 
     init_default_scope(cfg.get('default_scope', 'mmengine'))
