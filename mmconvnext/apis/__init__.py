@@ -15,9 +15,9 @@ from .cli import (
     evaluate_checkpoint,
     merge_cfg_options,
 )
-from .config import enable_amp, load_config, set_data_root, set_pretrained, shorten_schedule
+from .config import enable_amp, load_config, set_pretrained, shorten_schedule
 from .cpu_dist import setup_cpu_distributed, slurm_to_torch_env, use_cpu_distributed
-from .custom_data import config_task, read_classes_file, set_num_classes, use_custom_data
+from .custom_data import config_task, read_classes_file, set_data_root, set_num_classes, use_custom_data
 from .liveness import watch_ranks
 from .runner import build_model, build_runner, distributed_teardown
 
