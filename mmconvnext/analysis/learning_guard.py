@@ -1,0 +1,201 @@
+"""A learning-quality guard: does the toolkit still learn from real images as well as it should?
+
+scikit-learn's digits (1,797 real handwritten scans, 8x8, shipped with the package) are written as an ImageNet
+folder layout at 32 px, a quarter of each class held out; the real classification config
+(``configs/convnext_tiny_in1k.py``) trains on them through the tools' runner (:func:`mmconvnext.apis.build_runner`,
+the one ``tools/train.py`` uses), changed only where a user would change it for such data; the held-out top-1 is
+the result. A change to data loading, seeding or augmentation that quietly damages training shows up here as a
+lower top-1, where the other tests (finite losses, printed metrics) still pass.
+
+``tests/test_integration/test_learning_guard.py`` runs it once with a fixed seed against a threshold set from
+the seed spread that ``tools/analysis/learning_guard.py`` measures (``docs/learning_guard.md``). The same tool
+runs the deliberate breakages (:data:`BREAKAGES`) that show the threshold catches them.
+"""
+
+import contextlib
+import os
+import os.path as osp
+from collections.abc import Iterator
+from typing import Optional
+
+import cv2
+import numpy as np
+
+__all__ = ['BREAKAGES', 'CONFIG', 'guard_config', 'make_digits_imagenet', 'render_table', 'results_meta', 'run_guard']
+
+#: the real config the guard trains (relative to the repository root)
+CONFIG = 'configs/convnext_tiny_in1k.py'
+
+#: deliberate breakages the guard must catch: name -> what it does
+BREAKAGES = {
+    'constant_aug': "per-sample seeding removed from the runner's SeededDataset: every sample of a batch gets the "
+    'same crop and flip',
+    'shuffled_labels': 'the training images put in random class folders (the held-out labels stay true)',
+}
+
+
+def make_digits_imagenet(root: str, size: int = 32, shuffle_labels: bool = False) -> str:
+    """scikit-learn's digits in the ImageNet folder layout under ``root`` (returned): ``train/<digit>/*.png`` and
+    ``val/<digit>/*.png``, every 4th image of each class held out, grey PNGs upscaled (bilinear) to ``size``.
+    ``shuffle_labels``: the training images go to the folders of a fixed random permutation of their labels."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:
+        raise ImportError('the learning guard needs scikit-learn (a development requirement)') from e
+    digits = load_digits()
+    images = (digits.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
+    labels = digits.target.astype(int)
+    train_labels = labels.copy()
+    if shuffle_labels:
+        train_labels = np.random.default_rng(0).permutation(labels)
+    seen: dict = {}
+    for i, (img, label) in enumerate(zip(images, labels)):
+        k = seen[label] = seen.get(label, -1) + 1
+        split = 'val' if k % 4 == 3 else 'train'
+        folder = str(label if split == 'val' else train_labels[i])
+        path = osp.join(root, split, folder, f'{i:04d}.png')
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        cv2.imwrite(path, cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR))
+    return root
+
+
+def guard_config(repo_root: str, data_root: str, work_dir: str, seed: int, epochs: int = 8, size: int = 32):
+    """The real classification config, changed only where a user would for 32-px digits: ConvNeXt-atto, the 10
+    classes of the folders (``--data-root``), 32-px crops, batch 64 at lr 2e-3 (not scaled), ``epochs`` epochs
+    with one of warm-up, EMA momentum 0.02, RandAugment / Random Erasing / Mixup-CutMix off."""
+    from argparse import Namespace
+
+    from mmconvnext.apis import apply_cli_args, load_config
+
+    cfg = load_config(osp.join(repo_root, CONFIG))
+    options = {
+        'model.backbone.arch': 'atto',
+        'model.data_preprocessor.rand_augment': None,
+        'model.data_preprocessor.random_erasing': None,
+        'model.data_preprocessor.mixup_cutmix': None,
+        'train_dataloader.dataset.pipeline.1.scale': size,
+        'val_dataloader.dataset.pipeline.1.scale': (100_000, int(size / 0.875)),
+        'val_dataloader.dataset.pipeline.2.crop_size': size,
+        'optim_wrapper.optimizer.lr': 2e-3,
+        'auto_scale_lr.enable': False,
+        'param_scheduler.0.end': 1,
+        'param_scheduler.1.begin': 1,
+        'param_scheduler.1.end': epochs,
+        'train_cfg.max_epochs': epochs,
+        'train_cfg.val_interval': epochs,
+        'custom_hooks.0.momentum': 0.02,
+        'default_hooks.logger.interval': 10,
+        'default_hooks.checkpoint.interval': epochs,
+        'env_cfg.dist_cfg.backend': 'gloo',
+        'randomness.seed': seed,
+    }
+    for loader, batch in (('train_dataloader', 64), ('val_dataloader', 128)):
+        options.update({f'{loader}.batch_size': batch, f'{loader}.num_workers': 0})
+        options.update({f'{loader}.persistent_workers': False, f'{loader}.pin_memory': False})
+    args = Namespace(config=CONFIG, cfg_options=options, data_root=data_root, work_dir=work_dir)
+    apply_cli_args(cfg, args)
+    return cfg
+
+
+@contextlib.contextmanager
+def _broken(breakage: Optional[str]) -> Iterator[None]:
+    """The code breakages of :data:`BREAKAGES` (the data ones are made by :func:`make_digits_imagenet`)."""
+    if breakage != 'constant_aug':
+        yield
+        return
+    import random
+
+    import torch
+
+    from mmconvnext.engine import resumable
+
+    original = resumable.SeededDataset.__getitem__
+
+    def unseeded(self, index):  # the state restore kept, the per-sample seeding gone
+        states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+        try:
+            return self.dataset[int(index)]
+        finally:
+            random.setstate(states[0])
+            np.random.set_state(states[1])
+            torch.set_rng_state(states[2])
+
+    resumable.SeededDataset.__getitem__ = unseeded
+    try:
+        yield
+    finally:
+        resumable.SeededDataset.__getitem__ = original
+
+
+def run_guard(repo_root: str, work_dir: str, seed: int, epochs: int = 8, breakage: Optional[str] = None) -> dict:
+    """Train on the digits; returns ``dict(top1=, raw_top1=, seconds=)``: the held-out top-1 of the EMA weights
+    (what the checkpoint holds and ``tools/test.py`` evaluates) and of the raw weights, from the final
+    validation, and the wall time of training and validation."""
+    import time
+
+    from mmconvnext.apis import build_runner
+
+    if breakage is not None and breakage not in BREAKAGES:
+        raise ValueError(f'breakage must be one of {sorted(BREAKAGES)}, got {breakage!r}')
+    data = osp.join(work_dir, 'digits_shuffled' if breakage == 'shuffled_labels' else 'digits')
+    if not osp.isdir(osp.join(data, 'val')):
+        make_digits_imagenet(data, shuffle_labels=breakage == 'shuffled_labels')
+    cfg = guard_config(repo_root, data, osp.join(work_dir, f'seed{seed}_{breakage or "shipped"}'), seed, epochs)
+    start = time.perf_counter()
+    with _broken(breakage):
+        runner = build_runner(cfg)
+        runner.train()
+    metrics = runner.message_hub.log_scalars  # the final validation's, as the logger printed them
+    top1, raw = (float(metrics[k].current()) for k in ('val/accuracy/top1', 'val/raw/accuracy/top1'))
+    return dict(top1=top1, raw_top1=raw, seconds=time.perf_counter() - start)
+
+
+def results_meta(command: str) -> dict:
+    """What a results file records beside its numbers: the command, CPU, threads, versions, date and commit."""
+    import datetime
+    import subprocess
+
+    import mmengine
+    import torch
+
+    from mmconvnext.device import cpu_name
+
+    try:
+        commit = subprocess.run(
+            ['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = 'unknown'
+    return dict(
+        command=command,
+        cpu=cpu_name(),
+        threads=torch.get_num_threads(),
+        versions=dict(torch=torch.__version__, mmengine=mmengine.__version__),
+        date=datetime.date.today().isoformat(),
+        commit=commit,
+    )
+
+
+def render_table(results: dict) -> str:
+    """The markdown table of a results file of ``tools/analysis/learning_guard.py`` (one row per run, then the
+    spread of the shipped code), as docs/learning_guard.md holds it."""
+    meta = results['meta']
+    lines = [
+        f'{meta["cpu"]}, {meta["threads"]} threads, torch {meta["versions"]["torch"]}, {meta["date"]}, '
+        f'commit {meta["commit"]}, {results["epochs"]} epochs: `{meta["command"]}`',
+        '',
+        '| code | seed | held-out top-1 (EMA) | raw weights | seconds |',
+        '|---|---|---|---|---|',
+    ]
+    for run in results['runs']:
+        code = run['breakage'] or 'shipped'
+        lines.append(f'| {code} | {run["seed"]} | {run["top1"]:.1f} | {run["raw_top1"]:.1f} | {run["seconds"]:.0f} |')
+    shipped = [r['top1'] for r in results['runs'] if r['breakage'] is None]
+    if shipped:
+        mean, std = float(np.mean(shipped)), float(np.std(shipped))
+        lines += [
+            '',
+            f'Shipped code over {len(shipped)} seeds: mean {mean:.1f}, standard deviation {std:.1f}, '
+            f'worst {min(shipped):.1f}, best {max(shipped):.1f}.',
+        ]
+    return '\n'.join(lines) + '\n'
