@@ -171,6 +171,7 @@ def results_meta(command: str) -> dict:
         cpu=cpu_name(),
         threads=torch.get_num_threads(),
         versions=dict(torch=torch.__version__, mmengine=mmengine.__version__),
+        compute_path=os.environ.get('MMCONVNEXT_CPU_PATH', 'auto'),  # the backbone's CPU kernels (forced or chosen)
         date=datetime.date.today().isoformat(),
         commit=commit,
     )
@@ -181,7 +182,8 @@ def render_table(results: dict) -> str:
     spread of the shipped code), as docs/learning_guard.md holds it."""
     meta = results['meta']
     lines = [
-        f'{meta["cpu"]}, {meta["threads"]} threads, torch {meta["versions"]["torch"]}, {meta["date"]}, '
+        f'{meta["cpu"]}, {meta["threads"]} threads, CPU path {meta["compute_path"]}, '
+        f'torch {meta["versions"]["torch"]}, {meta["date"]}, '
         f'commit {meta["commit"]}, {results["epochs"]} epochs: `{meta["command"]}`',
         '',
         '| code | seed | held-out top-1 (EMA) | raw weights | seconds |',

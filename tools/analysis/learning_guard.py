@@ -59,7 +59,8 @@ def main() -> None:
         for seed, breakage in plan:
             run = run_guard(ROOT, args.work_dir, seed, args.epochs, breakage)
             results['runs'].append(dict(seed=seed, breakage=breakage, **run))
-            print(f'[learning_guard] {breakage or "shipped"} seed {seed}: top-1 {run["top1"]:.2f} ({run["seconds"]:.0f} s)')
+            name = breakage or 'shipped'
+            print(f'[learning_guard] {name} seed {seed}: top-1 {run["top1"]:.2f} ({run["seconds"]:.0f} s)')
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w', encoding='utf-8') as f:
             json.dump(results, f, indent=1)
