@@ -1,0 +1,38 @@
+"""The learning guard: the real classification config, through the tools' runner, still learns scikit-learn's
+handwritten digits (real scans) as well as it measured to (docs/learning_guard.md). A change that quietly
+damages data loading, seeding or augmentation fails here while every other test still passes."""
+
+import json
+
+import pytest
+
+from mmconvnext.analysis.learning_guard import render_table, run_guard
+
+from ..conftest import ROOT
+
+pytest.importorskip('sklearn', reason='the learning guard needs scikit-learn (requirements-dev.txt)')
+
+#: held-out top-1 (EMA weights) the shipped code must reach with seed 0; set from the seed spread and the
+#: breakages of docs/results/learning_guard.json (see docs/learning_guard.md for how it was chosen)
+THRESHOLD = 83.0
+
+
+def test_the_toolkit_still_learns_real_digits(tmp_path):
+    result = run_guard(str(ROOT), str(tmp_path), seed=0, epochs=8)
+    assert result['top1'] >= THRESHOLD, result
+
+
+def test_the_documented_table_is_rendered_from_its_results_file():
+    """docs/learning_guard.md's table is tools/analysis/learning_guard.py's rendering of the results file: a
+    figure typed or edited by hand fails here."""
+    results = json.loads((ROOT / 'docs' / 'results' / 'learning_guard.json').read_text())
+    for key in ('command', 'cpu', 'threads', 'compute_path', 'versions', 'date', 'commit'):
+        assert key in results['meta'], key
+    doc = (ROOT / 'docs' / 'learning_guard.md').read_text()
+    marker = '<!-- learning_guard results -->'
+    assert doc.count(marker) == 2
+    assert doc.split(marker)[1].strip() == render_table(results).strip()
+    shipped = [r['top1'] for r in results['runs'] if r['breakage'] is None]
+    broken = [r['top1'] for r in results['runs'] if r['breakage'] is not None]
+    assert len(shipped) >= 5 and broken  # the threshold's evidence: at least 5 seeds and the breakages
+    assert max(broken) < THRESHOLD <= min(shipped), (THRESHOLD, shipped, broken)
