@@ -21,17 +21,38 @@ from typing import Optional
 import cv2
 import numpy as np
 
-__all__ = ['BREAKAGES', 'CONFIG', 'guard_config', 'make_digits_imagenet', 'render_table', 'results_meta', 'run_guard']
+__all__ = [
+    'BREAKAGES',
+    'CONFIG',
+    'SEG_CONFIG',
+    'TASK_BREAKAGES',
+    'guard_seg_config',
+    'run_seg_guard',
+    'guard_config',
+    'make_digits_imagenet',
+    'render_table',
+    'results_meta',
+    'run_guard',
+]
 
 #: the real config the guard trains (relative to the repository root)
 CONFIG = 'configs/convnext_tiny_in1k.py'
 
+#: the real segmentation config of the dense guard
+SEG_CONFIG = 'configs/upernet_convnext_tiny_ade20k.py'
+
 #: deliberate breakages the guard must catch: name -> what it does
 BREAKAGES = {
+    'unflipped_labels': "segmentation: RandomFlip flips the image but not its label map (mmcv's flip of the "
+    'segmentation map made a no-op)',
     'constant_aug': "per-sample seeding removed from the runner's SeededDataset: every sample of a batch gets the "
     'same crop and flip',
     'shuffled_labels': 'the training images put in random class folders (the held-out labels stay true)',
 }
+
+
+#: the breakages each task's guard is shown to catch
+TASK_BREAKAGES = {'cls': ('constant_aug', 'shuffled_labels'), 'seg': ('constant_aug', 'unflipped_labels')}
 
 
 def make_digits_imagenet(root: str, size: int = 32, shuffle_labels: bool = False) -> str:
@@ -97,9 +118,58 @@ def guard_config(repo_root: str, data_root: str, work_dir: str, seed: int, epoch
     return cfg
 
 
+def guard_seg_config(repo_root: str, data_root: str, work_dir: str, seed: int, iters: int = 300, crop: int = 64):
+    """The real UperNet config for the photographs of :func:`mmconvnext.datasets.make_photo_seg` (labels: the
+    grey-level terciles of each photograph, ``--data-root`` with its ``classes.txt``), changed where a user
+    would for a 2-core CPU and 9 images: ConvNeXt-atto from scratch (layer scale 1e-6), 64-channel heads,
+    64-px crops of the photographs resized to a 128-px short side (x0.5-2.0), batch 4 at lr 2e-3, ``iters``
+    iterations with a tenth of warm-up, whole-image test at a 128-px short side."""
+    from argparse import Namespace
+
+    from mmconvnext.apis import apply_cli_args, load_config
+
+    cfg = load_config(osp.join(repo_root, SEG_CONFIG))
+    options = {
+        'model.backbone.arch': 'atto',
+        'model.backbone.init_cfg': None,
+        'model.backbone.drop_path_rate': 0.0,
+        'model.backbone.layer_scale_init_value': 1e-6,
+        'model.data_preprocessor.size': (crop, crop),
+        'model.decode_head.in_channels': [40, 80, 160, 320],
+        'model.decode_head.channels': 64,
+        'model.auxiliary_head.in_channels': 160,
+        'model.auxiliary_head.channels': 32,
+        'model.test_cfg': dict(mode='whole'),
+        'train_dataloader.dataset.pipeline.2.scale': (4 * crop, 2 * crop),
+        'train_dataloader.dataset.pipeline.3.crop_size': (crop, crop),
+        'val_dataloader.dataset.pipeline.1.scale': (4 * crop, 2 * crop),
+        'optim_wrapper.optimizer.lr': 2e-3,
+        'default_hooks.logger.interval': 50,
+        'env_cfg.dist_cfg.backend': 'gloo',
+        'randomness.seed': seed,
+    }
+    for loader, batch in (('train_dataloader', 4), ('val_dataloader', 1)):
+        options.update({f'{loader}.batch_size': batch, f'{loader}.num_workers': 0})
+        options.update({f'{loader}.persistent_workers': False})
+    args = Namespace(config=SEG_CONFIG, cfg_options=options, data_root=data_root, work_dir=work_dir, max_iters=iters)
+    apply_cli_args(cfg, args)
+    cfg.train_cfg.val_interval = iters  # one validation, at the end
+    return cfg
+
+
 @contextlib.contextmanager
 def _broken(breakage: Optional[str]) -> Iterator[None]:
     """The code breakages of :data:`BREAKAGES` (the data ones are made by :func:`make_digits_imagenet`)."""
+    if breakage == 'unflipped_labels':
+        from mmcv.transforms import RandomFlip
+
+        original = RandomFlip._flip_seg_map
+        RandomFlip._flip_seg_map = lambda self, seg_map, direction='horizontal': seg_map
+        try:
+            yield
+        finally:
+            RandomFlip._flip_seg_map = original
+        return
     if breakage != 'constant_aug':
         yield
         return
@@ -125,6 +195,29 @@ def _broken(breakage: Optional[str]) -> Iterator[None]:
         yield
     finally:
         resumable.SeededDataset.__getitem__ = original
+
+
+def run_seg_guard(repo_root: str, work_dir: str, seed: int, iters: int = 300, breakage: Optional[str] = None) -> dict:
+    """Train the dense guard (:func:`guard_seg_config`); returns ``dict(mIoU=, aAcc=, seconds=)`` of its val split."""
+    import time
+
+    from mmconvnext.apis import build_runner
+    from mmconvnext.datasets import make_photo_seg
+
+    data = osp.join(work_dir, 'photo_seg')
+    if not osp.isdir(osp.join(data, 'images')):
+        make_photo_seg(data)
+    cfg = guard_seg_config(repo_root, data, osp.join(work_dir, f'seg_seed{seed}_{breakage or "shipped"}'), seed, iters)
+    start = time.perf_counter()
+    with _broken(breakage):
+        runner = build_runner(cfg)
+        runner.train()
+    scalars = runner.message_hub.log_scalars
+    return dict(
+        mIoU=float(scalars['val/mIoU'].current()),
+        aAcc=float(scalars['val/aAcc'].current()),
+        seconds=time.perf_counter() - start,
+    )
 
 
 def run_guard(repo_root: str, work_dir: str, seed: int, epochs: int = 8, breakage: Optional[str] = None) -> dict:
@@ -180,19 +273,25 @@ def results_meta(command: str) -> dict:
 def render_table(results: dict) -> str:
     """The markdown table of a results file of ``tools/analysis/learning_guard.py`` (one row per run, then the
     spread of the shipped code), as docs/learning_guard.md holds it."""
-    meta = results['meta']
+    meta, seg = results['meta'], results.get('task') == 'seg'
+    length = f'{results["iters"]} iterations' if seg else f'{results["epochs"]} epochs'
+    columns = (
+        (('mIoU', 'mIoU'), ('aAcc', 'pixel accuracy'))
+        if seg
+        else (('top1', 'held-out top-1 (EMA)'), ('raw_top1', 'raw weights'))
+    )
     lines = [
         f'{meta["cpu"]}, {meta["threads"]} threads, CPU path {meta["compute_path"]}, '
-        f'torch {meta["versions"]["torch"]}, {meta["date"]}, '
-        f'commit {meta["commit"]}, {results["epochs"]} epochs: `{meta["command"]}`',
+        f'torch {meta["versions"]["torch"]}, {meta["date"]}, commit {meta["commit"]}, {length}: `{meta["command"]}`',
         '',
-        '| code | seed | held-out top-1 (EMA) | raw weights | seconds |',
+        f'| code | seed | {columns[0][1]} | {columns[1][1]} | seconds |',
         '|---|---|---|---|---|',
     ]
     for run in results['runs']:
         code = run['breakage'] or 'shipped'
-        lines.append(f'| {code} | {run["seed"]} | {run["top1"]:.1f} | {run["raw_top1"]:.1f} | {run["seconds"]:.0f} |')
-    shipped = [r['top1'] for r in results['runs'] if r['breakage'] is None]
+        first, second = (run[k] for k, _ in columns)
+        lines.append(f'| {code} | {run["seed"]} | {first:.1f} | {second:.1f} | {run["seconds"]:.0f} |')
+    shipped = [r[columns[0][0]] for r in results['runs'] if r['breakage'] is None]
     if shipped:
         mean, std = float(np.mean(shipped)), float(np.std(shipped))
         lines += [
