@@ -52,8 +52,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def render_into(markdown: str, results: dict) -> None:
-    task = results.get('task', 'cls')
-    marker = f'<!-- learning_guard{"_seg" if task == "seg" else ""} results -->'
+    name = {'cls': '', 'seg': '_seg'}[results.get('task', 'cls')]
+    if results.get('task') == 'seg' and results.get('iters') != 300:
+        name += f'_{results["iters"]}'
+    marker = f'<!-- learning_guard{name} results -->'
     with open(markdown, encoding='utf-8') as f:
         text = f.read()
     parts = text.split(marker)
