@@ -1,17 +1,15 @@
 # Entry points named in the README. Each sets up what it needs the first time.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PEERS_INSTALL := ../shared/peers/install.sh
 
 .PHONY: install peers test demo demo-det bench lint format
 
 install:  ## create .venv with the pinned stack (idempotent; ~10 min the very first time)
 	@bash tools/setup_env.sh
 
-peers: install  ## timm + mmpretrain beside the project, for parity tests/benchmarks (optional)
-	@if [ -f $(PEERS_INSTALL) ] && [ ! -d .peers/mmpretrain ]; then \
-	  PATH="$(abspath $(VENV))/bin:$$PATH" bash $(PEERS_INSTALL) .peers \
-	  || { rm -rf .peers; echo "peers unavailable: parity tests will skip"; }; fi
+peers: install  ## timm + mmpretrain (requirements-peers.txt) into .peers, for the parity tests and benchmarks
+	@bash tools/peers/install.sh .peers $(PY) \
+	  || { rm -rf .peers; echo "[peers] could not be installed (see above): the parity tests will skip"; }
 
 LINTED := mmconvnext tools tests configs setup.py
 
@@ -27,7 +25,7 @@ demo-det: install  ## the same for Mask R-CNN (reuses the cached pretraining)
 	$(PY) tools/demo.py --task det
 
 bench: install peers  ## speed vs timm/mmpretrain and the matmul bound, training steps and memory (docs/benchmarks.md)
-	PYTHONPATH=.peers:../shared/peers/stub $(PY) tools/analysis/benchmark.py --whole-model
+	PYTHONPATH=.peers:tools/peers/stub $(PY) tools/analysis/benchmark.py --whole-model
 
 lint: install  ## ruff (version pinned in requirements-dev.txt): lint rules and formatting
 	$(VENV)/bin/ruff check $(LINTED)

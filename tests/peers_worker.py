@@ -1,7 +1,7 @@
 """Runs in a subprocess with the peers (timm, mmpretrain) importable; writes their
 weights, inputs and outputs (tensors only) for tests/test_parity.py.
 
-    PYTHONPATH=.peers:../shared/peers/stub python tests/peers_worker.py OUT.pt
+    PYTHONPATH=.peers:tools/peers/stub python tests/peers_worker.py OUT.pt
 """
 
 import sys

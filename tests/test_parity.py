@@ -1,7 +1,7 @@
 """Numerical parity with timm and mmpretrain on identical weights (max relative error
 1e-4), and the same layer-decay groups as mmseg's constructor gives mmpretrain's
-ConvNeXt. The peers live outside the project (``../shared/peers``, installed into
-``.peers`` by ``make test``); without them these tests skip."""
+ConvNeXt. The peers are installed into ``.peers`` by ``make peers``
+(``tools/peers/install.sh``, which ``make test`` runs); without them these tests skip."""
 
 import os
 import subprocess
@@ -18,13 +18,13 @@ from .conftest import ROOT
 from .peers_worker import decay_groups
 
 PEERS = ROOT / '.peers'
-STUB = ROOT.parent / 'shared' / 'peers' / 'stub'
+STUB = ROOT / 'tools' / 'peers' / 'stub'
 
 
 @pytest.fixture(scope='module')
 def peers(tmp_path_factory):
     if not (PEERS / 'timm').is_dir() or not (PEERS / 'mmpretrain').is_dir() or not STUB.is_dir():
-        pytest.skip(f'peers not installed (bash ../shared/peers/install.sh .peers); looked in {PEERS}')
+        pytest.skip(f'peers not installed (make peers); looked in {PEERS}')
     out = tmp_path_factory.mktemp('peers') / 'peers.pt'
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PEERS), str(STUB), str(ROOT)]))
     res = subprocess.run(

@@ -4,7 +4,7 @@ import torch
 
 __all__ = ['PEERS', 'pyramid_backbone']
 
-#: the implementations a user would pick instead (importable only where ../shared/peers is installed)
+#: the implementations a user would pick instead (importable where `make peers` installed them)
 PEERS = ('timm', 'mmpretrain')
 
 

@@ -580,7 +580,7 @@ def test_bad_arguments_raise_value_error(factory, arg):
 def load_timm(name: str):
     path = TIMM_DATA / f'{name}.py'
     if not path.is_file():
-        pytest.skip(f'timm peer not installed (bash ../shared/peers/install.sh .peers); looked for {path}')
+        pytest.skip(f'timm peer not installed (make peers); looked for {path}')
     if name == 'auto_augment':
         pytest.importorskip('PIL', reason="timm's RandAugment ops need Pillow")
     spec = importlib.util.spec_from_file_location(f'_timm_{name}', path)

@@ -6,7 +6,7 @@ pick instead, or deploy instead, and against the machine's matmul rate, in one r
                                        [--impls NAME ...] [--whole-model] [--whole-cases CASE ...] [--rounds N]
                                        [--det-size H W] [--bf16] [--compile] [--json FILE]
     # with the peers (timm, mmpretrain) importable:
-    PYTHONPATH=.peers:../shared/peers/stub python tools/analysis/benchmark.py   (make bench)
+    PYTHONPATH=.peers:tools/peers/stub python tools/analysis/benchmark.py   (make bench)
     # the deployment peers are optional packages: pip install -e .[deploy]
 
 It prints the CPU model, the package versions, the compute path mmconvnext's backbone

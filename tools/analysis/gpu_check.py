@@ -2,7 +2,7 @@
 speed against the peers, in one command and one table (at most ~8 minutes on one GPU).
 
     python tools/analysis/gpu_check.py [--out FILE.md] [--json FILE] [--max-minutes 8]
-    PYTHONPATH=.peers:../shared/peers/stub python tools/analysis/gpu_check.py   # with timm / mmpretrain
+    PYTHONPATH=.peers:tools/peers/stub python tools/analysis/gpu_check.py   # with timm / mmpretrain
     python tools/analysis/gpu_check.py --smoke    # tiny sizes on the CPU, bf16 (the test suite runs this)
 
 (a) Training steps through the real configs and the real ``--amp`` switch
