@@ -1,11 +1,11 @@
 # Entry points named in the README. Each sets up what it needs the first time.
-VENV ?= .venv
+VENV ?= $(or $(MMCONVNEXT_VENV),.venv)
 PY := $(VENV)/bin/python
 
 .PHONY: install peers test demo demo-det bench lint format
 
 install:  ## create .venv with the pinned stack (idempotent; ~10 min the very first time)
-	@bash tools/setup_env.sh
+	@MMCONVNEXT_VENV=$(abspath $(VENV)) bash tools/setup_env.sh
 
 peers: install  ## timm + mmpretrain (requirements-peers.txt) into .peers, for the parity tests and benchmarks
 	@bash tools/peers/install.sh .peers $(PY) \
