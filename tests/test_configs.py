@@ -35,7 +35,7 @@ PAPER = {
 
 def test_installed_setuptools_keeps_pkg_resources_for_mmseg_and_mmdet_bases():
     """The declared pin holds in this environment, and the mmseg::/mmdet:: bases resolve through it: setuptools
-    81 removed pkg_resources, which mmengine 0.10.7 imports for them (issue 17)."""
+    81 removed pkg_resources, which mmengine 0.10.7 imports for them."""
     from importlib.metadata import version
 
     declared = [ln for ln in (ROOT / 'requirements.txt').read_text().splitlines() if ln.startswith('setuptools')]

@@ -1,4 +1,4 @@
-"""Deployment (issue 16): every task's model exported to ONNX + OpenVINO IR and run on onnxruntime and OpenVINO
+"""Deployment: every task's model exported to ONNX + OpenVINO IR and run on onnxruntime and OpenVINO
 with the config's own pre/post-processing, checked against PyTorch: graph by graph (1e-4 relative), and through
 the config's test loop with every PyTorch parameter set to NaN (so nothing learned can have run in PyTorch).
 ConvNeXt-atto, 128x128 shapes datasets of 2-4 images. Skips with the reason where onnx/onnxruntime/openvino are
