@@ -173,28 +173,19 @@ def _broken(breakage: Optional[str]) -> Iterator[None]:
     if breakage != 'constant_aug':
         yield
         return
-    import random
-
-    import torch
-
     from mmconvnext.engine import resumable
 
-    original = resumable.SeededDataset.__getitem__
+    original = resumable.seed_generators
 
-    def unseeded(self, index):  # the state restore kept, the per-sample seeding gone
-        states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-        try:
-            return self.dataset[int(index)]
-        finally:
-            random.setstate(states[0])
-            np.random.set_state(states[1])
-            torch.set_rng_state(states[2])
+    def sample_seeding_removed(*key: int, cuda: bool = True) -> None:  # the iteration's seeding kept
+        if key[1:2] != (resumable._SAMPLE,):
+            original(*key, cuda=cuda)
 
-    resumable.SeededDataset.__getitem__ = unseeded
+    resumable.seed_generators = sample_seeding_removed
     try:
         yield
     finally:
-        resumable.SeededDataset.__getitem__ = original
+        resumable.seed_generators = original
 
 
 def run_seg_guard(repo_root: str, work_dir: str, seed: int, iters: int = 300, breakage: Optional[str] = None) -> dict:

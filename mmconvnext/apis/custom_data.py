@@ -216,16 +216,15 @@ def leaf_datasets(dataset: Any) -> Iterator[ConfigDict]:
         yield from leaf_datasets(d)
 
 
-def _walk(node: Any, skip: Sequence[str] = ()) -> Iterator[dict]:
-    """Every dict nested in ``node`` (dicts and lists), not entering keys named in ``skip``."""
+def _walk(node: Any) -> Iterator[dict]:
+    """Every dict nested in ``node`` (dicts and lists)."""
     if isinstance(node, dict):
         yield node
-        for k, v in node.items():
-            if k not in skip:
-                yield from _walk(v, skip)
+        for v in node.values():
+            yield from _walk(v)
     elif isinstance(node, (list, tuple)):
         for v in node:
-            yield from _walk(v, skip)
+            yield from _walk(v)
 
 
 def set_num_classes(cfg: Config, num_classes: int) -> list[str]:

@@ -108,7 +108,12 @@ class SampleFileErrorsMixin:
         super().__init__(*args, **kwargs)
 
     def _add_size_checks(self) -> None:
-        transforms = getattr(getattr(self, 'pipeline', None), 'transforms', None)
+        """Once per pipeline (a hook may swap the pipeline mid-run: mmdet's PipelineSwitchHook)."""
+        pipeline = getattr(self, 'pipeline', None)
+        if getattr(self, '_size_checked', None) is pipeline:
+            return
+        self._size_checked = pipeline
+        transforms = getattr(pipeline, 'transforms', None)
         if not isinstance(transforms, list) or any(isinstance(t, _SizeCheck) for t in transforms):
             return
         for i in range(len(transforms) - 1, -1, -1):
