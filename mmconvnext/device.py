@@ -5,7 +5,7 @@ import platform
 
 import torch
 
-__all__ = ['cpu_has_native_bf16', 'cpu_name']
+__all__ = ['cpu_features', 'cpu_has_native_bf16', 'cpu_name']
 
 
 @functools.cache
@@ -25,6 +25,17 @@ def _cpuinfo(key: str) -> str:
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo``), for every number a tool records."""
     return _cpuinfo('model name') or platform.processor() or 'unknown CPU'
+
+
+#: the instruction-set extensions that decide which kernels are fast, in the order a results file lists them
+SPEED_FEATURES = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_bf16', 'amx_int8')
+
+
+def cpu_features() -> list[str]:
+    """Those of :data:`SPEED_FEATURES` this CPU has (``/proc/cpuinfo``; empty off Linux), for every number a tool
+    records: the same model name has been seen with and without AVX-512."""
+    flags = frozenset(_cpuinfo('flags').split())
+    return [f for f in SPEED_FEATURES if f in flags]
 
 
 def cpu_has_native_bf16() -> bool:

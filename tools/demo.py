@@ -4,7 +4,7 @@ on-disk layouts.
 
     python tools/demo.py [--task seg|det] [--seed S] [--work-dir DIR] [--pretrain-dir DIR]
                          [--data-root DIR] [--iters N] [--pretrain-epochs N] [--retrain]
-                         [--min-top1 P] [--min-score P] [--min-gain P] [--amp]
+                         [--min-top1 P] [--min-score P] [--min-gain P] [--amp] [--results FILE]
 
 1. **Pretraining.** ``configs/convnext_atto_shapes_pretrain_demo.py`` (the ImageNet recipe of
    ``configs/convnext_tiny_in1k.py`` shrunk in size and schedule) trains a ConvNeXt-atto
@@ -24,7 +24,8 @@ on-disk layouts.
    the loss just after the warm-up, and what the loader reported (backbone tensors
    loaded, missing). ``summary.json`` in the work dir holds the same. The demo fails when
    top-1, the shared-weights score or its gain over scratch is below the thresholds
-   (:data:`THRESHOLDS`; calibrated in the README over seeds).
+   (:data:`THRESHOLDS`; calibrated over seeds, docs/get_started.md). ``--results FILE`` also writes that
+   row with the command, machine, versions, date and commit (:mod:`mmconvnext.analysis.results`).
 
 The console shows each run's progress (with ETA) and validation lines, prefixed by the run's
 name; each run's whole output is in ``<work dir>/<run>.log`` besides mmengine's own log.
@@ -85,9 +86,9 @@ TASKS = {
 #: the demo's pass/fail line (percent): pretraining top-1, the shared-weights run's first
 #: metric, and its gain over the run from scratch
 THRESHOLDS = {
-    # mIoU; three seeds on an AVX2 AMD EPYC (README): 50.1-52.7 with the shared weights, gains 11.0-12.6
+    # mIoU; the runs over seeds and CPUs: docs/get_started.md (50.1-52.7 with the shared weights on an AVX2 EPYC)
     'seg': dict(min_top1=50.0, min_score=40.0, min_gain=5.0),
-    # box mAP; three seeds on an AVX2 AMD EPYC: see the README's table
+    # box mAP; the runs over seeds and CPUs: docs/get_started.md
     'det': dict(min_top1=50.0, min_score=15.0, min_gain=10.0),
 }
 #: what of a run's output reaches the console (all of it goes to its log file)
@@ -109,6 +110,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--retrain', action='store_true', help='pretrain again even when a cached checkpoint fits')
     parser.add_argument('--pretrain-only', action='store_true', help='only make (or find) the pretrained checkpoint')
     parser.add_argument('--amp', action='store_true', help='train with tools/train.py --amp (bf16 on a CPU)')
+    parser.add_argument('--results', metavar='FILE', help='write the summary row to this results file (JSON)')
     for key, text in (('top1', 'pretraining top-1'), ('score', 'shared-weights score'), ('gain', 'gain over scratch')):
         parser.add_argument(f'--min-{key}', type=float, default=None, help=f'fail below this {text}, percent')
     return parser.parse_args()
@@ -333,6 +335,33 @@ def verdict(summary: dict, metric: str) -> list[str]:
     ]
 
 
+def save_demo_results(args, task: dict, summary: dict, cores: int) -> None:
+    """One row: the seed, the pretraining's top-1, each metric with the shared weights and from scratch, the
+    early loss the head start shows in, the times."""
+    from mmconvnext.analysis.results import results_meta, table_results, tool_command
+
+    scores, shared, scratch = summary['scores'], 'shared weights', 'from scratch'
+    columns = ['CPU', 'seed', 'pretraining top-1']
+    row = [summary['cpu'], str(args.seed), f'{summary["pretrain_top1"]:.1f}%']
+    for i, m in enumerate(task['metrics']):
+        name = m.split('/')[-1]
+        columns.append(f'{name}, shared / scratch' + (' (gain)' if i == 0 else ''))
+        row.append(
+            f'{scores[shared][m]:.1f} / {scores[scratch][m]:.1f}' + (f' ({summary["gain"]:+.1f})' if i == 0 else '')
+        )
+    head = summary['head_start']
+    columns.append(f'{head["loss"]} after warm-up, shared / scratch')
+    row.append(f'{head["values"][shared]:.3f} / {head["values"][scratch]:.3f}')
+    seconds = summary['seconds']
+    columns.append('time (pretrained checkpoint ready)')
+    reused = ', reused' if summary['pretraining_reused'] else ''
+    row.append(
+        f'{int(seconds["total"] // 60)} min {int(seconds["total"] % 60)} s ({seconds["pretraining"]:.0f} s{reused})'
+    )
+    meta = results_meta(tool_command('tools/demo.py'), cores)
+    table_results(args.results, meta, columns, [row], summary=summary)
+
+
 def main() -> None:
     args = parse_args()
     task = TASKS[args.task]
@@ -463,6 +492,8 @@ def main() -> None:
         f'ready, {train_time:.0f} s until both dense runs ended); {summary["cpu"]}, {cpu_count()} cores'
     )
     print(f'drawings: {len(drawings)} under {overlays}; curves: {curves}; summary: {work_dir}/summary.json')
+    if args.results:
+        save_demo_results(args, task, summary, cpu_count())
     failures = verdict(summary, metric)
     if failures:
         raise SystemExit('demo: FAIL: ' + '; '.join(failures))

@@ -9,6 +9,7 @@ through every mask head). The default shape is the one the paper's tables use: a
 scale (2048x512 for 512 crops, 2560x640 for 640 crops), 1280x800 for detection, 224x224 otherwise.
 """
 
+import os.path as osp
 from collections.abc import Sequence
 from typing import Optional
 
@@ -138,3 +139,86 @@ def model_complexity(
         if not any(name == u or name.startswith(u + '.') for u in unused if u)
     )
     return result
+
+
+def _fmt(value: Optional[float], scale: float, digits: int) -> str:
+    return '-' if value is None else f'{value / scale:.{digits}f}'
+
+
+def _published(metafile: str) -> dict[str, dict]:
+    """config basename -> its metafile entry (the published figure a config targets, and where it was published)."""
+    import yaml
+
+    with open(metafile, encoding='utf-8') as f:
+        entries = yaml.safe_load(f)['Models']
+    return {osp.basename(e['Config']): e for e in entries}
+
+
+def render_flops(results: Sequence[dict], view: Optional[str] = None) -> str:
+    """The results-block renderer of kind ``flops`` (``tools/analysis/get_flops.py --results``).
+
+    Default view: config, input, params, inference params, GFLOPs. ``view=zoo``: the model-zoo table of the
+    README, each config beside the published figure it targets and its source, from ``configs/metafile.yml``.
+    ``view=paper``: the configs whose publication gave params/GFLOPs, beside them. ``VIEW:TEXT`` keeps only the
+    configs whose file name contains TEXT.
+    """
+    from mmconvnext.analysis.results import captions, markdown_table
+
+    view, _, match = (view or '').partition(':')
+    configs = [c for r in results for c in r['configs'] if match in osp.basename(c['config'])]
+    if view == 'paper':
+        root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+        published = _published(osp.join(root, 'configs', 'metafile.yml'))
+        columns = ['config', 'input', 'params (M)', 'paper', 'GFLOPs', 'paper', 'GFLOPs vs paper']
+        rows = []
+        for c in configs:
+            entry = published.get(osp.basename(c['config']), {})
+            if 'Paper GFLOPs' not in entry or c['flops'] is None:
+                continue
+            paper_params, paper_gflops = entry.get('Paper params (M)', '-'), entry['Paper GFLOPs']
+            rows.append(
+                [
+                    f'`{osp.basename(c["config"])}`',
+                    f'{c["shape"][0]}x{c["shape"][1]}',
+                    _fmt(c['params'], 1e6, 2),
+                    str(paper_params),
+                    _fmt(c['flops'], 1e9, 1),
+                    str(paper_gflops),
+                    f'{c["flops"] / 1e9 / paper_gflops - 1:+.1%}',
+                ]
+            )
+    elif view == 'zoo':
+        root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+        published = _published(osp.join(root, 'configs', 'metafile.yml'))
+        order = {name: i for i, name in enumerate(published)}
+        configs = sorted(configs, key=lambda c: order.get(osp.basename(c['config']), len(order)))
+        columns = ['config', 'task', 'weights', 'params (M)', 'GFLOPs (input)', 'published', 'source']
+        rows = []
+        for c in configs:
+            name = osp.basename(c['config'])
+            entry = published.get(name, {})
+            h, w = c['shape']
+            rows.append(
+                [
+                    f'[`{name}`]({c["config"]})',
+                    entry.get('Task', '-'),
+                    entry.get('Weights', '-'),
+                    _fmt(c['params'], 1e6, 2),
+                    f'{_fmt(c["flops"], 1e9, 1)} ({h}x{w})',
+                    entry.get('Published', '-'),
+                    entry.get('Source', '-'),
+                ]
+            )
+    else:
+        columns = ['config', 'input', 'params (M)', 'inference params (M)', 'GFLOPs']
+        rows = [
+            [
+                f'`{osp.basename(c["config"])}`',
+                f'{c["shape"][0]}x{c["shape"][1]}',
+                _fmt(c['params'], 1e6, 2),
+                _fmt(c['inference_params'], 1e6, 2),
+                _fmt(c['flops'], 1e9, 1),
+            ]
+            for c in configs
+        ]
+    return '\n'.join(markdown_table(columns, rows) + [''] + captions(results)) + '\n'

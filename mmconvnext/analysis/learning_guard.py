@@ -30,8 +30,8 @@ __all__ = [
     'run_seg_guard',
     'guard_config',
     'make_digits_imagenet',
+    'render_results',
     'render_table',
-    'results_meta',
     'run_guard',
 ]
 
@@ -234,33 +234,6 @@ def run_guard(repo_root: str, work_dir: str, seed: int, epochs: int = 8, breakag
     return dict(top1=top1, raw_top1=raw, seconds=time.perf_counter() - start)
 
 
-def results_meta(command: str) -> dict:
-    """What a results file records beside its numbers: the command, CPU, threads, versions, date and commit."""
-    import datetime
-    import subprocess
-
-    import mmengine
-    import torch
-
-    from mmconvnext.device import cpu_name
-
-    try:
-        commit = subprocess.run(
-            ['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = 'unknown'
-    return dict(
-        command=command,
-        cpu=cpu_name(),
-        threads=torch.get_num_threads(),
-        versions=dict(torch=torch.__version__, mmengine=mmengine.__version__),
-        compute_path=os.environ.get('MMCONVNEXT_CPU_PATH', 'auto'),  # the backbone's CPU kernels (forced or chosen)
-        date=datetime.date.today().isoformat(),
-        commit=commit,
-    )
-
-
 def render_table(results: dict) -> str:
     """The markdown table of a results file of ``tools/analysis/learning_guard.py`` (one row per run, then the
     spread of the shipped code), as docs/learning_guard.md holds it."""
@@ -291,3 +264,10 @@ def render_table(results: dict) -> str:
             f'worst {min(shipped):.1f}, best {max(shipped):.1f}.',
         ]
     return '\n'.join(lines) + '\n'
+
+
+def render_results(results: list, view=None) -> str:
+    """The results-block renderer of kind ``learning_guard`` (:mod:`mmconvnext.analysis.results`): one file."""
+    if len(results) != 1:
+        raise ValueError('a learning_guard block renders one results file')
+    return render_table(results[0])

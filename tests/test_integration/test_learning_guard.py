@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mmconvnext.analysis.learning_guard import render_table, run_guard
+from mmconvnext.analysis.learning_guard import run_guard
 
 from ..conftest import ROOT
 
@@ -20,19 +20,6 @@ THRESHOLD = 83.0
 def test_the_toolkit_still_learns_real_digits(tmp_path):
     result = run_guard(str(ROOT), str(tmp_path), seed=0, epochs=8)
     assert result['top1'] >= THRESHOLD, result
-
-
-@pytest.mark.parametrize('suffix', ['', '_seg', '_seg_600'])
-def test_the_documented_tables_are_rendered_from_their_results_files(suffix):
-    """docs/learning_guard.md's tables are tools/analysis/learning_guard.py's rendering of the results files: a
-    figure typed or edited by hand fails here."""
-    results = json.loads((ROOT / 'docs' / 'results' / f'learning_guard{suffix}.json').read_text())
-    for key in ('command', 'cpu', 'threads', 'compute_path', 'versions', 'date', 'commit'):
-        assert key in results['meta'], key
-    doc = (ROOT / 'docs' / 'learning_guard.md').read_text()
-    marker = f'<!-- learning_guard{suffix} results -->'
-    assert doc.count(marker) == 2
-    assert doc.split(marker)[1].strip() == render_table(results).strip()
 
 
 def test_the_threshold_sits_between_the_seeds_and_the_breakages():

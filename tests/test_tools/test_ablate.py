@@ -4,6 +4,8 @@ JSON and the plot are written, and the costs move the way the changes say."""
 import json
 import sys
 
+from mmconvnext.analysis.results import load_results
+
 from ..conftest import run_tool, tool_env
 
 TINY = '{"depths": [1, 1, 1, 1], "channels": [8, 16, 32, 64]}'
@@ -53,11 +55,15 @@ def test_ablation_runner_writes_table_json_and_plot(tmp_path):
             str(tmp_path / 'work'),
             '--out-dir',
             str(out),
+            '--results',
+            str(tmp_path / 'results.json'),
         ],
         tool_env(),
         timeout=600,
     )
     record = json.loads((out / 'ablation.json').read_text())
+    results = load_results(str(tmp_path / 'results.json'))  # the printed table, as docs/roadmap.md renders it
+    assert [r[0] for r in results['rows']] == ['convnext', 'k3'] and results['columns'][0] == 'variant'
     rows = {r['variant']: r for r in record['rows']}
     assert set(rows) == {'convnext', 'k3'}
     for r in rows.values():

@@ -10,6 +10,8 @@ import sys
 import pytest
 import torch
 
+from mmconvnext.analysis.results import load_results
+
 from ..conftest import ROOT, run_tool, tool_env
 
 
@@ -34,10 +36,15 @@ def test_benchmark_prints_ratios_and_writes_json(tmp_path):
             '1',  # the suite's one thread per process (conftest)
             '--json',
             str(out),
+            '--results',
+            str(tmp_path / 'results.json'),
         ],
         tool_env(),
         timeout=300,
     )
+    results = load_results(str(tmp_path / 'results.json'))  # the printed table, with machine and command
+    assert [row[0] for row in results['rows']] == ['mmconvnext', 'mmconvnext-plain']
+    assert results['meta']['threads'] == 1 and '--no-peers' in results['meta']['command']
     assert 'GFLOP/s' in log and '| mmconvnext |' in log and '| mmconvnext-plain |' in log
     assert 'versions: torch ' in log and 'chosen path, mmconvnext: ' in log
     record = json.loads(out.read_text())

@@ -9,6 +9,8 @@ import sys
 import pytest
 from filelock import FileLock
 
+from mmconvnext.analysis.results import load_results
+
 from ..conftest import ROOT, run_tool, tool_env
 
 PRETRAIN_EPOCHS = '3'  # of the config's 5: enough for a classifier well above chance (4 classes)
@@ -36,6 +38,7 @@ def run_demo(cache, work, task: str, iters: str) -> tuple[str, dict]:
     log = run_tool(
         [sys.executable, 'tools/demo.py', '--task', task, '--iters', iters, '--pretrain-epochs', PRETRAIN_EPOCHS]
         + ['--pretrain-dir', str(cache / 'pretrain'), '--data-root', str(cache / 'data'), '--work-dir', str(work)]
+        + ['--results', str(work / 'results.json')]
         + ['--min-top1', '0', '--min-score', '0', '--min-gain', '-100'],  # a shortened run: see test_verdict
         tool_env(),
         timeout=900,
@@ -78,6 +81,10 @@ def test_segmentation_demo_starts_from_the_classifier(demo_cache, tmp_path):
     assert set(summary['scores']) == {'shared weights', 'from scratch'}
     # the validation images of every 4th batch of 16 (mmseg's hook counts batches): 6 x 16 of the 400
     assert len(list((work / 'overlays').rglob('*.png'))) == 96
+    # --results: the summary row, with the machine and the command, as docs/get_started.md renders it
+    results = load_results(str(work / 'results.json'))
+    assert results['rows'][0][1] == '0' and 'mIoU, shared / scratch (gain)' in results['columns']
+    assert results['summary']['scores'] == summary['scores'] and '--iters 150' in results['meta']['command']
 
 
 def test_detection_demo_starts_from_the_classifier(demo_cache, tmp_path):

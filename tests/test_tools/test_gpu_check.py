@@ -12,9 +12,11 @@ import sys
 import pytest
 import torch
 
+from mmconvnext.analysis.results import load_results
+
 from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
 
-PEERS, STUB = ROOT / '.peers', ROOT.parent / 'shared' / 'peers' / 'stub'
+PEERS, STUB = ROOT / '.peers', ROOT / 'tools' / 'peers' / 'stub'
 HAVE_PEERS = (PEERS / 'timm').is_dir() and (PEERS / 'mmpretrain').is_dir() and STUB.is_dir()
 
 
@@ -23,11 +25,13 @@ def test_gpu_check_smoke(tmp_path):
     env = tool_env(PYTHONPATH=os.pathsep.join([str(PEERS), str(STUB), str(ROOT)])) if HAVE_PEERS else tool_env()
     log = run_tool(
         [sys.executable, 'tools/analysis/gpu_check.py', '--smoke', '--threads', '1']
-        + ['--out', str(out), '--json', str(record)],
+        + ['--out', str(out), '--json', str(record), '--results', str(tmp_path / 'results.json')],
         env,
         timeout=600,
     )
     rows = json.loads(record.read_text())['rows']
+    results = load_results(str(tmp_path / 'results.json'))  # the table as a results file, with machine and command
+    assert '--smoke' in results['meta']['command'] and len(results['rows']) == len(rows)
     train = [r for r in rows if r['kind'] == 'train']
     assert len(train) == 12 and not any('skipped' in r for r in train)
     assert {(r['what'], r['with_cp'], r['channels_last']) for r in train} == {

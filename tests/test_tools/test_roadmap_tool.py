@@ -9,6 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmconvnext.analysis.results import load_results
 from mmconvnext.models import RoadmapNet
 
 from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
@@ -18,10 +19,14 @@ TOOL = 'tools/analysis/roadmap.py'
 
 def test_table_reports_params_gflops_and_paper_columns(tmp_path):
     log = run_tool(
-        [sys.executable, TOOL, '--steps', 'resnet50', 'depthwise', 'separate_downsampling', '--out-dir', str(tmp_path)],
+        [sys.executable, TOOL, '--steps', 'resnet50', 'depthwise', 'separate_downsampling', '--out-dir', str(tmp_path)]
+        + ['--results', str(tmp_path / 'results.json')],
         tool_env(),
         timeout=300,
     )
+    # the same table as a results file (docs/roadmap.md renders docs/results/roadmap_complexity.json)
+    results = load_results(str(tmp_path / 'results.json'))
+    assert [r[1] for r in results['rows']] == ['`resnet50`', '`depthwise`', '`separate_downsampling`']
     rows = {r['step']: r for r in json.loads((tmp_path / 'roadmap.json').read_text())['rows']}
     assert list(rows) == ['resnet50', 'depthwise', 'separate_downsampling']
     assert round(rows['resnet50']['params_m'], 2) == 25.56

@@ -60,6 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--no-train', action='store_true', help='cost and untrained ERF only')
+    p.add_argument('--results', help='also write the table with command, machine, versions, date and commit (JSON)')
     p.add_argument(
         '--reuse',
         action='store_true',
@@ -323,6 +324,11 @@ def main(argv=None) -> int:
     plot(rows, osp.join(args.out_dir, 'ablation.png'), f'ConvNeXt design choices ({arch}, {meta["cpu"]})')
     print(table)
     print(f'{meta["minutes"]} min; wrote {args.out_dir}/ablation.json, ablation.md, ablation.png')
+    if args.results:
+        from mmconvnext.analysis.results import results_meta, table_from_markdown, table_results, tool_command
+
+        command = tool_command('tools/analysis/ablate.py', argv)
+        table_results(args.results, results_meta(command, args.threads), *table_from_markdown(table), ablation=meta)
     return 0
 
 

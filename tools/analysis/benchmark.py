@@ -4,7 +4,7 @@ pick instead, or deploy instead, and against the machine's matmul rate, in one r
     python tools/analysis/benchmark.py [--arch tiny] [--batch 8] [--size 224] [--threads 2]
                                        [--repeats 10] [--warmup 3] [--no-peers] [--no-compile]
                                        [--impls NAME ...] [--whole-model] [--whole-cases CASE ...] [--rounds N]
-                                       [--det-size H W] [--bf16] [--compile] [--json FILE]
+                                       [--det-size H W] [--bf16] [--compile] [--json FILE] [--results FILE]
     # with the peers (timm, mmpretrain) importable:
     PYTHONPATH=.peers:tools/peers/stub python tools/analysis/benchmark.py   (make bench)
     # the deployment peers are optional packages: pip install -e .[deploy]
@@ -62,6 +62,7 @@ from mmconvnext.analysis import (  # noqa: E402
     median_time,
     pyramid_backbone,
 )
+from mmconvnext.analysis.results import markdown_table, results_meta, table_results, tool_command  # noqa: E402
 from mmconvnext.deploy import OPSET, BackendGraph, export_onnx, onnx_max_abs_diff  # noqa: E402
 from mmconvnext.device import cpu_name  # noqa: E402
 
@@ -482,7 +483,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         metavar='N',
         help='the bound: N^3 fp32 matmuls (default 2048; smaller only for quick checks, it reads a lower rate)',
     )
-    parser.add_argument('--json', help='also write the results here')
+    parser.add_argument('--json', help='also write the raw numbers here')
+    parser.add_argument(
+        '--results', metavar='FILE', help='write the tables, with command, machine, versions, date and commit'
+    )
     parser.add_argument('--case', help=argparse.SUPPRESS)  # internal: one whole-model case
     parser.add_argument('--impl', help=argparse.SUPPRESS)  # internal: one backbone
     args = parser.parse_args(argv)
@@ -600,23 +604,42 @@ def main(argv: Optional[list[str]] = None) -> int:
         + (f'; median of {args.rounds} interleaved rounds' if args.rounds > 1 else '')
         + '\n'
     )
-    print(
-        '| implementation | forward img/s | ours / it | of bound (torch.mm / best) | fwd+bwd img/s | ours / it '
-        '| max rel. diff from its fp32 outputs |'
-    )
-    print('|---|---|---|---|---|---|---|')
+    columns = [
+        'implementation',
+        'forward img/s',
+        'ours / it',
+        'of bound (torch.mm / best)',
+        'fwd+bwd img/s',
+        'ours / it',
+        'max rel. diff from its fp32 outputs',
+    ]
     ours = backbone.get('mmconvnext')
 
     def ratio(r: dict, key: str) -> str:
         return f'{ours[key] / r[key]:.3f}' if ours and key in ours and key in r else '-'
 
+    rows = []
     for name, r in backbone.items():
         fwd_bwd = f'{r["fwd_bwd_img_s"]:.2f}' if 'fwd_bwd_img_s' in r else '- (inference only)'
-        print(
-            f'| {name} | {r["fwd_img_s"]:.2f} | {ratio(r, "fwd_img_s")} | '
-            f'{r["fwd_img_s"] / bound:.1%} / {r["fwd_img_s"] / (best / gflops):.1%} | {fwd_bwd} | '
-            f'{ratio(r, "fwd_bwd_img_s")} | {r["max_rel_err_vs_fp32"]:.1e} |'
+        rows.append(
+            [
+                name,
+                f'{r["fwd_img_s"]:.2f}',
+                ratio(r, 'fwd_img_s'),
+                f'{r["fwd_img_s"] / bound:.1%} / {r["fwd_img_s"] / (best / gflops):.1%}',
+                fwd_bwd,
+                ratio(r, 'fwd_bwd_img_s'),
+                f'{r["max_rel_err_vs_fp32"]:.1e}',
+            ]
         )
+    print('\n'.join(markdown_table(columns, rows)))
+    notes = [
+        f'ConvNeXt-{args.arch} features, batch {args.batch}, {args.size}x{args.size}, {gflops:.2f} GFLOP/img; '
+        f'fp32 matmul {", ".join(f"{k} {v:.1f}" for k, v in rates.items())} GFLOP/s; '
+        + ', '.join(f'{impl} path {r["path"]}' for impl, r in backbone.items() if 'path' in r)
+        + (f'; median of {args.rounds} interleaved rounds' if args.rounds > 1 else '')
+    ]
+    tables = {}
     if ours and args.rounds > 1:
         print('\nper-round forward ratios (mmconvnext / it):')
         for name, r in backbone.items():
@@ -667,8 +690,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             r['step_s'] = statistics.median(times[case])
             r['rounds_step_s'] = times[case]
         results['whole_model'] = whole
-        print('\n| training step (fwd, bwd, AdamW) | batch | size | s / step | peak MiB | note |')
-        print('|---|---|---|---|---|---|')
+        whole_rows = []
         for case, r in whole.items():
             task = case.split('/')[0]
             base = whole.get(f'{task}/mmconvnext')
@@ -689,7 +711,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                 note = f"{DEMO_CONFIG}: compare tools/demo.py's s/iter (which adds data loading)"
             elif other is None and case == f'{task}/mmconvnext':
                 note = '(no peer)'
-            print(f'| {case} | {r["batch"]} | {r["size"]} | {r["step_s"]:.2f} | {r["peak_mib"]:.0f} | {note} |')
+            whole_rows.append([case, r['batch'], r['size'], f'{r["step_s"]:.2f}', f'{r["peak_mib"]:.0f}', note])
+        whole_columns = ['training step (fwd, bwd, AdamW)', 'batch', 'size', 's / step', 'peak MiB', 'note']
+        print('\n' + '\n'.join(markdown_table(whole_columns, whole_rows)))
+        tables['whole_model'] = (whole_columns, whole_rows)
         if demo := whole.get(DEMO_CASE):
             print(
                 f'\nsegmentation demo ({DEMO_CONFIG}, batch {demo["batch"]}, {demo["size"]}): '
@@ -698,6 +723,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=2)
+    if args.results:
+        meta = results_meta(tool_command('tools/analysis/benchmark.py', argv), args.threads)
+        table_results(args.results, meta, columns, rows, notes, tables, data=results)
     return 0
 
 

@@ -6,13 +6,14 @@ instead of ImageNet at 224, a three-stage 1.2M-parameter V2 instead of atto..hug
 of GPU-weeks.
 
     python tools/analysis/fcmae_proxy.py --out docs/fcmae_proxy [--seeds 0 1 2]
-        [--pretrain-epochs 15] [--finetune-epochs 50] [--labels-per-class 20]
+        [--pretrain-epochs 15] [--finetune-epochs 50] [--labels-per-class 20] [--results FILE]
 
 Every run is the real thing: tools/train.py on configs/fcmae_convnextv2_atto_in1k.py and
 configs/convnextv2_atto_fcmae_ft_in1k.py, shrunk in size and schedule (the overrides are
 in this file; the lr is set for the small batch, and EMA is off: over a few hundred steps
 an EMA of 0.9999 would stay at the initial weights). Writes results.json, results.md
-(mean and spread per arm) and the last pre-training run's reconstruction picture to --out.
+(mean and spread per arm) and the last pre-training run's reconstruction picture to --out, and with
+``--results FILE`` the table with the command, machine, versions, date and commit (docs/results/).
 """
 
 import argparse
@@ -104,6 +105,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--labels-per-class', type=int, default=20)
     p.add_argument('--num-train', type=int, default=2000, help='unlabeled images for pre-training')
     p.add_argument('--num-val', type=int, default=500)
+    p.add_argument('--results', help='write the table with command, machine, versions, date and commit (JSON)')
     return p.parse_args()
 
 
@@ -209,6 +211,13 @@ def main() -> None:
     with open(osp.join(args.out, 'results.md'), 'w') as f:
         f.write('\n'.join(table) + f'\n\npre-training val loss per seed: {results["pretrain_loss"]}\n')
     print('\n'.join(table))
+    if args.results:
+        from mmconvnext.analysis.results import results_meta, table_from_markdown, table_results, tool_command
+
+        notes = [f'pre-training val loss per seed: {results["pretrain_loss"]}']
+        meta = results_meta(tool_command('tools/analysis/fcmae_proxy.py'))
+        columns, rows, _ = table_from_markdown('\n'.join(table))
+        table_results(args.results, meta, columns, rows, notes, proxy=meta, results=results)
     print(
         f'{meta["minutes"]} min; wrote {args.out}/results.json, results.md'
         + (', reconstruction.png' if pictures else '')

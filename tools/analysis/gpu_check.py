@@ -1,7 +1,7 @@
 """A ready GPU check: the mixed-precision training path at real sizes and the backbone's
 speed against the peers, in one command and one table (at most ~8 minutes on one GPU).
 
-    python tools/analysis/gpu_check.py [--out FILE.md] [--json FILE] [--max-minutes 8]
+    python tools/analysis/gpu_check.py [--out FILE.md] [--json FILE] [--results FILE] [--max-minutes 8]
     PYTHONPATH=.peers:tools/peers/stub python tools/analysis/gpu_check.py   # with timm / mmpretrain
     python tools/analysis/gpu_check.py --smoke    # tiny sizes on the CPU, bf16 (the test suite runs this)
 
@@ -251,6 +251,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument('--max-minutes', type=float, default=8.0, help='skip the cases that would start later')
     parser.add_argument('--out', help='also write the table (markdown) here')
     parser.add_argument('--json', help='also write every row here')
+    parser.add_argument('--results', help='write the table with command, machine, versions, date and commit (JSON)')
     parser.add_argument('--threads', type=int, default=2, help='CPU threads (--smoke)')
     args = parser.parse_args(argv)
     if args.smoke:
@@ -281,6 +282,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(header=header, device=name, rows=rows), f, indent=2)
+    if args.results:
+        from mmconvnext.analysis.results import results_meta, table_from_markdown, table_results, tool_command
+
+        meta = results_meta(tool_command('tools/analysis/gpu_check.py', argv), torch.get_num_threads())
+        if device == 'cuda':
+            meta['gpu'] = name
+        columns, cells, notes = table_from_markdown(text)
+        table_results(args.results, meta, columns, cells, notes, cases=rows)
     bad = [r for r in rows if r.get('finite') is False]
     if bad:
         print(f'[gpu_check] NOT FINITE: {bad}', file=sys.stderr)

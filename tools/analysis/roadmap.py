@@ -313,6 +313,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument('--out-dir', help='write roadmap.json, roadmap.md (and roadmap.png with --train) here')
     parser.add_argument(
+        '--results', metavar='FILE', help='write the table with command, machine, versions, date and commit (JSON)'
+    )
+    parser.add_argument(
         '--render',
         metavar='JSON',
         nargs='+',
@@ -372,8 +375,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def save_table(args: argparse.Namespace, table: str, record: dict) -> None:
+    if args.results:
+        from mmconvnext.analysis.results import results_meta, table_from_markdown, table_results, tool_command
+
+        meta = results_meta(tool_command('tools/analysis/roadmap.py', args.argv), torch.get_num_threads())
+        table_results(args.results, meta, *table_from_markdown(table), record=record)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    args.argv = argv
     if args.render:
         records = []
         for path in args.render:
@@ -395,6 +407,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(table)
         with open(osp.join(out_dir, 'roadmap.md'), 'w') as f:
             f.write(table)
+        save_table(args, table, record)
         if any('top1' in r for r in record['rows']):
             plot(
                 record['rows'],
@@ -454,6 +467,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f.write(table)
         if args.train:
             plot(rows, osp.join(args.out_dir, 'roadmap.png'), title, args.size)
+    save_table(args, table, record)
     return 0
 
 

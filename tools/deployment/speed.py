@@ -2,14 +2,16 @@
 same pre/post-processing (docs/benchmarks.md, "Deployment").
 
     python tools/deployment/speed.py CONFIG [--shape H W] [--batch N] [--rounds R] [--repeats K] [--threads T]
-                                     [--cfg-options k=v ...]
+                                     [--cfg-options k=v ...] [--results FILE]
 
 One process; the model is exported once (initial weights: speed does not depend on their values, except the
 detectors', whose RoI heads see as many boxes as pass the score threshold -- the same boxes on every path, since
 the export matches PyTorch); then each round times every path (median of --repeats calls after a warm-up) and
 the table reports each path's median over the rounds, with the ratio to PyTorch. Classifier: logits;
 segmentation: the config's whole/slide inference (``predict``); detection: ``predict`` (boxes and masks). The
-PyTorch row runs the project's default CPU path (the blocks' oneDNN kernels).
+PyTorch row runs the project's default CPU path (``onednn_cpu='auto'``: per block shape, the faster of the plain
+ops and oneDNN's kernels on this machine). ``--results FILE`` writes the table with the command, machine,
+versions, date and commit (:mod:`mmconvnext.analysis.results`).
 """
 
 import argparse
@@ -23,6 +25,7 @@ import torch
 from mmengine.config import DictAction
 
 from mmconvnext.analysis import dummy_batch, median_time
+from mmconvnext.analysis.results import results_meta, table_results, tool_command
 from mmconvnext.apis import load_config
 from mmconvnext.deploy import DeployError, attach_backend, available_backends, export_model, load_model, task_of
 from mmconvnext.device import cpu_name
@@ -37,6 +40,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--threads', type=int, default=torch.get_num_threads(), help='threads of every path')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
+    parser.add_argument('--results', metavar='FILE', help='write the table to this results file (JSON)')
     return parser.parse_args()
 
 
@@ -78,6 +82,12 @@ def main() -> None:
     for name, values in rates.items():
         med = statistics.median(values)
         print(f'| {name} | {med:.3g} | {", ".join(f"{v:.3g}" for v in values)} | {med / base:.2f}x |')
+    if args.results:
+        model_name = os.path.basename(args.config).removesuffix('.py')
+        what = f'`{model_name}`, batch {args.batch}, {h}x{w}'
+        cells = [f'{statistics.median(v):.3g} ({statistics.median(v) / base:.2f}x)' for v in rates.values()]
+        meta = results_meta(tool_command('tools/deployment/speed.py'), args.threads)
+        table_results(args.results, meta, ['model, input (img/s)', *rates], [[what, *cells]], rates=rates, task=task)
 
 
 if __name__ == '__main__':
