@@ -64,7 +64,10 @@ RENDERERS = {
     'flops': 'mmconvnext.analysis.complexity:render_flops',
 }
 
-BLOCK = re.compile(r'<!-- results (?P<spec>[^\n]*?) -->\n(?P<body>.*?)<!-- /results -->', re.S)
+#: a caption shows at most this much of a command (the results file holds all of it)
+COMMAND_CHARS = 300
+
+BLOCK = re.compile(r'^<!-- results (?P<spec>[^\n]*?) -->\n(?P<body>.*?)^<!-- /results -->', re.S | re.M)
 
 
 class ResultsError(ValueError):
@@ -211,7 +214,10 @@ def caption(meta: dict) -> str:
     text = f'{cpu}, {meta["threads"]} threads, torch {torch_version}, {meta["date"]}, commit {meta["commit"]}'
     if meta.get('provenance'):
         text += f'; transcribed: {meta["provenance"]}'
-    return f'{text}: `{meta["command"]}`'
+    command = meta['command']
+    if len(command) > COMMAND_CHARS:  # e.g. get_flops over every config: the file holds it whole
+        command = command[:COMMAND_CHARS].rsplit(' ', 1)[0] + ' ...'
+    return f'{text}: `{command}`'
 
 
 def captions(results: Sequence[dict]) -> list[str]:
@@ -298,7 +304,9 @@ def check_markdown(path: str, root: str) -> list[str]:
         paths, view = _block_paths(match['spec'], root, path)
         if match['body'] != render_results(paths, view):
             stale.append(match['spec'])
-    opened, closed = text.count('<!-- results '), text.count('<!-- /results -->')
+    lines = text.splitlines()
+    opened = sum(line.startswith('<!-- results ') for line in lines)
+    closed = sum(line.startswith('<!-- /results -->') for line in lines)
     if opened != closed or opened != len(BLOCK.findall(text)):
         stale.append(f'unbalanced results markers ({opened} opening, {closed} closing)')
     return stale
