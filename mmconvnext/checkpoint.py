@@ -43,6 +43,8 @@ from typing import Callable, Mapping, Optional
 import torch
 from mmengine.logging import MMLogger, print_log
 
+from mmconvnext.serialization import safe_loading
+
 __all__ = [
     'CheckpointError',
     'FORMATS',
@@ -76,8 +78,8 @@ def read_checkpoint(filename: str, map_location: str = 'cpu') -> Mapping:
 
     ``.safetensors`` files go through safetensors; everything else through mmengine's
     ``CheckpointLoader`` (local paths, ``http(s)://``, ``open-mmlab://`` ...), which
-    calls ``torch.load`` with its ``weights_only=True`` default. mmengine's own
-    objects are allow-listed by :mod:`mmconvnext.engine.safe_globals`.
+    calls ``torch.load`` with its ``weights_only=True`` default, inside
+    :func:`mmconvnext.serialization.safe_loading` (mmengine's own objects allow-listed for this load only).
     """
     filename = str(filename)
     if filename.endswith('.safetensors'):
@@ -94,7 +96,8 @@ def read_checkpoint(filename: str, map_location: str = 'cpu') -> Mapping:
     from mmengine.runner.checkpoint import CheckpointLoader
 
     try:
-        return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+        with safe_loading():
+            return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
     except pickle.UnpicklingError as e:
         message = str(e)
         lines = [ln.strip() for ln in message.splitlines() if ln.strip()]

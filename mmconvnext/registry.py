@@ -91,7 +91,13 @@ TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['mmcon
 # the runner that resumes bit for bit and writes checkpoints atomically, and its reseeding hook
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['mmconvnext.engine.resumable'])
 HOOKS = Registry(
-    'hook', parent=MMENGINE_HOOKS, locations=['mmconvnext.engine.resumable', 'mmconvnext.engine.reconstruction_hook']
+    'hook',
+    parent=MMENGINE_HOOKS,
+    locations=[
+        'mmconvnext.engine.resumable',
+        'mmconvnext.engine.checkpointing',
+        'mmconvnext.engine.reconstruction_hook',
+    ],
 )
 # Nothing is registered here, but it must exist: a config with default_scope='mmconvnext' (the
 # classification ones) builds its init_cfg weight initializers in this scope, and mmengine's

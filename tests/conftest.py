@@ -70,3 +70,12 @@ def run_tool_failing(args: list, env: dict, timeout: int = 300) -> str:
     run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     assert run.returncode != 0, (run.stdout + run.stderr)[-4000:]
     return run.stderr
+
+
+def load_checkpoint_file(path, **kwargs):
+    """``torch.load`` of a runner checkpoint with mmengine's objects allow-listed for this load only, as the
+    project's runner and checkpoint reader load them (``mmconvnext.serialization.safe_loading``)."""
+    from mmconvnext.serialization import safe_loading
+
+    with safe_loading():
+        return torch.load(path, **{'map_location': 'cpu', 'weights_only': True, **kwargs})

@@ -45,13 +45,20 @@ def set_pretrained(cfg: Config, checkpoint: str) -> None:
 
 
 #: optimizer wrappers ``--amp`` may replace: fp32 ones and the AMP ones of either device
-_AMP_REPLACEABLE = ('OptimWrapper', 'AmpOptimWrapper', 'AutocastOptimWrapper', 'mmconvnext.AutocastOptimWrapper')
+_AMP_REPLACEABLE = (
+    'OptimWrapper',
+    'AmpOptimWrapper',
+    'mmconvnext.AmpOptimWrapper',
+    'AutocastOptimWrapper',
+    'mmconvnext.AutocastOptimWrapper',
+)
 
 
 def enable_amp(cfg: Config, device: str, dtype: Optional[str] = None) -> None:
     """``--amp``: mixed-precision training on ``device``.
 
-    On an accelerator, mmengine's ``AmpOptimWrapper`` (fp16 with a dynamic loss scale unless the config sets
+    On an accelerator, mmengine's ``AmpOptimWrapper`` as :class:`mmconvnext.engine.AmpOptimWrapper` (fp16
+    with a dynamic loss scale unless the config sets
     one; ``dtype='bfloat16'`` for bf16). On a CPU, :class:`mmconvnext.engine.AutocastOptimWrapper` (bf16
     autocast, no loss scaler), since mmengine's refuses a machine without an accelerator. Any other wrapper
     type in the config is left to the user, with an error naming it.
@@ -81,7 +88,7 @@ def enable_amp(cfg: Config, device: str, dtype: Optional[str] = None) -> None:
         wrapper.pop('use_fsdp', None)
         wrapper.type, wrapper.dtype = 'mmconvnext.AutocastOptimWrapper', 'bfloat16'
         return
-    wrapper.type = 'AmpOptimWrapper'
+    wrapper.type = 'mmconvnext.AmpOptimWrapper'  # mmengine's, + mmcv's NMS/RoIAlign under autocast
     wrapper.setdefault('loss_scale', 'dynamic')
     if dtype is not None:
         wrapper.dtype = dtype

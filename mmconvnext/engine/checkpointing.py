@@ -7,9 +7,9 @@ saving can leave a truncated newest checkpoint, an empty ``last_checkpoint``, or
 Here:
 
 - :func:`atomic_write` writes a temporary file in the same directory, fsyncs it, renames it over the target
-  and fsyncs the directory: a reader sees the old file or the new one, never a part. It is mmengine's local
-  file backend from ``import mmconvnext`` on (:func:`register_atomic_local_backend`), so every checkpoint
-  and every other file mmengine writes through the backend is written this way.
+  and fsyncs the directory: a reader sees the old file or the new one, never a part. :class:`AtomicLocalBackend`
+  is mmengine's local file backend with its writes made so; :class:`AtomicCheckpointHook` saves checkpoints
+  through it (``backend_args``, :func:`atomic_backend_args`), so nothing outside the hook changes.
 - :class:`AtomicCheckpointHook` (what :class:`mmconvnext.engine.ResumableRunner` makes of a config's
   ``CheckpointHook``) writes ``last_checkpoint`` atomically and retires old checkpoints only after the new
   one and ``last_checkpoint`` are on disk.
@@ -34,7 +34,11 @@ from mmengine.fileio import io as mmengine_io
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 
+from mmconvnext.registry import HOOKS
+from mmconvnext.serialization import safe_loading
+
 __all__ = [
+    'ATOMIC_BACKEND',
     'AtomicCheckpointHook',
     'AtomicLocalBackend',
     'ResumeError',
@@ -43,14 +47,29 @@ __all__ = [
     'checkpoint_file_problem',
     'checkpoint_problem',
     'open_resumable',
+    'atomic_backend_args',
     'find_resumable_checkpoint',
-    'register_atomic_local_backend',
 ]
 
 #: the suffix of the temporary files :func:`atomic_write` renames into place (``.NAME.XXXX.tmp``)
 TMP_SUFFIX = '.tmp'
-_UMASK = os.umask(0)
-os.umask(_UMASK)  # read once, at import, while nothing else can be changing it
+#: the name of :class:`AtomicLocalBackend` among mmengine's file backends, registered by the hook that uses it
+ATOMIC_BACKEND = 'mmconvnext_atomic_local'
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (``os.umask`` can only be read by changing it, which
+    would race with any other thread creating files): ``/proc/self/status`` on Linux, else the mode a fresh
+    file gets."""
+    with contextlib.suppress(OSError, ValueError):
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    with tempfile.TemporaryDirectory() as d:
+        probe = osp.join(d, 'probe')
+        os.close(os.open(probe, os.O_CREAT | os.O_WRONLY, 0o666))
+        return 0o666 & ~os.stat(probe).st_mode & 0o777
 
 
 def _write_all(f, data: bytes, path: str) -> None:
@@ -83,7 +102,7 @@ def atomic_write(path: Union[str, os.PathLike], data: Union[bytes, str], encodin
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f'.{osp.basename(path)}.', suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, 'wb') as f:
-            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # what open() would have given it
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # what open() would have given it
             _write_all(f, data, path)
             f.flush()
             os.fsync(f.fileno())
@@ -110,20 +129,29 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write(filepath, obj, encoding)
 
 
-def register_atomic_local_backend() -> None:
-    """Make :class:`AtomicLocalBackend` the backend of local paths (idempotent), through mmengine's own
-    ``register_backend``; backends cached before are dropped so that none keeps writing in place."""
-    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
-    for key, backend in list(mmengine_io.backend_instances.items()):
-        if type(backend) is LocalBackend:
-            del mmengine_io.backend_instances[key]
+def atomic_backend_args() -> dict:
+    """``backend_args`` that make mmengine write through :class:`AtomicLocalBackend` (registered with
+    mmengine's file backends under :data:`ATOMIC_BACKEND` on first use; idempotent). Local paths only."""
+    if mmengine_io.backends.get(ATOMIC_BACKEND) is not AtomicLocalBackend:
+        register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+    return {'backend': ATOMIC_BACKEND}
 
 
+@HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
     """mmengine's ``CheckpointHook`` (same arguments, same files) with a safe order of writes: the new
-    checkpoint (atomically, through the backend), then ``last_checkpoint`` (atomically), and only then the
-    removal of the checkpoints ``max_keep_ckpts`` retires. A kill at any moment leaves ``last_checkpoint``
-    naming a complete checkpoint."""
+    checkpoint (atomically, through :class:`AtomicLocalBackend`, for a local ``out_dir`` and no
+    ``backend_args`` of the config's own), then ``last_checkpoint`` (atomically), and only then the removal of
+    the checkpoints ``max_keep_ckpts`` retires. A kill at any moment leaves ``last_checkpoint`` naming a
+    complete checkpoint. :class:`mmconvnext.engine.ResumableRunner` makes one of every config's
+    ``CheckpointHook``; in a config of your own: ``default_hooks=dict(checkpoint=dict(
+    type='mmconvnext.AtomicCheckpointHook', interval=...))``."""
+
+    def before_train(self, runner) -> None:
+        out_dir = self.out_dir or runner.work_dir
+        if self.backend_args is None and self.file_client_args is None and '://' not in str(out_dir):
+            self.backend_args = atomic_backend_args()
+        super().before_train(runner)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         from mmengine.dist import is_main_process
@@ -198,7 +226,8 @@ def _open_checkpoint(path: str, legacy: bool) -> tuple:
             return None, None
         return None, 'not a checkpoint: torch.save writes a zip archive and this file is not one'
     try:
-        return torch.load(path, map_location='cpu', weights_only=True, mmap=True), None
+        with safe_loading():
+            return torch.load(path, map_location='cpu', weights_only=True, mmap=True), None
     except Exception as e:  # noqa: BLE001 - any failure to open is the answer
         return None, f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
 

@@ -10,6 +10,11 @@ hook, so :func:`patch_mmcv_ops_for_autocast` wraps the two autograd Functions th
 same way: inputs of a dtype the kernels lack are cast to fp32, the RoIAlign output
 (and its input gradient) go back to the feature map's dtype, NMS indices are
 unchanged. fp32 inputs and fp16 on CUDA reach mmcv's kernels exactly as before.
+
+It is called by the parts that turn mixed precision on (``mmconvnext.AutocastOptimWrapper`` and
+``mmconvnext.AmpOptimWrapper``, what ``--amp`` picks) when a config builds them, never at import: a process
+that trains in fp32 runs mmcv's classes untouched. Code of your own that runs a detector under autocast
+outside those wrappers calls it once.
 Applied once when :mod:`mmconvnext` is imported; a no-op without mmcv's compiled ops.
 """
 

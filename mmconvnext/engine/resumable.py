@@ -43,6 +43,7 @@ from mmengine.runner import Runner
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mmconvnext.registry import HOOKS, RUNNERS
+from mmconvnext.serialization import safe_loading
 
 from .checkpointing import (
     AtomicCheckpointHook,
@@ -197,14 +198,16 @@ class ResumableRunner(Runner):
 
     def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
         """mmengine's ``load_from``/``tools/test.py`` loading, with a file that does not open (cut short,
-        empty, not a checkpoint) refused by name before torch's unnamed zip-archive error."""
+        empty, not a checkpoint) refused by name before torch's unnamed zip-archive error; ``resume`` loads
+        through here too."""
         if '://' not in str(filename):
             problem = checkpoint_file_problem(str(filename))
             if problem is not None:
                 from mmconvnext.checkpoint import CheckpointError
 
                 raise CheckpointError(f'{filename}: cannot load this checkpoint ({problem})')
-        return super().load_checkpoint(filename, *args, **kwargs)
+        with safe_loading():  # mmengine's HistoryBuffer etc. allow-listed for this load only
+            return super().load_checkpoint(filename, *args, **kwargs)
 
     @staticmethod
     def _resume_target(kwargs: dict, notes: list) -> tuple:

@@ -32,7 +32,7 @@ def test_enable_amp_on_a_cpu_picks_the_autocast_wrapper():
 def test_enable_amp_on_a_gpu_keeps_mmengines_wrapper(dtype):
     cfg = cfg_with()
     enable_amp(cfg, 'cuda', dtype)
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert cfg.optim_wrapper.type == 'mmconvnext.AmpOptimWrapper' and cfg.optim_wrapper.loss_scale == 'dynamic'
     assert cfg.optim_wrapper.get('dtype') == dtype
 
 

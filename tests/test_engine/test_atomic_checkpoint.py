@@ -14,7 +14,7 @@ import torch
 
 from mmconvnext.engine import ResumableRunner, checkpointing
 
-from ..conftest import ROOT
+from ..conftest import ROOT, load_checkpoint_file
 from .test_resumable import make_runner
 
 CHILD = """
@@ -86,8 +86,8 @@ def test_killed_during_saves_resumes_each_time(tmp_path):
     child(tmp_path, work, resume=True)
     assert latest_is_whole(work) == 'iter_8.pth'
     assert sorted(p.name for p in work.glob('*.pth')) == ['iter_8.pth']  # max_keep_ckpts=1 honoured
-    expected = torch.load(tmp_path / 'straight' / 'iter_8.pth')['state_dict']
-    got = torch.load(work / 'iter_8.pth')['state_dict']
+    expected = load_checkpoint_file(tmp_path / 'straight' / 'iter_8.pth')['state_dict']
+    got = load_checkpoint_file(work / 'iter_8.pth')['state_dict']
     assert [k for k in expected if not torch.equal(expected[k], got[k])] == []
 
 

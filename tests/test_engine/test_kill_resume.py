@@ -16,7 +16,7 @@ import torch
 import mmconvnext  # noqa: F401  (allow-lists mmengine checkpoint state for torch.load)
 from mmconvnext.datasets import make_shapes_dataset
 
-from ..conftest import ROOT, run_tool, tool_env
+from ..conftest import ROOT, load_checkpoint_file, run_tool, tool_env
 
 DERIVED = """
 _base_ = '{base}'
@@ -82,7 +82,7 @@ def test_killed_run_resumes_to_the_same_weights(data_root, tmp_path, procs, work
     config.write_text(DERIVED.format(base=base, workers=workers, persistent=workers > 0))
     env = tool_env()
     run_tool(launch(procs, str(config), tmp_path / 'straight', data_root, env), env, timeout=600)
-    expected = torch.load(tmp_path / 'straight' / 'iter_24.pth', map_location='cpu')['state_dict']
+    expected = load_checkpoint_file(tmp_path / 'straight' / 'iter_24.pth')['state_dict']
 
     killed = tmp_path / 'killed'
     cmd = launch(procs, str(config), killed, data_root, env)
@@ -90,6 +90,6 @@ def test_killed_run_resumes_to_the_same_weights(data_root, tmp_path, procs, work
     assert not (killed / 'iter_24.pth').exists(), f'the kill came after the end (last: {at})'
     log = run_tool(cmd + ['--resume'], tool_env(), timeout=600)
     assert 'resumed epoch: 0, iter:' in log
-    got = torch.load(killed / 'iter_24.pth', map_location='cpu')['state_dict']
+    got = load_checkpoint_file(killed / 'iter_24.pth')['state_dict']
     assert expected.keys() == got.keys()
     assert [k for k in expected if not torch.equal(expected[k], got[k])] == []

@@ -10,10 +10,10 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-from mmconvnext.engine.safe_globals import MMENGINE_SAFE_GLOBALS, register_safe_globals
 from mmconvnext.models import ConvNeXt
+from mmconvnext.serialization import MMENGINE_SAFE_GLOBALS, safe_loading
 
-from ..conftest import TINY_ARCH
+from ..conftest import TINY_ARCH, load_checkpoint_file
 
 
 class ToyClassifier(BaseModel):
@@ -90,11 +90,12 @@ def test_resume_equals_uninterrupted(tmp_path):
     ckpt = tmp_path / 'interrupted' / 'iter_4.pth'
     assert ckpt.exists()
     # the checkpoint holds objects beyond tensors, all of them allow-listed
-    torch.serialization.clear_safe_globals()  # what would torch refuse without the allow-list?
+    before = torch.serialization.get_safe_globals()
+    torch.serialization.clear_safe_globals()  # what would torch refuse without any allow-list?
     try:
         needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(str(ckpt)))
     finally:
-        register_safe_globals()
+        torch.serialization.add_safe_globals(before)
     assert any('HistoryBuffer' in g for g in needed)
     allowed = set()
     for g in MMENGINE_SAFE_GLOBALS:
@@ -103,13 +104,14 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert needed <= allowed, needed - allowed
 
     resumed = make_runner(tmp_path / 'interrupted', 8, resume_from=str(ckpt))
-    resumed.train()
+    with safe_loading():  # mmengine's plain Runner: the allow-list passed around its load (ResumableRunner does it)
+        resumed.train()
     assert resumed.iter == 8
     got = resumed.model.state_dict()
     for k, v in expected.items():
         torch.testing.assert_close(got[k], v, rtol=1e-6, atol=1e-7, msg=k)
     # and it really trained from the resumed state: iteration 4 weights differ from 8
-    at4 = torch.load(ckpt, map_location='cpu')['state_dict']
+    at4 = load_checkpoint_file(ckpt)['state_dict']
     assert not torch.equal(at4['head.weight'], got['head.weight'])
 
 
@@ -119,6 +121,8 @@ def test_unsafe_objects_are_still_refused(tmp_path):
     path = tmp_path / 'x.pth'
     torch.save({'meta': NotAllowed()}, path)
     with pytest.raises(pickle.UnpicklingError):
+        torch.load(path)
+    with safe_loading(), pytest.raises(pickle.UnpicklingError):  # the allow-list admits nothing more
         torch.load(path)
 
 
@@ -132,5 +136,5 @@ def test_getattr_is_allowed_only_for_history_buffer_statistics(tmp_path):
 
     path = tmp_path / 'y.pth'
     torch.save({'meta': GetattrAbuse()}, path)
-    with pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer statistics'):
+    with safe_loading(), pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer statistics'):
         torch.load(path)

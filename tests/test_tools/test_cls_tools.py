@@ -14,7 +14,7 @@ from mmengine.config import Config
 from mmconvnext.apis import build_model
 from mmconvnext.checkpoint import load_pretrained
 
-from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
+from ..conftest import ROOT, load_checkpoint_file, run_tool, run_tool_failing, tool_env
 
 CONFIG = 'configs/convnext_tiny_in1k.py'
 SIZE = 48
@@ -67,7 +67,7 @@ def test_training_logs_raw_and_ema_accuracy(trained):
     assert 'raw/accuracy/top1' in val[-1] and 'accuracy/top5' in val[-1]
     # the augmentation stack and EMA of the real config ran
     assert 'rand_augment=' in log and 'mixup_cutmix=' in log and 'random_erasing=' in log and 'EMAHook' in log
-    ckpt = torch.load(work / 'epoch_2.pth', map_location='cpu', weights_only=True)
+    ckpt = load_checkpoint_file(work / 'epoch_2.pth')
     assert 'ema_state_dict' in ckpt and any(k.startswith('backbone.stages.') for k in ckpt['state_dict'])
 
 
@@ -119,7 +119,7 @@ def _dense_cfg(config: str, checkpoint: str) -> Config:
 def test_trainer_checkpoint_loads_into_dense_configs(trained, config):
     work = trained[0]
     ckpt = str(work / 'epoch_3.pth')
-    trained_state = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
+    trained_state = load_checkpoint_file(ckpt)['state_dict']
     model = build_model(_dense_cfg(config, ckpt))
     model.init_weights()  # the config's own path: backbone init_cfg Pretrained
     backbone = model.backbone.state_dict()
@@ -139,7 +139,7 @@ def test_trainer_checkpoint_loads_into_dense_configs(trained, config):
 def test_converter_exports_backbone_raw_or_ema(trained, tmp_path):
     work = trained[0]
     ckpt = work / 'epoch_3.pth'
-    saved = torch.load(ckpt, map_location='cpu', weights_only=True)
+    saved = load_checkpoint_file(ckpt)
     tool = [sys.executable, 'tools/model_converters/convnext_to_mmconvnext.py', str(ckpt)]
     for flag, expected in (
         ([], {k[7:]: v for k, v in saved['ema_state_dict'].items() if k.startswith('module.')}),
@@ -166,7 +166,7 @@ def test_foreign_checkpoints_evaluate_through_tools_test(trained, tmp_path):
     from ..test_checkpoint import official_key, timm_key
 
     work, data, _, _ = trained
-    state = torch.load(work / 'epoch_3.pth', map_location='cpu', weights_only=True)['state_dict']
+    state = load_checkpoint_file(work / 'epoch_3.pth')['state_dict']
     backbone = {k[len('backbone.') :]: v for k, v in state.items() if k.startswith('backbone.')}
     official = {official_key(k): v for k, v in backbone.items()}
     official['head.weight'], official['head.bias'] = state['head.fc.weight'], state['head.fc.bias']

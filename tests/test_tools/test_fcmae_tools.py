@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmconvnext.apis import build_model
 from mmconvnext.checkpoint import load_pretrained
 
-from ..conftest import ROOT, run_tool, tool_env
+from ..conftest import ROOT, load_checkpoint_file, run_tool, tool_env
 
 SIZE = 64
 DERIVED = """
@@ -87,7 +87,7 @@ def test_loss_falls_and_validation_reports_and_draws(pretrained):
 def test_checkpoint_initialises_v2_configs_with_no_missing_backbone_key(pretrained, config):
     work, _ = pretrained
     checkpoint = work / 'epoch_3.pth'
-    saved = torch.load(checkpoint, map_location='cpu', weights_only=True)['state_dict']
+    saved = load_checkpoint_file(checkpoint)['state_dict']
     assert 'mask_token' in saved and any(k.startswith('decoder.') for k in saved)
 
     cfg = Config.fromfile(str(ROOT / 'configs' / config))

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmconvnext.analysis.results import load_results
 from mmconvnext.models import RoadmapNet
 
-from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
+from ..conftest import ROOT, load_checkpoint_file, run_tool, run_tool_failing, tool_env
 
 TOOL = 'tools/analysis/roadmap.py'
 
@@ -186,7 +186,7 @@ def test_reuse_reads_a_finished_step_back(trained):
 def test_a_trained_step_loads_as_a_dense_backbone(trained):
     tmp, _, _ = trained
     ckpt = tmp / 'work' / 'separate_downsampling' / 'epoch_1.pth'
-    state = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
+    state = load_checkpoint_file(ckpt)['state_dict']
     dense = RoadmapNet(
         'separate_downsampling',
         scale='atto',

@@ -14,7 +14,7 @@ import mmconvnext  # noqa: F401  (its import allow-lists mmengine checkpoint sta
 from mmconvnext.datasets import make_shapes_dataset
 from mmconvnext.datasets.ade20k import ADE20K_URL
 
-from ..conftest import ROOT, run_tool, run_tool_failing, tool_env
+from ..conftest import ROOT, load_checkpoint_file, run_tool, run_tool_failing, tool_env
 
 DERIVED = """
 _base_ = '{base}'
@@ -76,7 +76,7 @@ def test_train_resume_test(seg_job):
 
     log = run_tool(train + ['--resume', '--cfg-options', 'train_cfg.max_iters=4'], env)
     assert 'resumed epoch: 0, iter: 2' in log and 'Iter(train) [4/4]' in log
-    ckpt = torch.load(work / 'iter_4.pth', map_location='cpu')  # weights_only, allow-listed
+    ckpt = load_checkpoint_file(work / 'iter_4.pth')  # weights_only, allow-listed for the load
     assert ckpt['meta']['iter'] == 4
 
     show, out = tmp / 'show', tmp / 'preds.pkl'
@@ -235,7 +235,7 @@ def test_amp_trains_in_bf16_on_a_cpu(seg_job):
 
     assert ('no native bf16 instructions' in log) != cpu_has_native_bf16()
     assert 'Iter(train) [2/2]' in log and 'mIoU' in log and 'loss: nan' not in log
-    ckpt = torch.load(work / 'iter_2.pth', map_location='cpu')
+    ckpt = load_checkpoint_file(work / 'iter_2.pth')
     assert all(v.dtype == torch.float32 for v in ckpt['state_dict'].values() if v.is_floating_point())
 
 

@@ -4,11 +4,9 @@ processes (gloo DDP through mmengine), then --resume in one process."""
 import sys
 import textwrap
 
-import torch
-
 import mmconvnext  # noqa: F401  (its import allow-lists mmengine checkpoint state for torch.load)
 
-from ..conftest import ROOT, run_tool, tool_env
+from ..conftest import ROOT, load_checkpoint_file, run_tool, tool_env
 
 TOY_MODULE = """
 import torch
@@ -89,5 +87,5 @@ def test_dist_train_two_cpu_processes_then_resume(tmp_path):
         [sys.executable, str(ROOT / 'tools/train.py'), str(config), '--work-dir', str(work_dir), '--resume'], env
     )
     assert 'resumed epoch: 0, iter: 3' in log
-    ckpt = torch.load(work_dir / 'iter_6.pth', map_location='cpu')  # weights_only, allow-listed
+    ckpt = load_checkpoint_file(work_dir / 'iter_6.pth')  # weights_only, allow-listed for the load
     assert ckpt['meta']['iter'] == 6

@@ -1,4 +1,4 @@
-from .autocast_optim_wrapper import AutocastOptimWrapper
+from .autocast_optim_wrapper import AmpOptimWrapper, AutocastOptimWrapper
 from .layer_decay_optim_wrapper_constructor import LearningRateDecayOptimizerConstructor
 
-__all__ = ['AutocastOptimWrapper', 'LearningRateDecayOptimizerConstructor']
+__all__ = ['AmpOptimWrapper', 'AutocastOptimWrapper', 'LearningRateDecayOptimizerConstructor']

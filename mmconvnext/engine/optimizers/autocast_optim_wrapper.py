@@ -7,9 +7,13 @@ losses: mmengine's ``train_step`` runs both inside ``optim_context``) under
 ``torch.autocast`` on the model's device. mmengine has no such wrapper, so this is
 written here; everything else (gradient accumulation, clipping, the optimizer step,
 state dicts) is mmengine's ``OptimWrapper``. ``tools/train.py --amp`` picks it on a
-CPU and ``AmpOptimWrapper`` (fp16 with dynamic loss scaling) on a GPU
+CPU and :class:`AmpOptimWrapper` (mmengine's, fp16 with dynamic loss scaling) on a GPU
 (:func:`mmconvnext.apis.enable_amp`); a config can name it directly:
 ``optim_wrapper = dict(type='mmconvnext.AutocastOptimWrapper', dtype='bfloat16', ...)``.
+
+Both let mmcv's NMS and RoIAlign take the half-precision tensors autocast hands them
+(:func:`mmconvnext.engine.patch_mmcv_ops_for_autocast`), from the moment a config builds one: importing
+mmconvnext leaves mmcv as it is, a run that trains in mixed precision gets the wrappers.
 """
 
 from contextlib import contextmanager
@@ -18,12 +22,15 @@ from typing import Iterator, Union
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
+from mmengine.optim import AmpOptimWrapper as MMEngineAmpOptimWrapper
 from mmengine.optim import OptimWrapper
 
 from mmconvnext.device import cpu_has_native_bf16, cpu_name
 from mmconvnext.registry import OPTIM_WRAPPERS
 
-__all__ = ['AutocastOptimWrapper']
+from ..mmcv_ops_amp import patch_mmcv_ops_for_autocast
+
+__all__ = ['AmpOptimWrapper', 'AutocastOptimWrapper']
 
 
 def _device_type(model: nn.Module) -> str:
@@ -54,6 +61,7 @@ class AutocastOptimWrapper(OptimWrapper):
         super().__init__(**kwargs)
         self.cast_dtype = dtype
         self._announced = False
+        patch_mmcv_ops_for_autocast()  # mixed precision asked for: mmcv's NMS/RoIAlign must take bf16
 
     def _announce(self, device_type: str) -> None:
         """Say once, in the log, what runs in which precision (and when it will be slow)."""
@@ -77,3 +85,15 @@ class AutocastOptimWrapper(OptimWrapper):
             self._announce(device_type)
         with super().optim_context(model), torch.autocast(device_type, dtype=self.cast_dtype):
             yield
+
+
+@OPTIM_WRAPPERS.register_module()
+class AmpOptimWrapper(MMEngineAmpOptimWrapper):
+    """mmengine's ``AmpOptimWrapper`` (same arguments: fp16 with a loss scaler, or ``dtype='bfloat16'``) that
+    also lets mmcv's NMS and RoIAlign take the half-precision tensors autocast hands them, as
+    :class:`AutocastOptimWrapper` does: mmcv's kernels have no bf16 (and on a CPU no fp16). What
+    ``tools/train.py --amp`` picks on a GPU."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        patch_mmcv_ops_for_autocast()

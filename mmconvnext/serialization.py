@@ -1,5 +1,6 @@
 """Let ``torch.load(weights_only=True)`` read mmengine's own checkpoints, and the official
-ConvNeXt trainers'.
+ConvNeXt trainers', inside :func:`safe_loading` (the allow-list is passed at load time, not installed at
+import).
 
 torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 runner
 checkpoints (what ``--resume`` and ``load_from`` read) hold a few non-tensor objects:
@@ -14,7 +15,9 @@ which hands out HistoryBuffer's statistics methods and refuses everything else.
 """
 
 import argparse
+import contextlib
 import pickle
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -56,7 +59,17 @@ MMENGINE_SAFE_GLOBALS = [
 ]
 
 
+@contextlib.contextmanager
+def safe_loading() -> Iterator[None]:
+    """Inside: ``torch.load(weights_only=True)`` also accepts :data:`MMENGINE_SAFE_GLOBALS`; outside, torch's
+    allow-list is as it was (``torch.serialization.safe_globals``, the context form of the allow-list). What
+    the checkpoint reader, the resumable-checkpoint checks and :class:`ResumableRunner`'s loads run in."""
+    with torch.serialization.safe_globals(MMENGINE_SAFE_GLOBALS):
+        yield
+
+
 def register_safe_globals() -> None:
-    """Allow-list :data:`MMENGINE_SAFE_GLOBALS` for ``torch.load(weights_only=True)``
-    (idempotent)."""
+    """Allow-list :data:`MMENGINE_SAFE_GLOBALS` for ``torch.load(weights_only=True)`` for the rest of the
+    process (idempotent): for code of your own that calls ``torch.load`` on mmengine checkpoints. Nothing in
+    mmconvnext calls it; its loads use :func:`safe_loading`."""
     torch.serialization.add_safe_globals(MMENGINE_SAFE_GLOBALS)
