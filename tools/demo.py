@@ -370,7 +370,6 @@ def main() -> None:
         if getattr(args, key) is not None:
             thresholds[key] = getattr(args, key)
     start = time.time()
-    sys.path.insert(0, ROOT)
     import mmconvnext.datasets as datasets
     from mmconvnext.device import cpu_name
 

@@ -38,8 +38,6 @@ import time
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout
-    sys.path.insert(0, ROOT)
 
 CONFIG = osp.join(ROOT, 'configs', 'convnext_tiny_in1k.py')
 #: each variant's change to the backbone of CONFIG

@@ -53,18 +53,16 @@ from typing import Optional
 
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout
-    sys.path.insert(0, ROOT)
-
-from mmconvnext.analysis import (  # noqa: E402
+from mmconvnext.analysis import (
     dummy_batch,
     median_time,
     pyramid_backbone,
 )
-from mmconvnext.analysis.results import markdown_table, results_meta, table_results, tool_command  # noqa: E402
-from mmconvnext.deploy import OPSET, BackendGraph, export_onnx, onnx_max_abs_diff  # noqa: E402
-from mmconvnext.device import cpu_name  # noqa: E402
+from mmconvnext.analysis.results import markdown_table, results_meta, table_results, tool_command
+from mmconvnext.deploy import OPSET, BackendGraph, export_onnx, onnx_max_abs_diff
+from mmconvnext.device import cpu_name
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 # ---------------------------------------------------------------------------- timing

@@ -30,7 +30,6 @@ import json
 import os
 import os.path as osp
 import re
-import sys
 from collections.abc import Sequence
 from typing import Optional
 
@@ -38,19 +37,17 @@ import cv2
 import torch
 from mmengine.config import DictAction
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout
-    sys.path.insert(0, ROOT)
-
-from mmconvnext.analysis.cam import (  # noqa: E402
+from mmconvnext.analysis.cam import (
     find_layer,
     grad_cam,
     load_analysis_model,
     overlay,
     segmentation_class_maps,
 )
-from mmconvnext.analysis.erf import image_paths, read_image, to_input  # noqa: E402
-from mmconvnext.apis import load_config, merge_cfg_options  # noqa: E402
+from mmconvnext.analysis.erf import image_paths, read_image, to_input
+from mmconvnext.apis import load_config, merge_cfg_options
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -37,11 +37,7 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout
-    sys.path.insert(0, ROOT)
-
-from mmconvnext.analysis.erf import (  # noqa: E402
+from mmconvnext.analysis.erf import (
     DEFAULT_FRACTIONS,
     accumulate_erf,
     build_stage_model,
@@ -52,7 +48,9 @@ from mmconvnext.analysis.erf import (  # noqa: E402
     read_image,
     to_input,
 )
-from mmconvnext.apis import load_config, merge_cfg_options  # noqa: E402
+from mmconvnext.apis import load_config, merge_cfg_options
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

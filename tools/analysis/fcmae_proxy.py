@@ -29,7 +29,6 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
 
 SIZE = 32
 #: a small three-stage V2 (about 1.2M parameters) of total stride 8 (stem 2): a 4x4 grid of masked

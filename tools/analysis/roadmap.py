@@ -43,12 +43,10 @@ from typing import Optional
 
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout
-    sys.path.insert(0, ROOT)
+from mmconvnext.models.backbones.convnext import ARCH_SETTINGS
+from mmconvnext.models.backbones.roadmap import ROADMAP_STEPS
 
-from mmconvnext.models.backbones.convnext import ARCH_SETTINGS  # noqa: E402
-from mmconvnext.models.backbones.roadmap import ROADMAP_STEPS  # noqa: E402
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 FLAG_TOLERANCE = 0.10  # flag a step whose GFLOPs differ from the paper's by more than this
 

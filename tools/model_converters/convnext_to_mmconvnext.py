@@ -24,9 +24,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a source checkout
-
-from mmconvnext.checkpoint import (  # noqa: E402
+from mmconvnext.checkpoint import (
     BACKBONE,
     FORMATS,
     CheckpointError,
@@ -34,7 +32,7 @@ from mmconvnext.checkpoint import (  # noqa: E402
     read_checkpoint,
     select_weights,
 )
-from mmconvnext.version import __version__  # noqa: E402
+from mmconvnext.version import __version__
 
 
 def main(argv=None) -> int:
