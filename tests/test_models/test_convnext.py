@@ -345,8 +345,15 @@ def test_get_layer_depth_official_semantics():
     assert atto.get_layer_depth(p + 'stages.3.1.pointwise_conv2.weight', p, decay_type='block_wise') == (12, 14)
     assert atto.get_layer_depth(p + 'norm3.weight', p, decay_type='block_wise') == (13, 14)
     assert atto.get_layer_depth('head.fc.weight', p, decay_type='block_wise') == (13, 14)
-    with pytest.raises(ValueError, match="'block_wise' needs num_layers >= the 12 blocks"):
+    with pytest.raises(ValueError, match='block_wise layer decay over num_layers=6 .* num_layers >= 12'):
         atto.get_layer_depth(p + 'stages.0.0.grn.beta', p, 6, 'block_wise')
+    # too few groups for layer_wise / stage_wise would hand out lr scales above 1: refused, naming the minimum
+    assert base.min_num_layers('layer_wise') == 11 and base.min_num_layers('stage_wise') == 4
+    with pytest.raises(ValueError, match=r'layer_wise layer decay over num_layers=6 .*depths \[3, 3, 27, 3\]'):
+        base.get_layer_depth(p + 'stages.0.0.norm.weight', p, 6, 'layer_wise')
+    with pytest.raises(ValueError, match='num_layers >= 4'):
+        base.get_layer_depth(p + 'stages.0.0.norm.weight', p, 3, 'stage_wise')
+    assert base.get_layer_depth(p + 'stages.2.26.norm.weight', p, 11, 'layer_wise') == (11, 13)
     with pytest.raises(ValueError, match='decay_type must be one of'):
         base.get_layer_depth('x', p, 12, 'group_wise')
 

@@ -243,6 +243,13 @@ class StagedBackbone(BaseModule):
             raise ValueError(f'decay_type must be one of {DECAY_TYPES}, got {decay_type!r}')
         if num_layers is None:
             num_layers = sum(self.depths) if decay_type == 'block_wise' else self.default_num_layers()
+        needed = self.min_num_layers(decay_type)
+        if num_layers < needed:
+            raise ValueError(
+                f'{decay_type} layer decay over num_layers={num_layers} groups is too few for this backbone '
+                f'(depths {list(self.depths)}): its parameters need group ids up to {needed}, and a group above '
+                f'num_layers would get an lr scale above 1; give num_layers >= {needed}'
+            )
         num_groups = num_layers + 2
         if not param_name.startswith(prefix):
             return num_groups - 1, num_groups
@@ -263,11 +270,20 @@ class StagedBackbone(BaseModule):
             return (deep + 1 + block_id // 3 if stage_id == deep else num_layers), num_groups
         return num_groups - 1, num_groups
 
+    def min_num_layers(self, decay_type: str = 'layer_wise') -> int:
+        """The smallest ``num_layers`` :meth:`get_layer_depth` accepts for ``decay_type``: the highest group id
+        it gives a backbone parameter (every block for ``block_wise``, every stage for ``stage_wise``, the deep
+        stage's last group of three for ``layer_wise``)."""
+        if decay_type == 'block_wise':
+            return sum(self.depths)
+        if decay_type == 'stage_wise':
+            return self.num_stages
+        if self.num_stages < 2:
+            return 1
+        deep = self.num_stages - 2
+        return deep + 1 + (self.depths[deep] - 1) // 3
+
     def _block_wise_depth(self, parts: list, num_layers: int) -> int:
-        if num_layers < sum(self.depths):
-            raise ValueError(
-                f"decay_type 'block_wise' needs num_layers >= the {sum(self.depths)} blocks, got {num_layers}"
-            )
         if parts[0] in ('downsample_layers', 'stages'):
             stage_id = int(parts[1])
             block_id = int(parts[2]) if parts[0] == 'stages' else 0
