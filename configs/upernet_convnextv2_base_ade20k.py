@@ -4,7 +4,7 @@
 # mmseg's UperNet; AdamW, weight decay 0.05, batch 16, 160k iterations on 512x512 crops;
 # the backbone starts from the FCMAE model after its supervised ImageNet-1K fine-tuning
 # (the released convnextv2_*_1k_224_ema.pt; the paper found it better than the FCMAE
-# encoder alone); test at 0.75/0.875/1/1.125/1.25 of 2048x512 (tta_pipeline below,
+# encoder alone); test at 0.75/0.875/1/1.125/1.25 of 2048x512 (_base_/datasets/ade20k_tta_v2.py,
 # tools/test.py --tta). The official V2 repository has no segmentation code.
 # Where the paper is silent: it lists only the grids it searched (layer decay 0.8/0.9, lr
 # 1e-4/2e-4/3e-4, drop path 0.1-0.4), not the value each model ended with, and says
@@ -15,6 +15,7 @@
 _base_ = [
     './_base_/models/upernet_convnext.py',
     './_base_/datasets/ade20k.py',
+    './_base_/datasets/ade20k_tta_v2.py',
     'mmseg::_base_/default_runtime.py',
     './_base_/schedules/adamw_layer_decay_160k.py',
 ]
@@ -34,24 +35,4 @@ model = dict(
 optim_wrapper = dict(
     optimizer=dict(lr=1e-4), paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=12)
 )
-# the paper's multi-scale test: each ratio of the 2048x512 test scale, with and without flip
-test_scale = (2048, 512)
-img_ratios = [0.75, 0.875, 1.0, 1.125, 1.25]
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=(round(test_scale[0] * r), round(test_scale[1] * r)), keep_ratio=True)
-                for r in img_ratios
-            ],
-            [
-                dict(type='RandomFlip', prob=0.0, direction='horizontal'),
-                dict(type='RandomFlip', prob=1.0, direction='horizontal'),
-            ],
-            [dict(type='LoadAnnotations')],
-            [dict(type='PackSegInputs')],
-        ],
-    ),
-]
+tta_pipeline = {{_base_.v2_tta_pipeline}}  # the paper's multi-scale test, in place of mmseg's

@@ -11,6 +11,7 @@
 _base_ = [
     './_base_/models/upernet_convnext.py',
     './_base_/datasets/ade20k_640.py',
+    './_base_/datasets/ade20k_640_tta_v2.py',
     'mmseg::_base_/default_runtime.py',
     './_base_/schedules/adamw_layer_decay_160k.py',
 ]
@@ -32,23 +33,4 @@ model = dict(
 optim_wrapper = dict(
     optimizer=dict(lr=1e-4), paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=12)
 )
-test_scale = (2560, 640)
-img_ratios = [0.75, 0.875, 1.0, 1.125, 1.25]
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=(round(test_scale[0] * r), round(test_scale[1] * r)), keep_ratio=True)
-                for r in img_ratios
-            ],
-            [
-                dict(type='RandomFlip', prob=0.0, direction='horizontal'),
-                dict(type='RandomFlip', prob=1.0, direction='horizontal'),
-            ],
-            [dict(type='LoadAnnotations')],
-            [dict(type='PackSegInputs')],
-        ],
-    ),
-]
+tta_pipeline = {{_base_.v2_tta_pipeline}}  # the paper's multi-scale test, in place of mmseg's
