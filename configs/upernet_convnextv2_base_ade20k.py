@@ -35,4 +35,4 @@ model = dict(
 optim_wrapper = dict(
     optimizer=dict(lr=1e-4), paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=12)
 )
-tta_pipeline = {{_base_.v2_tta_pipeline}}  # the paper's multi-scale test, in place of mmseg's
+tta_pipeline = {{_base_.v2_tta_pipelines.crop512}}  # the paper's multi-scale test, in place of mmseg's

@@ -11,7 +11,7 @@
 _base_ = [
     './_base_/models/upernet_convnext.py',
     './_base_/datasets/ade20k_640.py',
-    './_base_/datasets/ade20k_640_tta_v2.py',
+    './_base_/datasets/ade20k_tta_v2.py',
     'mmseg::_base_/default_runtime.py',
     './_base_/schedules/adamw_layer_decay_160k.py',
 ]
@@ -33,4 +33,4 @@ model = dict(
 optim_wrapper = dict(
     optimizer=dict(lr=1e-4), paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=12)
 )
-tta_pipeline = {{_base_.v2_tta_pipeline}}  # the paper's multi-scale test, in place of mmseg's
+tta_pipeline = {{_base_.v2_tta_pipelines.crop640}}  # the paper's multi-scale test, in place of mmseg's
