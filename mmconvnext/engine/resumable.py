@@ -22,7 +22,9 @@ sample differ from epoch to epoch even with non-persistent workers (mmengine res
 same seed each epoch).
 
 :class:`ResumableRunner` (what :func:`mmconvnext.apis.build_runner` builds for a config without
-``runner_type``) adds the above, the atomic checkpoint writes of :mod:`.checkpointing`, the fallback past a
+``runner_type``) adds the above, the atomic checkpoint writes of :mod:`.checkpointing`, the CPU kernels
+chosen before the run and recorded in its checkpoints (:class:`.ComputePathHook`, without which a resumed run
+could measure other kernels than the run it continues), the fallback past a
 corrupt newest checkpoint, and takes the seed of the checkpoint it resumes *before* it builds the dataloaders
 (mmengine restores it after, when the samplers are already seeded with another).
 
@@ -52,6 +54,7 @@ from .checkpointing import (
     find_resumable_checkpoint,
     open_resumable,
 )
+from .compute_path_hook import ComputePathHook
 
 __all__ = ['DrawSampler', 'ReseedHook', 'ResumableRunner', 'SampleIndex', 'SeededDataset', 'seed_generators']
 
@@ -191,6 +194,8 @@ class ResumableRunner(Runner):
             self.logger.log(level, msg)
         if not any(isinstance(h, ReseedHook) for h in self._hooks):
             self.register_hook(ReseedHook())
+        if not any(isinstance(h, ComputePathHook) for h in self._hooks):
+            self.register_hook(ComputePathHook())
         for hook in self._hooks:
             if type(hook) is CheckpointHook:
                 # the same object, its arguments and state kept; only its save order changes

@@ -1,8 +1,10 @@
 """The real thing: tools/train.py (1 process) and tools/dist_train.sh (2 gloo processes) on the real UperNet-T
 config, shrunk only in size and iterations, its randomness on (drop path 0.4, decode-head dropout, random
 resize/crop/flip, photometric distortion), killed with SIGKILL at a random moment after its first checkpoint
-and resumed with --resume: the final weights equal the uninterrupted run's bit for bit."""
+and resumed with --resume: the final weights equal the uninterrupted run's bit for bit. Also with the CPU
+kernels chosen by the run on this machine and the resumed process given an empty kernel cache."""
 
+import json
 import os
 import random
 import signal
@@ -75,12 +77,29 @@ def kill_after_first_checkpoint(cmd, work, env, rng):
     return (work / 'last_checkpoint').read_text().strip()
 
 
-@pytest.mark.parametrize('procs,workers', [(1, 2), (2, 0)], ids=['1proc-2workers', '2procs-0workers'])
-def test_killed_run_resumes_to_the_same_weights(data_root, tmp_path, procs, workers):
+def cpu_env(path: str, cache) -> dict:
+    """The tools' environment with the CPU kernels forced (``path='onednn'``, as in the rest of the suite) or
+    chosen by the run (``'auto'``), measured into the cache directory ``cache``."""
+    if path != 'auto':
+        return tool_env(MMCONVNEXT_CPU_PATH=path)
+    env = tool_env(MMCONVNEXT_CACHE_DIR=str(cache))
+    env.pop('MMCONVNEXT_CPU_PATH', None)
+    return env
+
+
+@pytest.mark.parametrize(
+    'procs,workers,path',
+    [(1, 2, 'onednn'), (2, 0, 'onednn'), (1, 0, 'auto')],
+    ids=['1proc-2workers', '2procs-0workers', '1proc-chosen-kernels-empty-cache'],
+)
+def test_killed_run_resumes_to_the_same_weights(data_root, tmp_path, procs, workers, path):
+    """With ``path='auto'`` the run chooses its kernels at its start; the uninterrupted and the killed run
+    share a cache (so they choose alike), the resumed run gets an empty one, as on a fresh machine of the
+    same kind: it follows the checkpoint's record and measures no training kernel."""
     config = tmp_path / 'upernet_derived.py'
     base = ROOT / 'configs' / 'upernet_convnext_tiny_ade20k.py'
     config.write_text(DERIVED.format(base=base, workers=workers, persistent=workers > 0))
-    env = tool_env()
+    env = cpu_env(path, tmp_path / 'cache')
     run_tool(launch(procs, str(config), tmp_path / 'straight', data_root, env), env, timeout=600)
     expected = load_checkpoint_file(tmp_path / 'straight' / 'iter_24.pth')['state_dict']
 
@@ -88,8 +107,15 @@ def test_killed_run_resumes_to_the_same_weights(data_root, tmp_path, procs, work
     cmd = launch(procs, str(config), killed, data_root, env)
     at = kill_after_first_checkpoint(cmd, killed, env, random.Random(procs))
     assert not (killed / 'iter_24.pth').exists(), f'the kill came after the end (last: {at})'
-    log = run_tool(cmd + ['--resume'], tool_env(), timeout=600)
+    empty = tmp_path / 'empty-cache'
+    log = run_tool(cmd + ['--resume'], cpu_env(path, empty), timeout=600)
     assert 'resumed epoch: 0, iter:' in log
+    if path == 'auto':
+        assert 'recorded in the loaded checkpoint' in log
+        chosen = load_checkpoint_file(killed / 'iter_24.pth')['meta']['compute_paths']['choices']
+        assert any(k.startswith('train:') for k in chosen)
+        measured = [json.load(open(f))['choices'] for f in empty.glob('compute_paths-*.json')]
+        assert not any(k.startswith('train:') for c in measured for k in c)  # no training kernel measured
     got = load_checkpoint_file(killed / 'iter_24.pth')['state_dict']
     assert expected.keys() == got.keys()
     assert [k for k in expected if not torch.equal(expected[k], got[k])] == []

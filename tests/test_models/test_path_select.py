@@ -1,9 +1,11 @@
-"""The per-machine CPU path choice (``onednn_cpu='auto'``, the default): whichever path it picks computes
-what the plain ops compute, the choice is cached per machine and reused, a corrupt cache
-file is survived, and a forced path is honoured."""
+"""The per-machine CPU path choice (``onednn_cpu='auto'``, the default): made before the model runs
+(``tune_model``), never inside ``forward``; whichever path it picks computes what the plain ops compute; the
+choice is cached per machine and reused, recorded and followed from a record; a corrupt cache file is
+survived, and a forced path is honoured."""
 
 import json
 import os
+import stat
 
 import pytest
 import torch
@@ -53,6 +55,10 @@ def outputs_and_grads(model, x):
     return [o.detach() for o in outs] + [p.grad.clone() for p in model.parameters()]
 
 
+def tuned(model, x, train):
+    return path_select.tune_model(model, x.shape, train=train)
+
+
 @pytest.mark.parametrize('onednn_wins', [True, False])
 def test_either_choice_matches_the_plain_ops(monkeypatch, onednn_wins):
     calls = fake_timings(monkeypatch, onednn_wins)
@@ -61,34 +67,49 @@ def test_either_choice_matches_the_plain_ops(monkeypatch, onednn_wins):
     auto = ConvNeXt(ARCH, out_indices=(0, 1), gap_before_final_norm=False, onednn_cpu='auto')
     auto.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 32, 32)
+    table = tuned(auto, x, train=True)
+    assert {c[0] for c in calls} == {'train'} and len(calls) == 2  # one measurement per stage shape
+    assert sorted(table) == ['train:rows=128:c=16:h=64', 'train:rows=32:c=32:h=128']
+    assert all(e['source'] == 'measured' and e['onednn'] == onednn_wins for e in table.values())
     used = []
     real_linear = onednn.linear
     monkeypatch.setattr(onednn, 'linear', lambda *a: used.append(1) or real_linear(*a))
     for a, b in zip(outputs_and_grads(auto, x), outputs_and_grads(plain, x)):
         assert_close(a, b)
     assert bool(used) == onednn_wins  # the measured winner ran
-    assert {c[0] for c in calls} == {'train'} and len(calls) == 2  # one measurement per stage shape
-    with torch.no_grad():  # inference: its own measurement, same results
+    assert len(calls) == 2  # forward measured nothing
+    tuned(auto, x, train=False)  # inference: its own measurement, same results
+    with torch.no_grad():
         auto.eval(), plain.eval()
         for a, b in zip(auto(x), plain(x)):
             assert_close(a, b)
-    assert {c[0] for c in calls} == {'train', 'infer'}
+    assert {c[0] for c in calls} == {'train', 'infer'} and len(calls) == 4
+
+
+def test_tuning_leaves_the_model_and_random_state_as_they_were(monkeypatch):
+    fake_timings(monkeypatch, onednn_wins=True)
+    model = ConvNeXt(ARCH, drop_path_rate=0.5).train()
+    torch.manual_seed(3)
+    state = torch.get_rng_state()
+    tuned(model, torch.zeros(4, 3, 32, 32), train=True)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(m.training for m in model.modules())
+    assert all(p.grad is None for p in model.parameters())
 
 
 def test_the_cache_is_reused_across_processes(monkeypatch):
     calls = fake_timings(monkeypatch, onednn_wins=True)
     model = ConvNeXt(ARCH, onednn_cpu='auto').eval()
-    with torch.no_grad():
-        model(torch.randn(1, 3, 32, 32))
+    tuned(model, torch.zeros(1, 3, 32, 32), train=False)
     assert len(calls) == 2
     data = json.load(open(path_select.cache_file()))
     assert data['machine']['threads'] == torch.get_num_threads()
     assert all(e['onednn'] for e in data['choices'].values()) and len(data['choices']) == 2
     path_select.reset()  # a new process: only the file remains
+    table = tuned(model, torch.zeros(1, 3, 30, 30), train=False)  # same power-of-two row bucket
+    assert len(calls) == 2 and {e['source'] for e in table.values()} == {'cached'}
     with torch.no_grad():
         model(torch.randn(1, 3, 32, 32))
-        model(torch.randn(1, 3, 30, 30))  # same power-of-two row bucket: no new measurement
-    assert len(calls) == 2
     assert path_select.describe().count('oneDNN') == 2
 
 
@@ -100,11 +121,102 @@ def test_a_corrupt_cache_file_is_survived_and_rewritten(monkeypatch):
         with open(path, 'w') as f:
             f.write(garbage)
         path_select.reset()
-        with torch.no_grad():
-            ConvNeXt(ARCH, onednn_cpu='auto').eval()(torch.randn(1, 3, 32, 32))
+        tuned(ConvNeXt(ARCH, onednn_cpu='auto'), torch.zeros(1, 3, 32, 32), train=False)
         data = json.load(open(path))  # valid again, with the new choices
         assert len(data['choices']) == 2 and not any(e['onednn'] for e in data['choices'].values())
     assert len(calls) == 4
+
+
+def test_forward_neither_measures_nor_writes(monkeypatch, tmp_path):
+    """A model built and tuned before, then run with the cache directory made unwritable: forward,
+    training and inference, on the tuned shape and on others, times nothing and writes nothing."""
+    fake_timings(monkeypatch, onednn_wins=True)
+    model = ConvNeXt(ARCH, onednn_cpu='auto')
+    tuned(model, torch.zeros(2, 3, 32, 32), train=True)
+    tuned(model, torch.zeros(2, 3, 32, 32), train=False)
+    cache = os.path.dirname(path_select.cache_file())
+    before = {f: os.stat(os.path.join(cache, f)).st_mtime_ns for f in os.listdir(cache)}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('timed or wrote inside forward')
+
+    monkeypatch.setattr(path_select, '_measure', refuse)
+    monkeypatch.setattr(path_select, '_write', refuse)
+    monkeypatch.setattr(path_select, '_time_ms', refuse)
+    os.chmod(cache, stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        used = []
+        real_linear, real_fused = onednn.linear, onednn.linear_gelu
+        monkeypatch.setattr(onednn, 'linear', lambda *a: used.append('train') or real_linear(*a))
+        monkeypatch.setattr(onednn, 'linear_gelu', lambda *a: used.append('infer') or real_fused(*a))
+        for size in (32, 64, 16):  # the tuned shape, then untuned ones (nearest planned row count)
+            model.train()
+            model(torch.randn(2, 3, size, size))[0].sum().backward()
+            with torch.no_grad():
+                model.eval()(torch.randn(2, 3, size, size))
+        assert {'train', 'infer'} <= set(used)
+        assert {f: os.stat(os.path.join(cache, f)).st_mtime_ns for f in os.listdir(cache)} == before
+    finally:
+        os.chmod(cache, stat.S_IRWXU)
+
+
+def test_an_untuned_model_runs_the_plain_ops_and_says_so_once(monkeypatch, caplog):
+    calls = fake_timings(monkeypatch, onednn_wins=True)
+    used = []
+    real_linear = onednn.linear
+    monkeypatch.setattr(onednn, 'linear', lambda *a: used.append(1) or real_linear(*a))
+    model = ConvNeXt(ARCH, onednn_cpu='auto')
+    messages = []
+    monkeypatch.setattr(path_select, 'print_log', lambda msg, **kw: messages.append(msg))
+    for _ in range(2):
+        model(torch.randn(1, 3, 32, 32))[0].sum().backward()
+    assert not calls and not used
+    assert len(messages) == 2 and all('no choice was made' in m and 'plain ops' in m for m in messages)
+
+
+def test_the_nearest_planned_row_count_decides_an_unplanned_shape():
+    path_select.use_record(
+        {
+            'machine': path_select._machine(),
+            'choices': {
+                'train:rows=64:c=16:h=64': {'onednn': True},
+                'train:rows=4096:c=16:h=64': {'onednn': False},
+                'infer:rows=128:c=16:h=64': {'onednn': False},
+            },
+        },
+        origin='test',
+    )
+    assert path_select.prefers_onednn('auto', 'train', 100, 16, 64)  # 128: one step from 64
+    assert not path_select.prefers_onednn('auto', 'train', 2000, 16, 64)  # 2048: one step from 4096
+    assert not path_select.prefers_onednn('auto', 'train', 30, 32, 128)  # another layer: none planned
+    assert not path_select.prefers_onednn('auto', 'infer', 64, 16, 64)  # the kind counts
+
+
+def test_a_record_is_followed_on_this_machine_only(monkeypatch, caplog):
+    calls = fake_timings(monkeypatch, onednn_wins=False)
+    model = ConvNeXt(ARCH, onednn_cpu='auto')
+    x = torch.zeros(2, 3, 32, 32)
+    tuned(model, x, train=True)
+    rec = path_select.record()
+    assert rec['machine'] == {
+        'cpu': path_select.cpu_name(),
+        'threads': torch.get_num_threads(),
+        'torch': torch.__version__,
+    }
+    assert len(rec['choices']) == 2 and not any(e['onednn'] for e in rec['choices'].values())
+    flipped = {'machine': rec['machine'], 'choices': {k: dict(e, onednn=True) for k, e in rec['choices'].items()}}
+    path_select.reset()
+    assert path_select.use_record(json.loads(json.dumps(flipped)), origin='ckpt.pth')
+    table = tuned(model, x, train=True)
+    assert len(calls) == 2 and all(e['onednn'] and e['source'] == 'planned' for e in table.values())
+    path_select.reset()
+    other = dict(flipped, machine=dict(rec['machine'], cpu='Another CPU'))
+    assert not path_select.use_record(other, origin='ckpt.pth')
+    assert path_select.record()['choices'] == {}
+    with pytest.raises(ValueError, match='ckpt.pth'):
+        path_select.use_record({'choices': {'rows=3': {'onednn': True}}}, origin='ckpt.pth', check_machine=False)
+    with pytest.raises(ValueError, match='ckpt.pth'):
+        path_select.use_record([1, 2], origin='ckpt.pth')
 
 
 @pytest.mark.parametrize('forced, env', [(True, None), (False, None), ('auto', 'onednn'), ('auto', 'plain')])
@@ -116,6 +228,7 @@ def test_a_forced_path_is_honoured_without_measuring(monkeypatch, forced, env):
     real_linear = onednn.linear
     monkeypatch.setattr(onednn, 'linear', lambda *a: used.append(1) or real_linear(*a))
     model = ConvNeXt(ARCH, onednn_cpu=forced)
+    assert tuned(model, torch.zeros(1, 3, 32, 32), train=True) == {}
     model(torch.randn(1, 3, 32, 32)).__getitem__(0).sum().backward()
     assert bool(used) == (forced is True or env == 'onednn')
     assert not calls
@@ -136,16 +249,16 @@ def test_the_real_measurement_times_both_paths():
     assert plain_ms > 0 and onednn_ms > 0
 
 
-def test_under_autocast_auto_takes_the_plain_path_without_measuring(monkeypatch):
-    """bf16 autocast has no oneDNN path: 'auto' neither measures nor differs from the plain ops."""
-    calls = fake_timings(monkeypatch, onednn_wins=True)
+def test_under_autocast_auto_takes_the_plain_path(monkeypatch):
+    """bf16 autocast has no oneDNN path: a tuned 'auto' model does not differ from the plain ops."""
+    fake_timings(monkeypatch, onednn_wins=True)
     torch.manual_seed(0)
     plain = ConvNeXt(ARCH, out_indices=(0, 1), gap_before_final_norm=False, onednn_cpu=False)
     auto = ConvNeXt(ARCH, out_indices=(0, 1), gap_before_final_norm=False, onednn_cpu='auto')
     auto.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 32, 32)
+    tuned(auto, x, train=True)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         results = [outputs_and_grads(m, x) for m in (auto, plain)]
     for a, b in zip(*results):
         assert torch.equal(a, b)
-    assert not calls

@@ -112,12 +112,15 @@ def cost(cfg, size: int, threads: int, repeats: int) -> dict:
     """Parameters, GFLOPs (mmengine's FlopAnalyzer, multiply-adds) and eval CPU timing at ``size``."""
     from mmconvnext.analysis import median_time
     from mmconvnext.apis import build_model
+    from mmconvnext.models.layers import path_select
 
     torch.set_num_threads(threads)
     model = build_model(cfg.copy(), 'cpu').eval()
     from mmengine.analysis import FlopAnalyzer
 
     x1 = torch.randn(1, 3, size, size)
+    for batch in (1, 8):  # the CPU kernels chosen before timing, as a run does
+        path_select.tune_model(model, (batch, 3, size, size), train=False)
     with torch.no_grad():
         flops = FlopAnalyzer(model, (x1,))
         flops.unsupported_ops_warnings(False)

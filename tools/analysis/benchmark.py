@@ -61,6 +61,7 @@ from mmconvnext.analysis import (
 from mmconvnext.analysis.results import markdown_table, results_meta, table_results, tool_command
 from mmconvnext.deploy import OPSET, BackendGraph, export_onnx, onnx_max_abs_diff
 from mmconvnext.device import cpu_name
+from mmconvnext.models.layers import path_select
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -134,8 +135,8 @@ def package_version(name: str) -> str:
 
 def build_backbone(impl: str, arch: str) -> torch.nn.Module:
     """``mmconvnext`` as shipped (its default compute path: the per-machine choice,
-    ``onednn_cpu='auto'``, measured on its first calls unless cached or forced by
-    ``$MMCONVNEXT_CPU_PATH``); ``mmconvnext-plain`` with ``onednn_cpu=False`` (the eager
+    ``onednn_cpu='auto'``, chosen by :func:`time_backbone` before it times, from the machine's cache
+    or measured, unless forced by ``$MMCONVNEXT_CPU_PATH``); ``mmconvnext-plain`` with ``onednn_cpu=False`` (the eager
     ops) and ``mmconvnext-onednn`` with ``onednn_cpu=True``, for the record; the peers as detection/segmentation
     would use them. The deployed rows export the shipped model (tracing takes the plain ops).
     Under torch.compile the oneDNN path steps aside anyway (inductor fuses the plain ops)."""
@@ -178,6 +179,8 @@ def time_backbone(
     which folds the weights in as constants and prepacks them, as a deployment would) and
     the first call of each mode (the compile, reported as ``compile_s``) is not timed."""
     model.eval()
+    for train in (False, True):  # the kernels of the shipped default, chosen before timing as a run does
+        path_select.tune_model(model, x.shape, train=train)
     with torch.no_grad():
         reference = model(x)
     if compile:
@@ -318,6 +321,7 @@ def run_whole_case(
             arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False, with_cp=variant.endswith('with_cp')
         ).train()
         x = torch.randn(batch, 3, size, size)
+        path_select.tune_model(model, x.shape, train=True)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
         def backbone_step():
@@ -355,6 +359,7 @@ def run_whole_case(
     model.init_weights()
     model.train()
     inputs, samples = dummy_batch('seg' if task == 'upernet' else 'det', 2, h, w, 150 if task == 'upernet' else 80)
+    path_select.tune_model(model, (2, 3, h, w), train=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step():
@@ -391,6 +396,7 @@ def run_demo_step(warmup: int, repeats: int) -> dict[str, float]:
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope') or 'mmengine'):
         wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     inputs, samples = dummy_batch('seg', batch, h, w, cfg.num_classes)
+    path_select.tune_model(model, (batch, 3, h, w), train=True)
 
     def step():
         losses = model(inputs, samples, mode='loss')

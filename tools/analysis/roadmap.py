@@ -217,10 +217,12 @@ def inference_rate(
     """Eval forward images/s of the step's classifier (1000 classes) at ``size``."""
     from mmconvnext.analysis import median_time
     from mmconvnext.apis import build_model
+    from mmconvnext.models.layers import path_select
 
     torch.set_num_threads(threads)
     model = build_model(_step_cfg(step, scale), 'cpu').eval()
     x = torch.randn(batch, 3, size, size)
+    path_select.tune_model(model, x.shape, train=False)  # the CPU kernels chosen before timing, as a run does
     with torch.no_grad():
         return batch / median_time(lambda: model(x), warmup, repeats)
 

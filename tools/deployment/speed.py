@@ -29,6 +29,7 @@ from mmconvnext.analysis.results import results_meta, table_results, tool_comman
 from mmconvnext.apis import load_config
 from mmconvnext.deploy import DeployError, attach_backend, available_backends, export_model, load_model, task_of
 from mmconvnext.device import cpu_name
+from mmconvnext.models.layers import path_select
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,6 +71,7 @@ def main() -> None:
         else:
             inputs, samples = dummy_batch('seg' if task == 'segmentation' else 'det', args.batch, h, w)
             calls = {n: (lambda m=m: m(inputs, copy.deepcopy(samples), mode='predict')) for n, m in paths.items()}
+        path_select.tune_model(model, (args.batch, 3, h, w), train=False)  # eager: kernels chosen before timing
         rates = {n: [] for n in calls}
         with torch.no_grad():
             for _ in range(args.rounds):

@@ -1,22 +1,32 @@
-"""Per-machine choice between the plain eager pointwise layers and the oneDNN ones, by measurement.
+"""Per-machine choice between the plain eager pointwise layers and the oneDNN ones, by measurement,
+made before a run and recorded with it.
 
 Why measure: which fp32 matmul is faster depends on the CPU. On the AMD EPYC machines
 here oneDNN's reached ~430 GFLOP/s against MKL's ~190 (so the oneDNN path doubled the
 blocks' speed); on an Intel Xeon with AVX-512 MKL's reached ~327 against oneDNN's ~294,
 and the oneDNN path made training slower than the plain ops. No rule on CPU flags
-predicts that reliably, so with ``onednn_cpu='auto'`` (the default) the first call of a
-block shape in a mode (inference or training) on a machine times both implementations of
-the block's pointwise layers on that shape (``_measure``) and keeps the faster. oneDNN
-must win by ``_MARGIN`` (ties go to the plain ops), so the automatic choice is not slower
-than the plain path beyond the measurement noise.
+predicts that reliably, so for a backbone left at ``onednn_cpu='auto'`` (the default) both
+implementations of a block's pointwise layers are timed on each shape the run uses
+(``_measure``) and the faster is kept. oneDNN must win by ``_MARGIN`` (ties go to the plain
+ops), so the automatic choice is not slower than the plain path beyond the measurement noise.
 
-Choices are cached in memory and in a JSON file per machine (CPU model, thread count,
-torch version) in ``$MMCONVNEXT_CACHE_DIR`` or the user's cache directory
-(``$XDG_CACHE_HOME/mmconvnext``, else ``~/.cache/mmconvnext``), never in the work tree.
-Writes merge under a file lock and replace the file atomically, so concurrent processes
-(DDP ranks, parallel jobs) do not lose each other's entries; an unreadable file is
-ignored with a warning and rewritten. ``MMCONVNEXT_CPU_PATH=onednn|plain`` forces a path
-for every backbone left at ``'auto'``; ``onednn_cpu=True|False`` forces it for one.
+When: never inside ``forward``. The choices form the process's *plan* (shape -> kernel), filled
+before the model runs by :func:`tune` / :func:`tune_model` -- which the runner's
+:class:`mmconvnext.engine.ComputePathHook` calls on the first batch's shape, the benchmark tools on
+theirs, ``tools/analysis/tune_cpu.py`` for a config -- or by :func:`use_record` from a run's record
+(a checkpoint's ``meta['compute_paths']``, a work dir's ``compute_paths.json``). ``forward`` only
+looks the plan up: a shape without a choice takes the choice of the nearest row count planned for
+the same layer and kind, else the plain ops (logged once). :func:`record` is what a run saves, so a
+resumed run (or one started ``load_from`` it) continues on the same kernels, bit for bit, even on a
+machine whose cache is empty.
+
+Measurements are cached in a JSON file per machine (CPU model, thread count, torch version) in
+``$MMCONVNEXT_CACHE_DIR`` or the user's cache directory (``$XDG_CACHE_HOME/mmconvnext``, else
+``~/.cache/mmconvnext``), never in the work tree, and :func:`tune` reads it before measuring.
+Writes merge under a file lock and replace the file atomically, so concurrent processes (DDP
+ranks, parallel jobs) do not lose each other's entries; an unreadable file is ignored with a
+warning and rewritten. ``MMCONVNEXT_CPU_PATH=onednn|plain`` forces a path for every backbone left at
+``'auto'``; ``onednn_cpu=True|False`` forces it for one; neither measures.
 
 Status: the choice is made per block shape from kernel timings; it is the default since it was
 measured on the Intel Xeon (AVX-512, 2 cores; docs/benchmarks.md) where the uniform oneDNN path
@@ -40,11 +50,12 @@ import json
 import logging
 import os
 import os.path as osp
+import re
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +65,22 @@ from mmconvnext.device import cpu_name
 
 from . import onednn
 
-__all__ = ['MODES', 'cache_file', 'describe', 'effective_mode', 'parse_mode', 'prefers_onednn', 'reset']
+__all__ = [
+    'MODES',
+    'cache_file',
+    'collect',
+    'describe',
+    'effective_mode',
+    'format_table',
+    'parse_mode',
+    'prefers_onednn',
+    'record',
+    'reset',
+    'shapes_asked',
+    'tune',
+    'tune_model',
+    'use_record',
+]
 
 #: ``onednn_cpu`` values, normalised: measure, force oneDNN, force the plain ops
 MODES = ('auto', 'onednn', 'plain')
@@ -69,8 +95,9 @@ _WARMUP = 2
 _REPEATS = 5
 
 _lock = threading.Lock()
-_choices: dict[str, dict[str, dict]] = {}  # machine file -> key -> entry
-_logged: set[tuple[str, str]] = set()
+_plan: dict[str, dict] = {}  # key -> {'onednn': bool, 'plain_ms', 'onednn_ms'}: what forward follows
+_used: set[str] = set()  # the planned keys forward looked up
+_collecting: list[set] = []  # the sets of (kind, rows, channels, hidden) being collected
 _warned: set[str] = set()
 
 
@@ -96,7 +123,7 @@ def effective_mode(mode: str) -> str:
 
 
 def _machine() -> dict[str, Union[str, int]]:
-    return {'cpu': cpu_name(), 'threads': torch.get_num_threads(), 'torch': torch.__version__}
+    return {'cpu': cpu_name(), 'threads': torch.get_num_threads(), 'torch': str(torch.__version__)}
 
 
 def cache_file() -> str:
@@ -109,16 +136,15 @@ def cache_file() -> str:
 
 @functools.cache
 def _cache_file(root: str, threads: int) -> str:
-    """Memoised per cache root and thread count (the parts of the key that can change in a
-    process): :func:`prefers_onednn` asks on every block call."""
+    """Memoised per cache root and thread count (the parts of the key that can change in a process)."""
     digest = hashlib.sha1(json.dumps(_machine(), sort_keys=True).encode()).hexdigest()[:12]
     return osp.join(root, f'compute_paths-{digest}.json')
 
 
-def _warn_once(key: str, message: str) -> None:
+def _warn_once(key: str, message: str, level: int = logging.WARNING) -> None:
     if key not in _warned:
         _warned.add(key)
-        print_log(message, logger='current', level=logging.WARNING)
+        print_log(message, logger='current', level=level)
 
 
 def _read(path: str) -> dict[str, dict]:
@@ -223,60 +249,226 @@ def _measure(kind: str, rows: int, channels: int, hidden: int) -> tuple[float, f
     return min(t_plain), min(t_fast)
 
 
+_KEY = re.compile(r'^(train|infer):rows=(\d+):c=(\d+):h=(\d+)$')
+
+
 def _key(kind: str, rows: int, channels: int, hidden: int) -> tuple[str, int]:
     bucket = min(_MAX_ROWS, 1 << max(rows - 1, 0).bit_length())
     return f'{kind}:rows={bucket}:c={channels}:h={hidden}', bucket
+
+
+def _nearest(kind: str, bucket: int, channels: int, hidden: int) -> Optional[str]:
+    """The planned key of the same layer and kind whose row bucket is nearest ``bucket`` (in
+    powers of two; the larger on a tie), or None."""
+    best = None
+    for key in _plan:
+        m = _KEY.match(key)
+        if m and m[1] == kind and int(m[3]) == channels and int(m[4]) == hidden:
+            rank = (abs(int(m[2]).bit_length() - bucket.bit_length()), -int(m[2]))
+            if best is None or rank < best[0]:
+                best = rank, key
+    return None if best is None else best[1]
 
 
 def prefers_onednn(mode: str, kind: str, rows: int, channels: int, hidden: int) -> bool:
     """Whether a block in ``mode`` (:func:`parse_mode`) runs its pointwise layers on oneDNN for a
     call of ``rows`` positions (N*H*W) of ``channels`` -> ``hidden`` -> ``channels``, ``kind``
     ``'infer'`` (no gradient through them) or ``'train'``. Call only where
-    :func:`onednn.available` holds. ``'auto'`` measures once per machine and shape bucket."""
+    :func:`onednn.available` holds. ``'auto'`` follows the plan (module docstring); it never
+    measures: a shape without a planned choice takes the nearest planned one, else the plain ops."""
     mode = effective_mode(mode)
     if mode != 'auto':
         return mode == 'onednn'
-    path = cache_file()
-    key, bucket = _key(kind, rows, channels, hidden)
     with _lock:
-        choices = _choices.get(path)
-        if choices is None:
-            choices = _choices[path] = _read(path)
-        entry = choices.get(key)
-        measured = entry is None
-        if measured:
-            t_plain, t_fast = _measure(kind, bucket, channels, hidden)
-            entry = {'onednn': t_fast < _MARGIN * t_plain, 'plain_ms': round(t_plain, 3), 'onednn_ms': round(t_fast, 3)}
-            choices[key] = entry
-            _write(path, key, entry)
-        if (path, key) not in _logged:
-            _logged.add((path, key))
-            how = 'measured' if measured else f'cached in {path}'
-            print_log(
-                f'mmconvnext compute path ({cpu_name()}, {torch.get_num_threads()} threads) {key}: '
-                f'{"oneDNN" if entry["onednn"] else "plain ops"} (plain {entry.get("plain_ms")} ms, '
-                f'oneDNN {entry.get("onednn_ms")} ms; {how})',
-                logger='current',
+        if _collecting:
+            _collecting[-1].add((kind, rows, channels, hidden))
+            return False
+        key, bucket = _key(kind, rows, channels, hidden)
+        planned = key if key in _plan else _nearest(kind, bucket, channels, hidden)
+        if planned is None:
+            _warn_once(
+                'unplanned:' + key,
+                f'mmconvnext compute path: no choice was made for {key} before the run; the plain ops run it '
+                '(choose before running: mmconvnext.engine.ComputePathHook, path_select.tune_model or '
+                'tools/analysis/tune_cpu.py)',
+                level=logging.INFO,
             )
-        return entry['onednn']
+            return False
+        _used.add(planned)
+        return _plan[planned]['onednn']
+
+
+@contextlib.contextmanager
+def collect() -> Iterator[set]:
+    """Within the block, blocks left at ``'auto'`` take the plain ops and add what they would ask,
+    ``(kind, rows, channels, hidden)``, to the yielded set (nothing is measured or planned)."""
+    asked: set = set()
+    with _lock:
+        _collecting.append(asked)
+    try:
+        yield asked
+    finally:
+        with _lock:
+            _collecting.remove(asked)
+
+
+def tune(asked, measure: bool = True, log: bool = True) -> dict[str, dict]:
+    """Plan a choice for each ``(kind, rows, channels, hidden)`` of ``asked`` whose shape bucket has
+    none yet: from this machine's cache file, else measured (with ``measure``) and written there.
+    Logs the new choices (with ``log``), as a table. Returns the plan's entries for ``asked``'s keys, each with
+    its ``source`` (``'planned'`` for one already there)."""
+    keys = sorted({_key(*a)[0] for a in asked})
+    table = {}
+    with _lock:
+        path = cache_file()
+        cached = None
+        for key in keys:
+            if key in _plan:
+                table[key] = dict(_plan[key], source='planned')
+                continue
+            if cached is None:
+                cached = _read(path)
+            entry, source = cached.get(key), 'cached'
+            if entry is None:
+                if not measure:
+                    continue
+                kind, bucket, channels, hidden = _parse(key)
+                t_plain, t_fast = _measure(kind, bucket, channels, hidden)
+                entry = {
+                    'onednn': t_fast < _MARGIN * t_plain,
+                    'plain_ms': round(t_plain, 3),
+                    'onednn_ms': round(t_fast, 3),
+                }
+                _write(path, key, entry)
+                source = 'measured'
+            _plan[key] = _entry(entry)
+            table[key] = dict(_plan[key], source=source)
+    new = {k: e for k, e in table.items() if e['source'] != 'planned'}
+    if new and log:
+        print_log(format_table(new, f'chosen ({path})'), logger='current')
+    return table
+
+
+def _parse(key: str) -> tuple[str, int, int, int]:
+    m = _KEY.match(key)
+    if m is None:
+        raise ValueError(f'not a compute-path key: {key!r} (expected "train|infer:rows=R:c=C:h=H")')
+    return m[1], int(m[2]), int(m[3]), int(m[4])
+
+
+def _entry(entry: dict) -> dict:
+    return {'onednn': bool(entry['onednn']), 'plain_ms': entry.get('plain_ms'), 'onednn_ms': entry.get('onednn_ms')}
+
+
+def format_table(entries: dict[str, dict], how: str) -> str:
+    """``entries`` (key -> entry with ``source``) as the table the log and ``tune_cpu`` print."""
+    machine = _machine()
+    lines = [
+        f'mmconvnext compute paths ({machine["cpu"]}, {machine["threads"]} threads, torch {machine["torch"]}), {how}:',
+        f'{"shape":<34} {"kernel":<9} {"plain ms":>9} {"oneDNN ms":>10}  from',
+    ]
+    for key, e in sorted(entries.items()):
+        kernel = 'oneDNN' if e['onednn'] else 'plain'
+        lines.append(
+            f'{key:<34} {kernel:<9} {e.get("plain_ms")!s:>9} {e.get("onednn_ms")!s:>10}  {e.get("source", "")}'
+        )
+    return '\n'.join(lines)
+
+
+def _owners(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The outermost modules of ``model`` that choose a CPU path (the backbones: a ``cpu_path``
+    attribute and blocks inside)."""
+    owners, seen = [], []
+    for name, module in model.named_modules():
+        if any(name.startswith(p + '.') for p in seen) or not hasattr(module, 'cpu_path'):
+            continue
+        if any(hasattr(m, 'cpu_path') for m in module.modules() if m is not module):
+            owners.append(module)
+            seen.append(name)
+    return owners
+
+
+def shapes_asked(model: torch.nn.Module, shape, train: bool) -> set:
+    """What a CPU run of ``model``'s backbones left at ``'auto'`` on inputs of ``shape`` (N, C, H, W)
+    asks the plan (``train``: with gradients, as in training; else inference): ``(kind, rows,
+    channels, hidden)`` tuples, read from one forward of each backbone at batch 1 under
+    :func:`collect` (eval mode, the random generators untouched) and scaled to ``N``. Measures nothing."""
+    n, *rest = (int(v) for v in shape)
+    asked: set = set()
+    for owner in _owners(model):
+        param = next(owner.parameters(), None)
+        if effective_mode(owner.cpu_path) != 'auto' or (param is not None and param.device.type != 'cpu'):
+            continue
+        modes = [(m, m.training) for m in owner.modules()]
+        owner.eval()
+        try:
+            with torch.random.fork_rng(devices=[]), collect() as got, torch.set_grad_enabled(train):
+                owner(torch.zeros(1, *rest))
+        finally:
+            for m, mode in modes:
+                m.training = mode
+        asked |= {(kind, rows * n, c, h) for kind, rows, c, h in got}
+    return asked
+
+
+def tune_model(model: torch.nn.Module, shape, train: bool, measure: bool = True, log: bool = True) -> dict[str, dict]:
+    """:func:`tune` for what ``model`` asks on inputs of ``shape`` (:func:`shapes_asked`); {} where no
+    backbone leaves the choice to the machine."""
+    return tune(shapes_asked(model, shape, train), measure=measure, log=log)
+
+
+def record() -> dict:
+    """The plan as a run saves it (JSON, ``torch.load(weights_only=True)``-safe): the machine and the
+    choices, for :func:`use_record`."""
+    with _lock:
+        return {'machine': _machine(), 'choices': {k: dict(e) for k, e in sorted(_plan.items())}}
+
+
+def use_record(rec: dict, origin: str, check_machine: bool = True) -> bool:
+    """Follow the choices of ``rec`` (:func:`record`, from ``origin``: a checkpoint, a file) from now
+    on, over any planned for the same shapes. Refused, with a warning, when it was made on another
+    machine (CPU model, threads, torch), unless not ``check_machine``. Returns whether it was used."""
+    if not isinstance(rec, dict) or not isinstance(rec.get('choices'), dict):
+        raise ValueError(f'{origin}: a compute-path record is {{"machine": ..., "choices": {{...}}}}, got {rec!r:.200}')
+    if check_machine and rec.get('machine') != _machine():
+        _warn_once(
+            'record:' + origin,
+            f'mmconvnext compute path: not following the choices recorded in {origin}: they were made on '
+            f'{rec.get("machine")}, this is {_machine()}; this machine chooses its own',
+        )
+        return False
+    entries = {}
+    for key, entry in rec['choices'].items():
+        if not isinstance(key, str) or _KEY.match(key) is None:
+            raise ValueError(f'{origin}: {key!r} is not a compute-path shape ("train|infer:rows=R:c=C:h=H")')
+        if not isinstance(entry, dict) or not isinstance(entry.get('onednn'), bool):
+            raise ValueError(f'{origin}: compute-path choice {key} is not {{"onednn": bool, ...}}: {entry!r}')
+        entries[key] = _entry(entry)
+    with _lock:
+        _plan.update(entries)
+    if entries:
+        print_log(
+            format_table({k: dict(e, source='recorded') for k, e in entries.items()}, f'recorded in {origin}'),
+            logger='current',
+        )
+    return True
 
 
 def describe() -> str:
-    """The choices this process made or read, one short line (for benchmark reports)."""
+    """The choices this process followed, one short line (for benchmark reports)."""
     mode = effective_mode('auto')
     if mode != 'auto':
         return f'forced by ${ENV_PATH}={mode}'
-    path = cache_file()
-    choices = _choices.get(path, {})
-    used = [k for (p, k) in sorted(_logged) if p == path and k in choices]
-    if not used:
-        return 'auto (no block measured yet)'
-    return 'auto: ' + ', '.join(f'{k} -> {"oneDNN" if choices[k]["onednn"] else "plain"}' for k in used)
+    with _lock:
+        used = sorted(_used)
+        if not used:
+            return 'auto (no planned choice used yet)'
+        return 'auto: ' + ', '.join(f'{k} -> {"oneDNN" if _plan[k]["onednn"] else "plain"}' for k in used)
 
 
 def reset() -> None:
-    """Forget the in-memory choices and log state (tests; a changed cache directory)."""
+    """Forget the plan and the log state (tests; a changed cache directory)."""
     with _lock:
-        _choices.clear()
-        _logged.clear()
+        _plan.clear()
+        _used.clear()
         _warned.clear()
