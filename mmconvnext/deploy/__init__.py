@@ -1,21 +1,14 @@
 """Deployment: a config's model exported to ONNX / OpenVINO (:mod:`.export`) and run on onnxruntime or OpenVINO
 with the config's own pre- and post-processing (:mod:`.runtime`). onnx, onnxruntime and openvino are optional
-(``pip install "mmconvnext[deploy]"``); they are imported only when an export or a runtime needs them."""
+(``pip install "mmconvnext[deploy]"``); they are imported only when an export or a runtime needs them. What each
+task exports, how its graphs are attached and what its prediction records hold: :mod:`.tasks`, one module per
+task; the one export-error measure: :func:`.base.relative_error`."""
 
-from .check import TOLERANCE, available_backends, check_export, relative_error
-from .export import (
-    FORMATS,
-    OPSET,
-    TASKS,
-    DeployError,
-    export_model,
-    export_onnx,
-    export_parts,
-    load_model,
-    onnx_max_abs_diff,
-    task_of,
-)
-from .runtime import BACKENDS, BackendGraph, attach_backend, build_deployed, inference, read_export
+from .base import TOLERANCE, DeployError, relative_error
+from .check import available_backends, check_export
+from .export import FORMATS, OPSET, export_model, export_onnx, export_parts, load_model
+from .runtime import BACKENDS, BackendGraph, attach_backend, build_deployed, inference, open_graph, read_export
+from .tasks import TASKS, DeployTask, get_task, task_of
 
 __all__ = [
     'BACKENDS',
@@ -25,6 +18,7 @@ __all__ = [
     'TASKS',
     'BackendGraph',
     'DeployError',
+    'DeployTask',
     'attach_backend',
     'available_backends',
     'build_deployed',
@@ -32,9 +26,10 @@ __all__ = [
     'export_model',
     'export_onnx',
     'export_parts',
+    'get_task',
     'inference',
     'load_model',
-    'onnx_max_abs_diff',
+    'open_graph',
     'read_export',
     'relative_error',
     'task_of',

@@ -6,15 +6,11 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
-from .export import DeployError, export_parts, load_model
-from .runtime import BACKENDS, _graph, read_export
+from .base import TOLERANCE, TOLERANCE_FP16, DeployError, relative_error
+from .export import export_parts, load_model
+from .runtime import BACKENDS, open_graph, read_export
 
 __all__ = ['TOLERANCE', 'TOLERANCE_FP16', 'available_backends', 'check_export', 'relative_error']
-
-#: the largest relative difference (max |runtime - torch| / max |torch|, per output) an fp32 export may show
-TOLERANCE = 1e-4
-#: the same for --fp16 exports, against the fp32 model: float16's 11-bit mantissa over a few dozen layers
-TOLERANCE_FP16 = 2e-2
 
 
 def available_backends() -> list:
@@ -22,19 +18,6 @@ def available_backends() -> list:
     import importlib.util
 
     return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
-
-
-def relative_error(reference, outputs) -> float:
-    """max over outputs of ``max |out - ref| / max |ref|`` (the absolute difference where ``ref`` is all zero)."""
-    worst = 0.0
-    for ref, out in zip(reference, outputs):
-        ref, out = ref.detach().float(), torch.as_tensor(out).float()
-        if ref.shape != out.shape:
-            raise DeployError(f'output shape {tuple(out.shape)} differs from PyTorch {tuple(ref.shape)}')
-        scale = ref.abs().max().item() if ref.numel() else 0.0
-        diff = (ref - out).abs().max().item() if ref.numel() else 0.0
-        worst = max(worst, diff / scale if scale > 0 else diff)
-    return worst
 
 
 def check_export(
@@ -70,7 +53,7 @@ def check_export(
             with torch.no_grad():
                 ref = part.module(*part.inputs)
             ref = ref if isinstance(ref, tuple) else (ref,)
-            outs = _graph(directory, meta, part.name, backend, None)(*part.inputs)
+            outs = open_graph(directory, meta, part.name, backend, None)(*part.inputs)
             error = relative_error(ref, outs)
             shape = list(part.inputs[0].shape)
             line = f'{backend:11s} {part.name}: max relative difference to PyTorch {error:.1e} at {shape}'

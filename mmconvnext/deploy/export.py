@@ -1,17 +1,8 @@
 """A config's model exported to ONNX (and OpenVINO IR), in the parts a runtime can run faithfully.
 
-What is exported, per task (:func:`export_parts`):
-
-* **classification** -- one graph, ``classifier``: image batch -> logits.
-* **segmentation** (mmseg ``EncoderDecoder``) -- one graph, ``segmentor``: image batch -> the decode head's
-  logits resized to the input size (what ``encode_decode`` returns for a whole image or a slide crop).
-* **detection** (mmdet two-stage: Mask R-CNN, Cascade Mask R-CNN) -- every learned layer, as graphs that take
-  dynamic sizes: ``backbone_neck`` (image -> FPN levels), ``rpn_head`` (levels -> objectness and box deltas),
-  ``bbox_head{i}`` and ``mask_head{i}`` per stage (RoI features -> class scores and box deltas / mask logits).
-  What has no weights stays outside the graphs and runs in mmdet/mmcv at inference: anchors, box decoding,
-  NMS, multi-level RoIAlign and mask pasting (:mod:`mmconvnext.deploy.runtime`). mmdeploy 1.3.1, which puts
-  them into one graph with its own custom operators, is not used: see docs/deployment.md.
-* **backbone** (any config, ``part='backbone'``) -- image batch -> the multi-scale features.
+What is exported is the task adapter's decision (:mod:`mmconvnext.deploy.tasks`, one module per task:
+classification, segmentation, detection, and the backbone alone with ``part='backbone'``); this module traces
+its parts, writes them and describes them.
 
 Beside the graphs: ``deploy.json`` (task, parts, input shape, preprocessing, class names, versions) and
 ``config.py`` (the config, so the directory alone is enough to run it). The exporter is torch's TorchScript
@@ -31,13 +22,14 @@ import os
 import os.path as osp
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Optional, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from torch import nn
+
+from .base import DeployError, ExportPart
+from .tasks import TASKS, get_task, task_of
 
 __all__ = [
     'FORMATS',
@@ -49,62 +41,17 @@ __all__ = [
     'export_onnx',
     'export_parts',
     'load_model',
-    'onnx_max_abs_diff',
     'task_of',
 ]
 
 #: the lowest opset used: 17 has LayerNormalization, which keeps the block's norm one node
 OPSET = 17
 FORMATS = ('onnx', 'openvino')
-TASKS = ('classification', 'segmentation', 'detection', 'backbone')
 #: ConvNeXt's total stride: dense heads (FPN, UPerHead) need each side to be a multiple of it
 STRIDE = 32
 
 
-class DeployError(ValueError):
-    """An export or deployed model that cannot be made or run as asked; the message names the file or argument."""
-
-
-@dataclass
-class ExportPart:
-    """One graph of an export: ``module`` traced on ``inputs``, written as ``name``.onnx."""
-
-    name: str
-    module: nn.Module
-    inputs: tuple
-    input_names: list
-    output_names: list
-    dynamic_axes: dict = field(default_factory=dict)
-
-
 # ---------------------------------------------------------------------------- the model
-def task_of(model: nn.Module) -> str:
-    """``'classification'``, ``'segmentation'`` or ``'detection'`` for the exportable model types.
-
-    Raises:
-        DeployError: any other model type, named.
-    """
-    from mmconvnext.models.classifiers import ConvNeXtClassifier
-
-    if isinstance(model, ConvNeXtClassifier):
-        return 'classification'
-    try:
-        from mmseg.models.segmentors import EncoderDecoder
-
-        if isinstance(model, EncoderDecoder):
-            return 'segmentation'
-    except ImportError:  # pragma: no cover - mmseg is a requirement
-        pass
-    from mmdet.models.detectors import TwoStageDetector
-
-    if isinstance(model, TwoStageDetector) and getattr(model, 'with_rpn', False):
-        return 'detection'
-    raise DeployError(
-        f'{type(model).__name__}: export handles ConvNeXtClassifier, mmseg EncoderDecoder (UperNet) and mmdet '
-        "two-stage detectors (Mask R-CNN, Cascade Mask R-CNN); use part='backbone' to export the backbone alone"
-    )
-
-
 def load_model(cfg: Config, checkpoint: Optional[str]) -> nn.Module:
     """``cfg.model`` in eval mode on the CPU (SyncBN as BN), with ``checkpoint``'s weights loaded strictly.
 
@@ -149,58 +96,6 @@ def load_model(cfg: Config, checkpoint: Optional[str]) -> nn.Module:
     return model.eval()
 
 
-class _Classifier(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.head(self.model.extract_feat(x))
-
-
-class _Segmentor(nn.Module):
-    """``encode_decode`` without metas: the decode head's logits resized to the input's size."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        head = self.model.decode_head
-        logits = head.forward(self.model.extract_feat(x))
-        return F.interpolate(logits, size=x.shape[2:], mode='bilinear', align_corners=head.align_corners)
-
-
-class _Tuple(nn.Module):
-    """``fn(*inputs)`` flattened to a tuple of tensors (lists of levels become consecutive outputs)."""
-
-    def __init__(self, owner: nn.Module, fn) -> None:
-        super().__init__()
-        self.owner = owner  # registers the weights the graph uses
-        self.fn = fn
-
-    def forward(self, *inputs: torch.Tensor) -> tuple:
-        out = self.fn(*inputs)
-        flat = []
-        for item in out if isinstance(out, (tuple, list)) else (out,):
-            flat.extend(item if isinstance(item, (tuple, list)) else (item,))
-        return tuple(flat)
-
-
-def _heads(roi_head: nn.Module, name: str) -> list:
-    """``roi_head.<name>`` as a list: one module (Mask R-CNN), one per stage (Cascade), or none."""
-    heads = getattr(roi_head, name, None)
-    if heads is None:
-        return []
-    return list(heads) if isinstance(heads, nn.ModuleList) else [heads]
-
-
-def _roi_shape(extractor: nn.Module) -> tuple:
-    size = extractor.roi_layers[0].output_size
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    return (extractor.out_channels, *size)
-
-
 def export_parts(model: nn.Module, shape: tuple, batch: int = 1, dynamic: bool = False, part: str = 'model') -> list:
     """The graphs that make up ``model`` (see the module docstring), with example inputs of ``shape`` (H, W).
 
@@ -214,64 +109,8 @@ def export_parts(model: nn.Module, shape: tuple, batch: int = 1, dynamic: bool =
     image = torch.randn(batch, 3, *shape)
     # the batch is always dynamic (a test loader's batches, the last one shorter); height and width on request
     image_axes = {0: 'batch', 2: 'height', 3: 'width'} if dynamic else {0: 'batch'}
-    if part == 'backbone':
-        with torch.no_grad():
-            levels = model.backbone(image)
-        names = [f'feat{i}' for i in range(len(levels))]
-        axes = {n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} if dynamic else {0: 'batch'} for i, n in enumerate(names)}
-        return [
-            ExportPart(
-                'backbone',
-                _Tuple(model.backbone, model.backbone),
-                (image,),
-                ['input'],
-                names,
-                {'input': image_axes, **axes},
-            )
-        ]
-    task = task_of(model)
-    if task == 'classification':
-        axes = {'input': image_axes, 'logits': {0: 'batch'}}
-        return [ExportPart('classifier', _Classifier(model), (image,), ['input'], ['logits'], axes)]
-    if task == 'segmentation':
-        axes = {'input': image_axes, 'seg_logits': image_axes}
-        return [ExportPart('segmentor', _Segmentor(model), (image,), ['input'], ['seg_logits'], axes)]
-    # detection: dynamic sizes throughout, since test images are resized keeping their aspect ratio
-    with torch.no_grad():
-        feats = tuple(model.extract_feat(image))
-    levels = [f'feat{i}' for i in range(len(feats))]
-    level_axes = {n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} for i, n in enumerate(levels)}
-    parts = [
-        ExportPart(
-            'backbone_neck',
-            _Tuple(model, model.extract_feat),
-            (image,),
-            ['input'],
-            levels,
-            {'input': {0: 'batch', 2: 'height', 3: 'width'}, **level_axes},
-        )
-    ]
-    rpn_out = [f'rpn_cls{i}' for i in range(len(feats))] + [f'rpn_reg{i}' for i in range(len(feats))]
-    rpn_axes = {
-        **level_axes,
-        **{n: {0: 'batch', 2: f'h{i % len(feats)}', 3: f'w{i % len(feats)}'} for i, n in enumerate(rpn_out)},
-    }
-    parts.append(
-        ExportPart('rpn_head', _Tuple(model.rpn_head, lambda *x: model.rpn_head(x)), feats, levels, rpn_out, rpn_axes)
-    )
-    roi_head = model.roi_head
-    extractors = _heads(roi_head, 'bbox_roi_extractor')
-    for i, head in enumerate(_heads(roi_head, 'bbox_head')):
-        rois = torch.randn(4, *_roi_shape(extractors[min(i, len(extractors) - 1)]))
-        names = ['cls_score', 'bbox_pred']
-        axes = {'roi_feats': {0: 'rois'}, **{n: {0: 'rois'} for n in names}}
-        parts.append(ExportPart(f'bbox_head{i}', _Tuple(head, head), (rois,), ['roi_feats'], names, axes))
-    extractors = _heads(roi_head, 'mask_roi_extractor') or extractors
-    for i, head in enumerate(_heads(roi_head, 'mask_head')):
-        rois = torch.randn(4, *_roi_shape(extractors[min(i, len(extractors) - 1)]))
-        axes = {'roi_feats': {0: 'rois'}, 'mask_pred': {0: 'rois'}}
-        parts.append(ExportPart(f'mask_head{i}', _Tuple(head, head), (rois,), ['roi_feats'], ['mask_pred'], axes))
-    return parts
+    task = get_task('backbone') if part == 'backbone' else get_task(task_of(model))
+    return task.parts(model, image, image_axes, dynamic)
 
 
 # ---------------------------------------------------------------------------- adaptive pooling
@@ -388,14 +227,6 @@ def export_onnx(
     return path
 
 
-def onnx_max_abs_diff(reference: Union[torch.Tensor, tuple], outputs: list) -> float:
-    """Largest absolute difference between PyTorch's outputs and a runtime's (numpy arrays, in order)."""
-    reference = reference if isinstance(reference, (tuple, list)) else (reference,)
-    if len(reference) != len(outputs):
-        raise ValueError(f'{len(reference)} PyTorch outputs but {len(outputs)} from the runtime')
-    return max((r.detach().float() - torch.as_tensor(o).float()).abs().max().item() for r, o in zip(reference, outputs))
-
-
 def _default_shape(cfg: Config, task: str) -> tuple:
     """The example input size a config's test pipeline implies: the classifier's crop, the segmentor's slide
     crop or batch size, the detector's resize scale (H, W) rounded up to a multiple of 32."""
@@ -478,6 +309,7 @@ def export_model(
     fp16: bool = False,
     part: str = 'model',
     batch: int = 1,
+    model: Optional[nn.Module] = None,
 ) -> dict:
     """Export ``cfg``'s model with ``checkpoint``'s weights to ``out_dir``; return what ``deploy.json`` says.
 
@@ -492,6 +324,9 @@ def export_model(
         fp16: float16 graphs with float32 inputs/outputs and float32 LayerNorms.
         part: ``'model'`` (the task's graphs) or ``'backbone'``.
         batch: the example's batch size (any batch runs).
+        model: ``cfg``'s model with ``checkpoint``'s weights, already loaded (:func:`load_model` of a copy of
+            ``cfg``: building a detector writes into its config), so that a caller which also checks the export
+            loads the checkpoint once; default: loaded here.
 
     Raises:
         DeployError: an unknown format or part, a shape the model cannot take, a checkpoint that does not fit.
@@ -501,7 +336,7 @@ def export_model(
     if part not in ('model', 'backbone'):
         raise DeployError(f"part must be 'model' or 'backbone', got {part!r}")
     pristine = copy.deepcopy(cfg)  # mmdet's detectors write train_cfg/test_cfg into cfg.model's heads when built
-    model = load_model(cfg, checkpoint)
+    model = model if model is not None else load_model(cfg, checkpoint)
     task = 'backbone' if part == 'backbone' else task_of(model)
     pools = [
         n for n, m in model.named_modules() if isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size not in (1, (1, 1))

@@ -19,9 +19,10 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from .export import DeployError, _heads
+from .base import DeployError
+from .tasks import DeployTask, get_task
 
-__all__ = ['BACKENDS', 'BackendGraph', 'attach_backend', 'build_deployed', 'inference', 'read_export']
+__all__ = ['BACKENDS', 'BackendGraph', 'attach_backend', 'build_deployed', 'inference', 'open_graph', 'read_export']
 
 BACKENDS = ('onnxruntime', 'openvino')
 
@@ -128,7 +129,12 @@ def _openvino_core():
     return _OPENVINO_CORE
 
 
-def _graph(directory: str, meta: dict, name: str, backend: str, threads: Optional[int]) -> BackendGraph:
+def open_graph(directory: str, meta: dict, name: str, backend: str, threads: Optional[int]) -> BackendGraph:
+    """The graph ``name`` of the export in ``directory`` (``meta``: its deploy.json) on ``backend``.
+
+    Raises:
+        DeployError: the export has no such graph (its graphs are named), or the runtime is missing.
+    """
     entry = meta['parts'].get(name)
     if entry is None:
         raise DeployError(f'{directory}: the export has no {name!r} graph (it has {sorted(meta["parts"])})')
@@ -136,6 +142,9 @@ def _graph(directory: str, meta: dict, name: str, backend: str, threads: Optiona
     return BackendGraph(
         osp.join(directory, file), backend, entry['output_shapes'], threads, entry.get('input_shapes', ())
     )
+
+
+_graph = open_graph  # the earlier private name, kept for callers that import it
 
 
 def _check_same_model(model_cfg: dict, exported_cfg: dict, directory: str) -> None:
@@ -181,67 +190,33 @@ def attach_backend(
         exported = Config.fromfile(osp.join(directory, meta.get('config', 'config.py'))).model
         model_cfg = model_cfg.get('module', model_cfg)  # --tta: the test-time-augmentation wrapper's model
         _check_same_model(dict(model_cfg), dict(exported), directory)
-    task = meta.get('task')
-    if task == 'classification':
-        logits = _graph(directory, meta, 'classifier', backend, threads)
-        model.extract_feat = lambda x: logits(x)[0]
-        model.head = nn.Identity()
-    elif task == 'segmentation':
-        seg = _graph(directory, meta, 'segmentor', backend, threads)
-        model.encode_decode = lambda inputs, metas: _seg_logits(seg, inputs, metas, model.decode_head)
-    elif task == 'detection':
-        _attach_detector(model, directory, meta, backend, threads)
-    else:
-        raise DeployError(
-            f'{directory}: a {task!r} export runs on its own (its graph {sorted(meta["parts"])}); tools/test.py and '
-            'inference need an export of the whole model'
-        )
+    _attach(model, directory, meta, backend, threads)
     return model
 
 
-def _seg_logits(graph: BackendGraph, inputs: torch.Tensor, metas: list, head: nn.Module) -> torch.Tensor:
-    """What mmseg's ``encode_decode`` returns: the graph already resizes to the input, which is the size mmseg's
-    ``predict_by_feat`` resizes to (the slide crop, or the padded batch)."""
-    out = graph(inputs)[0]
-    meta = metas[0]
-    size = meta['img_shape'] if isinstance(meta['img_shape'], torch.Size) else meta.get('pad_shape', meta['img_shape'])
-    if tuple(size[:2]) != tuple(out.shape[2:]):
-        from mmseg.models.utils import resize
-
-        out = resize(out, size=tuple(size[:2]), mode='bilinear', align_corners=head.align_corners)
-    return out
-
-
-def _attach_detector(model: nn.Module, directory: str, meta: dict, backend: str, threads: Optional[int]) -> None:
-    neck = _graph(directory, meta, 'backbone_neck', backend, threads)
-    rpn = _graph(directory, meta, 'rpn_head', backend, threads)
-    model.extract_feat = lambda x: tuple(neck(x))
-
-    def rpn_forward(feats):
-        outs = rpn(*feats)
-        half = len(outs) // 2
-        return outs[:half], outs[half:]
-
-    model.rpn_head.forward = rpn_forward
-    for kind in ('bbox_head', 'mask_head'):
-        for i, head in enumerate(_heads(model.roi_head, kind)):  # one per cascade stage
-            graph = _graph(directory, meta, f'{kind}{i}', backend, threads)
-            if kind == 'bbox_head':
-                head.forward = lambda x, g=graph: tuple(g(x))
-            else:
-                head.forward = lambda x, g=graph: g(x)[0]
+def _attach(model: nn.Module, directory: str, meta: dict, backend: str, threads: Optional[int]) -> None:
+    """The export's task adapter puts its graphs in place of ``model``'s learned parts."""
+    task = get_task(meta.get('task'))
+    if type(task).attach is DeployTask.attach:  # a part that runs on its own (the backbone alone)
+        raise DeployError(
+            f'{directory}: a {task.name!r} export runs on its own (its graphs {sorted(meta["parts"])}); '
+            'tools/test.py and inference need an export of the whole model'
+        )
+    task.attach(model, lambda name: open_graph(directory, meta, name, backend, threads))
 
 
 def build_deployed(path: str, backend: str, threads: Optional[int] = None) -> tuple:
-    """``(config, model)``: the export's own config and its model with the graphs attached (eval mode)."""
+    """``(config, model, meta)``: the export's own config, its model with the graphs attached (eval mode) and
+    its ``deploy.json``."""
     from mmengine.model import revert_sync_batchnorm
 
     from mmconvnext.apis import build_model
 
     directory, meta = read_export(path)
     cfg = Config.fromfile(osp.join(directory, meta.get('config', 'config.py')))
-    model = attach_backend(revert_sync_batchnorm(build_model(cfg)), directory, backend, threads)
-    return cfg, model.eval()
+    model = revert_sync_batchnorm(build_model(cfg))
+    _attach(model, directory, meta, backend, threads)
+    return cfg, model.eval(), meta
 
 
 def inference(path: str, images: list, backend: str, out_dir: Optional[str] = None, threads: Optional[int] = None):
@@ -254,8 +229,8 @@ def inference(path: str, images: list, backend: str, out_dir: Optional[str] = No
     from mmengine.dataset import Compose, pseudo_collate
     from mmengine.registry import VISUALIZERS, DefaultScope
 
-    cfg, model = build_deployed(path, backend, threads)
-    _, meta = read_export(path)
+    cfg, model, meta = build_deployed(path, backend, threads)
+    task = get_task(meta['task'])
     for image in images:
         if not osp.isfile(image):
             raise DeployError(f'{image}: image file not found')
@@ -278,7 +253,7 @@ def inference(path: str, images: list, backend: str, out_dir: Optional[str] = No
         with torch.no_grad():
             sample = model.test_step(pseudo_collate([data]))[0]
         samples.append(sample)
-        records.append(_record(image, sample, meta))
+        records.append({'image': image, **task.record(sample, _class_name(meta))})
         if visualizer is not None:
             import mmcv
 
@@ -294,23 +269,7 @@ def inference(path: str, images: list, backend: str, out_dir: Optional[str] = No
     return samples
 
 
-def _record(image: str, sample, meta: dict) -> dict:
+def _class_name(meta: dict):
+    """A label's class name from the export's ``classes``, else the label itself."""
     classes = meta.get('classes') or []
-
-    def name(i: int):
-        return classes[i] if i < len(classes) else i
-
-    if meta['task'] == 'classification':
-        scores = sample.pred_score
-        top = torch.topk(scores, min(5, scores.numel()))
-        return {'image': image, 'top5': [[name(int(i)), float(s)] for s, i in zip(top.values, top.indices)]}
-    if meta['task'] == 'segmentation':
-        labels, counts = torch.unique(sample.pred_sem_seg.data, return_counts=True)
-        return {'image': image, 'pixels_per_class': {str(name(int(k))): int(c) for k, c in zip(labels, counts)}}
-    inst = sample.pred_instances
-    return {
-        'image': image,
-        'boxes': inst.bboxes.tolist(),
-        'scores': inst.scores.tolist(),
-        'labels': [name(int(i)) for i in inst.labels],
-    }
+    return lambda i: classes[i] if i < len(classes) else i

@@ -15,11 +15,11 @@ Then: ``tools/deployment/infer.py DIR IMAGE... --backend onnxruntime|openvino --
 """
 
 import argparse
+import copy
 import sys
 
 from mmconvnext.apis import load_config
-from mmconvnext.deploy import FORMATS, DeployError, export_model
-from mmconvnext.deploy.check import check_export
+from mmconvnext.deploy import FORMATS, DeployError, check_export, export_model, load_model
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,10 +41,13 @@ def main() -> None:
     cfg = load_config(args.config)
     part = 'backbone' if args.backbone_only else 'model'
     try:
-        meta = export_model(cfg, args.checkpoint, args.out, args.format, args.shape, args.dynamic, args.fp16, part)
+        model = load_model(copy.deepcopy(cfg), args.checkpoint)  # loaded once, for the export and its check
+        meta = export_model(
+            cfg, args.checkpoint, args.out, args.format, args.shape, args.dynamic, args.fp16, part, model=model
+        )
         print(f'[export] {meta["task"]}: {", ".join(meta["parts"])} -> {args.out} (input {meta["input_shape"]})')
         if not args.no_check:
-            for line in check_export(cfg, args.checkpoint, args.out):
+            for line in check_export(cfg, args.checkpoint, args.out, model=model):
                 print(f'[export] {line}')
     except DeployError as e:
         sys.exit(f'[export] error: {e}')
