@@ -1,7 +1,8 @@
 """tools/analysis/benchmark.py runs end to end (tiny settings; the real numbers are in
 docs/benchmarks.md): matmul rates, the backbone table with ratios, a training-step
-case with its peak memory, the JSON record, and the optional deployment peers (rows
-where onnxruntime/OpenVINO are installed, a clean skip where not)."""
+case with its peak memory (the worker process the tool starts per case), the JSON record,
+and the optional deployment peers (rows where onnxruntime/OpenVINO are installed, a clean
+skip where not). The in-process parts are the package's (mmconvnext.analysis.bench)."""
 
 import importlib.util
 import json
@@ -10,9 +11,11 @@ import sys
 import pytest
 import torch
 
+from mmconvnext.analysis import bench
+from mmconvnext.analysis.bench import backbone as bench_backbone
 from mmconvnext.analysis.results import load_results
 
-from ..conftest import ROOT, run_tool, tool_env
+from ..conftest import run_tool, tool_env
 
 
 def test_benchmark_prints_ratios_and_writes_json(tmp_path):
@@ -55,46 +58,18 @@ def test_benchmark_prints_ratios_and_writes_json(tmp_path):
 
 
 def test_benchmark_training_step_case_reports_time_and_memory():
-    log = run_tool(
-        [
-            sys.executable,
-            'tools/analysis/benchmark.py',
-            '--case',
-            'backbone/mmconvnext+with_cp',
-            '--arch',
-            'atto',
-            '--batch',
-            '2',
-            '--size',
-            '32',
-            '--warmup',
-            '0',
-            '--repeats',
-            '1',
-            '--threads',
-            '1',
-        ],
-        tool_env(),
-        timeout=300,
-    )
+    job = dict(case='backbone/mmconvnext+with_cp', arch='atto', batch=2, size=32, det_size=[32, 32])
+    job.update(warmup=0, repeats=1, threads=1)
+    log = run_tool([sys.executable, '-m', 'mmconvnext.analysis.bench.worker', json.dumps(job)], tool_env(), timeout=300)
     r = json.loads(log.strip().splitlines()[-1])
     assert r['step_s'] > 0 and r['peak_mib'] >= 0 and r['size'] == '32x32'
 
 
-@pytest.fixture(scope='module')
-def benchmark_tool():
-    """The tool as a module (a script, not a package module), for its in-process parts."""
-    spec = importlib.util.spec_from_file_location('benchmark_tool', ROOT / 'tools' / 'analysis' / 'benchmark.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
-
-def test_benchmark_row_with_an_absent_package_is_skipped_with_the_reason(benchmark_tool, monkeypatch):
+def test_benchmark_row_with_an_absent_package_is_skipped_with_the_reason(monkeypatch):
     """An optional peer whose package is missing is a one-line skip, not a failure: it must
     stay so on a fresh clone without onnxruntime/OpenVINO/timm (checked here on any machine
     by pointing a row at a package that exists nowhere)."""
-    tool = benchmark_tool
+    tool = bench_backbone
     monkeypatch.setitem(tool.REQUIRES, 'onnxruntime', ('onnx', 'no_such_package_mmconvnext'))
     reason = tool.missing_packages('onnxruntime')
     assert reason is not None and 'is not installed' in reason
@@ -103,7 +78,7 @@ def test_benchmark_row_with_an_absent_package_is_skipped_with_the_reason(benchma
     assert tool.package_version('no_such_package_mmconvnext') == 'absent'
 
 
-def test_benchmark_deployment_peers_have_rows_with_export_checked(benchmark_tool, capsys):
+def test_benchmark_deployment_peers_have_rows_with_export_checked(capsys):
     """onnxruntime and OpenVINO run mmconvnext's ONNX export: a row each (inference only)
     after the export's outputs were checked against PyTorch; an absent runtime is a skip
     line. Tiny settings (atto, batch 1, 64x64, one repeat, a small matmul), no other row
@@ -115,7 +90,7 @@ def test_benchmark_deployment_peers_have_rows_with_export_checked(benchmark_tool
         pytest.skip('neither onnxruntime nor openvino is installed (pip install -e .[deploy])')
     threads = torch.get_num_threads()
     try:
-        benchmark_tool.main(
+        bench.main(
             '--arch atto --batch 1 --size 64 --threads 1 --warmup 0 --repeats 1 --matmul-size 256 '
             '--impls onnxruntime openvino'.split()
         )
