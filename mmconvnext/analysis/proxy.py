@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from mmconvnext.apis.config import set_epoch_schedule
+
 __all__ = ['proxy_config', 'read_scalars', 'train_proxy']
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -35,7 +37,7 @@ def proxy_config(
     flip: bool = True,
     val_interval: int = 1,
 ):
-    """``cfg`` (an mmengine ``Config`` of the classifier, its schedule a warm-up and a cosine)
+    """``cfg`` (an mmengine ``Config`` of the classifier, its schedule a warm-up and a cosine, in any order)
     edited in place for this dataset and schedule, and returned. ``recipe='proxy'`` drops
     what a few epochs cannot absorb (RandAugment, Random Erasing, Mixup/CutMix, EMA);
     ``'paper'`` keeps the whole recipe. The lr is taken as it is (no scaling from 4096).
@@ -64,12 +66,8 @@ def proxy_config(
                 t['crop_size'] = img_size
         if not flip:
             loader.dataset.pipeline = [t for t in loader.dataset.pipeline if t['type'] != 'RandomFlip']
-    cfg.train_cfg.max_epochs = epochs
+    set_epoch_schedule(cfg, epochs, warmup_epochs, flag='the proxy schedule')  # each scheduler by its role
     cfg.train_cfg.val_interval = val_interval
-    warmup, cosine = cfg.param_scheduler
-    warmup.end = cosine.begin = warmup_epochs
-    cosine.end = epochs
-    cfg.param_scheduler = [warmup, cosine] if warmup_epochs else [cosine]
     cfg.optim_wrapper.optimizer.lr = lr
     cfg.auto_scale_lr.enable = False
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs, max_keep_ckpts=1)

@@ -15,7 +15,7 @@ from .cli import (
     evaluate_checkpoint,
     merge_cfg_options,
 )
-from .config import enable_amp, load_config, set_pretrained, shorten_schedule
+from .config import enable_amp, load_config, set_epoch_schedule, set_pretrained, shorten_schedule
 from .cpu_dist import setup_cpu_distributed, slurm_to_torch_env, use_cpu_distributed
 from .custom_data import config_task, read_classes_file, set_data_root, set_num_classes, use_custom_data
 from .liveness import watch_ranks
@@ -40,6 +40,7 @@ __all__ = [
     'set_num_classes',
     'set_pretrained',
     'setup_cpu_distributed',
+    'set_epoch_schedule',
     'shorten_schedule',
     'slurm_to_torch_env',
     'use_cpu_distributed',

@@ -13,7 +13,7 @@ from mmengine.config import Config, ConfigDict
 
 from .custom_data import apply_custom_data_entry
 
-__all__ = ['enable_amp', 'load_config', 'set_pretrained', 'shorten_schedule']
+__all__ = ['enable_amp', 'load_config', 'scheduler_roles', 'set_epoch_schedule', 'set_pretrained', 'shorten_schedule']
 
 
 def load_config(config: str) -> Config:
@@ -99,6 +99,77 @@ def _schedulers(cfg: Config) -> list[ConfigDict]:
     return list(schedulers) if isinstance(schedulers, (list, tuple)) else [schedulers]
 
 
+def scheduler_roles(cfg: Config, old_end: int, by_epoch: bool, flag: str) -> tuple[Optional[ConfigDict], list]:
+    """``cfg.param_scheduler`` sorted by role, not position, for a schedule that ends at ``old_end`` (iterations,
+    or epochs with ``by_epoch``): ``(warm-up or None, main schedulers)``. The warm-up begins at 0 and ends before
+    ``old_end``; a main scheduler ends at ``old_end`` (or runs to the end: no ``end``) and begins at 0 or where the
+    warm-up ends.
+
+    Raises:
+        ValueError: (naming ``flag``, the option being applied) a scheduler counted in the other unit, one that
+            fits no role, or more than one warm-up.
+    """
+    unit = 'epochs' if by_epoch else 'iterations'
+    warmup, main = [], []
+    for s in _schedulers(cfg):
+        where = f'param_scheduler {s.get("type")!r} (begin={s.get("begin", 0)}, end={s.get("end")})'
+        if s.get('by_epoch', True) != by_epoch:  # mmengine's default is by epoch; convert_to_iter_based keeps it so
+            raise ValueError(f'{flag}: {where} does not count {unit}; it cannot be changed in {unit}')
+        end = s.get('end')
+        if s.get('begin', 0) == 0 and end is not None and end < old_end:
+            warmup.append(s)
+        elif end is None or end == old_end:
+            main.append(s)
+        else:
+            raise ValueError(
+                f'{flag}: {where} is neither a warm-up (begins at 0, ends before {old_end} {unit}) nor runs to the '
+                'end of training; change this schedule with --cfg-options'
+            )
+    if len(warmup) > 1:
+        raise ValueError(
+            f'{flag}: {len(warmup)} warm-up schedulers (begin at 0, end before {old_end} {unit}) where one is '
+            'expected; change this schedule with --cfg-options'
+        )
+    warmup_end = warmup[0].end if warmup else 0
+    for s in main:
+        if s.get('begin', 0) not in (0, warmup_end):
+            raise ValueError(
+                f'{flag}: param_scheduler {s.get("type")!r} begins at {s.get("begin")}, neither at 0 nor where the '
+                f'warm-up ends ({warmup_end}); change this schedule with --cfg-options'
+            )
+    return (warmup[0] if warmup else None), main
+
+
+def set_epoch_schedule(cfg: Config, epochs: int, warmup_epochs: int, flag: str = 'the schedule') -> None:
+    """An epoch-based config's schedule set to ``epochs`` with a warm-up of ``warmup_epochs`` (0: none), in place:
+    each scheduler found by its role (:func:`scheduler_roles`), so a config whose list holds them in another
+    order, or only a main one, is changed as meant.
+
+    Raises:
+        ValueError: ``warmup_epochs`` not below ``epochs``, a warm-up asked of a schedule that has none, or what
+            :func:`scheduler_roles` refuses.
+    """
+    if not 0 <= warmup_epochs < epochs:
+        raise ValueError(f'{flag}: a warm-up of {warmup_epochs} epochs in {epochs} is not 0 <= warm-up < epochs')
+    old_max = cfg.train_cfg.get('max_epochs')
+    if old_max is None:
+        raise ValueError(f'{flag}: the config sets no train_cfg.max_epochs (train_cfg={dict(cfg.train_cfg)})')
+    warmup, main = scheduler_roles(cfg, old_max, by_epoch=True, flag=flag)
+    if warmup is None and warmup_epochs:
+        raise ValueError(f'{flag}: a warm-up of {warmup_epochs} epochs asked, but the config has no warm-up scheduler')
+    for s in main:
+        if s.get('begin', 0):  # began where the warm-up ended
+            s.begin = warmup_epochs
+        if s.get('end') is not None:
+            s.end = epochs
+    if warmup is not None:
+        if warmup_epochs:
+            warmup.end = warmup_epochs
+        else:
+            cfg.param_scheduler = [s for s in _schedulers(cfg) if s is not warmup]
+    cfg.train_cfg.max_epochs = epochs
+
+
 def shorten_schedule(cfg: Config, max_iters: int) -> None:
     """``--max-iters N``: the config's iteration-based schedule compressed to ``N`` iterations, in place.
 
@@ -129,38 +200,13 @@ def shorten_schedule(cfg: Config, max_iters: int) -> None:
         raise ValueError(
             f'--max-iters: the config sets no train_cfg.max_iters to shorten (train_cfg={dict(train_cfg)})'
         )
-    warmup, main = [], []
-    for s in _schedulers(cfg):
-        where = f'param_scheduler {s.get("type")!r} (begin={s.get("begin", 0)}, end={s.get("end")})'
-        if s.get('by_epoch', True):  # mmengine's default; convert_to_iter_based still counts begin/end in epochs
-            raise ValueError(f'--max-iters: {where} counts epochs; it cannot be shortened in iterations')
-        end = s.get('end')
-        if s.get('begin', 0) == 0 and end is not None and end < old_max:
-            warmup.append(s)
-        elif end is None or end == old_max:
-            main.append(s)
-        else:
-            raise ValueError(
-                f'--max-iters: {where} is neither a warm-up (begins at 0, ends before '
-                f'max_iters={old_max}) nor runs to max_iters; shorten this schedule with --cfg-options'
-            )
-    if len(warmup) > 1:
-        raise ValueError(
-            f'--max-iters: {len(warmup)} warm-up schedulers (begin at 0, end before max_iters) where '
-            'one is expected; shorten this schedule with --cfg-options'
-        )
+    warmup, main = scheduler_roles(cfg, old_max, by_epoch=False, flag='--max-iters')
     old_warmup_end = new_warmup_end = 0
-    if warmup:
-        old_warmup_end = warmup[0].end
-        new_warmup_end = warmup[0].end = min(old_warmup_end, max(1, max_iters // 10))
+    if warmup is not None:
+        old_warmup_end = warmup.end
+        new_warmup_end = warmup.end = min(old_warmup_end, max(1, max_iters // 10))
     for s in main:  # over the whole run (begin 0), or after the warm-up
-        begin = s.get('begin', 0)
-        if begin not in (0, old_warmup_end):
-            raise ValueError(
-                f'--max-iters: param_scheduler {s.get("type")!r} begins at {begin}, neither at 0 nor '
-                f'where the warm-up ends ({old_warmup_end}); shorten this schedule with --cfg-options'
-            )
-        if begin:
+        if s.get('begin', 0):
             s.begin = new_warmup_end
         if s.get('end') is not None:
             s.end = max_iters

@@ -86,6 +86,42 @@ def test_max_iters_errors_name_the_flag():
         shorten_schedule(cfg, 0)
 
 
+@pytest.mark.parametrize('warmup_epochs', [2, 0])
+def test_an_epoch_schedule_is_set_by_role(warmup_epochs):
+    """The proxy/roadmap schedule (the classifier's warm-up + cosine, here listed cosine first) changed by role."""
+    from mmconvnext.analysis.proxy import proxy_config
+    from mmconvnext.apis import set_epoch_schedule
+
+    cfg = load_config(str(ROOT / 'configs/convnext_tiny_in1k.py'))  # 300 epochs, warm-up 20
+    cfg.param_scheduler = cfg.param_scheduler[::-1]
+    proxy_config(cfg, 'data', 10, 'work', epochs=6, warmup_epochs=warmup_epochs, batch=8, lr=1e-3, img_size=32)
+    types = [s.type for s in cfg.param_scheduler]
+    cosine = cfg.param_scheduler[types.index('CosineAnnealingLR')]
+    assert (cosine.begin, cosine.end, cfg.train_cfg.max_epochs) == (warmup_epochs, 6, 6)
+    if warmup_epochs:
+        warmup = cfg.param_scheduler[types.index('LinearLR')]
+        assert (warmup.begin, warmup.end) == (0, warmup_epochs)
+    else:
+        assert types == ['CosineAnnealingLR']
+    with pytest.raises(ValueError, match='no warm-up scheduler'):
+        set_epoch_schedule(cfg, 6, 1) if not warmup_epochs else set_epoch_schedule(
+            Config(
+                dict(train_cfg=dict(max_epochs=6), param_scheduler=[dict(type='CosineAnnealingLR', begin=0, end=6)])
+            ),
+            6,
+            1,
+        )
+    with pytest.raises(ValueError, match="roadmap: param_scheduler 'MultiStepLR' .* does not count epochs"):
+        set_epoch_schedule(
+            Config(
+                dict(train_cfg=dict(max_epochs=12), param_scheduler=[dict(type='MultiStepLR', by_epoch=False, end=12)])
+            ),
+            6,
+            0,
+            flag='roadmap',
+        )
+
+
 def test_apply_cli_args_train_and_test_flags(tmp_path):
     config = str(ROOT / 'configs/convnext_tiny_in1k.py')
     cfg = apply_cli_args(

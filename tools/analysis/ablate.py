@@ -37,6 +37,8 @@ import time
 
 import torch
 
+from mmconvnext.analysis.results import markdown_table
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CONFIG = osp.join(ROOT, 'configs', 'convnext_tiny_in1k.py')
@@ -173,8 +175,24 @@ def versus_baseline(rows: list[dict], baseline: str = 'convnext') -> dict:
     return out
 
 
-def markdown(rows: list[dict], meta: dict) -> str:
-    lines = [
+ABLATION_COLUMNS = [
+    'variant',
+    'params (M)',
+    'GFLOPs',
+    'batch-1 latency (ms)',
+    'batch-8 img/s',
+    'ERF 50% / 90% (px, untrained)',
+    'ERF 50% / 90% (px, trained)',
+    'top-1 % (mean ± std)',
+    'vs convnext (± s.e.)',
+    'runs',
+    'final train loss',
+]
+
+
+def table(rows: list[dict], meta: dict) -> tuple[str, list[str], list[list[str]]]:
+    """The ablation table: its caption (backbone, machine, schedule), columns and cells."""
+    caption = (
         f'Backbone {meta["arch"]}; cost at {meta["bench_size"]}x{meta["bench_size"]} on {meta["cpu"]} '
         f'({meta["threads"]} threads); ERF of the last stage at {meta["erf_size"]}x{meta["erf_size"]}'
         + (
@@ -182,26 +200,35 @@ def markdown(rows: list[dict], meta: dict) -> str:
             f'{meta["data"]}, seeds {meta["seeds"]}.'
             if meta['trained']
             else '.'
-        ),
-        '',
-        '| variant | params (M) | GFLOPs | batch-1 latency (ms) | batch-8 img/s | ERF 50% / 90% (px, untrained) '
-        '| ERF 50% / 90% (px, trained) | top-1 % (mean ± std) | vs convnext (± s.e.) | runs | final train loss |',
-        '|---|---|---|---|---|---|---|---|---|---|---|',
-    ]
+        )
+    )
     deltas = versus_baseline(rows)
+    cells = []
     for r in rows:
         u, t, acc = r['erf_untrained'], r.get('erf_trained'), r.get('top1')
         d, loss = deltas.get(r['variant']), r.get('final_train_loss')
-        lines.append(
-            f'| {r["variant"]} | {r["params_m"]:.2f} | {r["gflops"]:.2f} | {r["latency_b1_ms"]:.1f} | '
-            f'{r["throughput_b8"]:.1f} | {u["area50_px"]} / {u["area90_px"]} | '
-            + (f'{t["area50_px"]:.0f} / {t["area90_px"]:.0f} | ' if t else '- | ')
-            + (f'{acc["mean"]:.1f} ± {acc["std"]:.1f} | ' if acc else '- | ')
-            + (f'{d["diff"]:+.1f} ± {d["se"]:.1f} | ' if d else '- | ')
-            + (f'{[round(v, 1) for v in acc["runs"]]} | ' if acc else '- | ')
-            + (f'{loss:.3f} |' if loss is not None else '- |')
+        cells.append(
+            [
+                r['variant'],
+                f'{r["params_m"]:.2f}',
+                f'{r["gflops"]:.2f}',
+                f'{r["latency_b1_ms"]:.1f}',
+                f'{r["throughput_b8"]:.1f}',
+                f'{u["area50_px"]} / {u["area90_px"]}',
+                f'{t["area50_px"]:.0f} / {t["area90_px"]:.0f}' if t else '-',
+                f'{acc["mean"]:.1f} ± {acc["std"]:.1f}' if acc else '-',
+                f'{d["diff"]:+.1f} ± {d["se"]:.1f}' if d else '-',
+                f'{[round(v, 1) for v in acc["runs"]]}' if acc else '-',
+                f'{loss:.3f}' if loss is not None else '-',
+            ]
         )
-    return '\n'.join(lines) + '\n'
+    return caption, ABLATION_COLUMNS, cells
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    """:func:`table` as Markdown (``ablation.md``): the caption, then the table."""
+    caption, columns, cells = table(rows, meta)
+    return '\n'.join([caption, '', *markdown_table(columns, cells)]) + '\n'
 
 
 def plot(rows: list[dict], out_file: str, title: str) -> None:
@@ -319,17 +346,18 @@ def main(argv=None) -> int:
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'ablation.json'), 'w') as f:
         json.dump(dict(meta=meta, rows=rows, versus_convnext=versus_baseline(rows)), f, indent=1)
-    table = markdown(rows, meta)
+    text = markdown(rows, meta)
     with open(osp.join(args.out_dir, 'ablation.md'), 'w') as f:
-        f.write(table)
+        f.write(text)
     plot(rows, osp.join(args.out_dir, 'ablation.png'), f'ConvNeXt design choices ({arch}, {meta["cpu"]})')
-    print(table)
+    print(text)
     print(f'{meta["minutes"]} min; wrote {args.out_dir}/ablation.json, ablation.md, ablation.png')
     if args.results:
-        from mmconvnext.analysis.results import results_meta, table_from_markdown, table_results, tool_command
+        from mmconvnext.analysis.results import results_meta, table_results, tool_command
 
         command = tool_command('tools/analysis/ablate.py', argv)
-        table_results(args.results, results_meta(command, args.threads), *table_from_markdown(table), ablation=meta)
+        caption, columns, cells = table(rows, meta)
+        table_results(args.results, results_meta(command, args.threads), columns, cells, [caption], ablation=meta)
     return 0
 
 

@@ -32,6 +32,7 @@ from typing import Optional
 import torch
 
 from mmconvnext.analysis import PEERS, dummy_batch, fit_heads, median_time, pyramid_backbone
+from mmconvnext.analysis.results import markdown_table
 from mmconvnext.device import cpu_name
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -218,16 +219,16 @@ def backbone_cases(s: dict, device: str, deadline: float) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict], header: str) -> str:
-    lines = [
-        header,
-        '',
-        '| check | model / impl | with_cp | channels_last | precision | batch x size | rate | peak MiB | note |',
-        '|---|---|---|---|---|---|---|---|---|',
-    ]
+GPU_CHECK_COLUMNS = ['check', 'model / impl', 'with_cp', 'channels_last', 'precision', 'batch x size', 'rate']
+GPU_CHECK_COLUMNS += ['peak MiB', 'note']
+
+
+def table_cells(rows: list[dict]) -> list[list[str]]:
+    """One row of cells per case, under :data:`GPU_CHECK_COLUMNS`."""
+    cells = []
     for r in rows:
         if 'skipped' in r:
-            lines.append(f'| {r["kind"]} | {r["what"]} | | | | | skipped | | {r["skipped"]} |')
+            cells.append([r['kind'], r['what'], '', '', '', '', 'skipped', '', r['skipped']])
             continue
         check = 'train step' if r['kind'] == 'train' else f'backbone {r["mode"]}'
         rate = f'{r["value"]:.3f} s/step' if r['unit'] == 's/step' else f'{r["value"]:.1f} img/s'
@@ -238,11 +239,16 @@ def table(rows: list[dict], header: str) -> str:
         if 'ours_vs_it' in r and r['what'] != 'mmconvnext':
             note.append(f'mmconvnext {r["ours_vs_it"]:.2f}x')
         with_cp = {True: 'yes', False: 'no'}.get(r.get('with_cp'), '-')
-        lines.append(
-            f'| {check} | {r["what"]} | {with_cp} | {"yes" if r["channels_last"] else "no"} | '
-            f'{r["precision"]} | {r["shape"]} | {rate} | {peak} | {", ".join(note)} |'
+        channels_last = 'yes' if r['channels_last'] else 'no'
+        cells.append(
+            [check, r['what'], with_cp, channels_last, r['precision'], r['shape'], rate, peak, ', '.join(note)]
         )
-    return '\n'.join(lines)
+    return cells
+
+
+def table(rows: list[dict], header: str) -> str:
+    """The header line, then the Markdown table."""
+    return '\n'.join([header, '', *markdown_table(GPU_CHECK_COLUMNS, table_cells(rows))])
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -274,7 +280,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     print(f'[gpu_check] {header}', flush=True)
     rows = training_cases(settings, args.smoke, device, deadline) + backbone_cases(settings, device, deadline)
-    text = table(rows, header) + f'\n\n(whole check: {time.time() - start:.0f} s)'
+    elapsed = f'(whole check: {time.time() - start:.0f} s)'
+    text = table(rows, header) + f'\n\n{elapsed}'
     print('\n' + text)
     if args.out:
         with open(args.out, 'w') as f:
@@ -283,13 +290,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         with open(args.json, 'w') as f:
             json.dump(dict(header=header, device=name, rows=rows), f, indent=2)
     if args.results:
-        from mmconvnext.analysis.results import results_meta, table_from_markdown, table_results, tool_command
+        from mmconvnext.analysis.results import results_meta, table_results, tool_command
 
         meta = results_meta(tool_command('tools/analysis/gpu_check.py', argv), torch.get_num_threads())
         if device == 'cuda':
             meta['gpu'] = name
-        columns, cells, notes = table_from_markdown(text)
-        table_results(args.results, meta, columns, cells, notes, cases=rows)
+        notes = [header, elapsed]
+        table_results(args.results, meta, GPU_CHECK_COLUMNS, table_cells(rows), notes, cases=rows)
     bad = [r for r in rows if r.get('finite') is False]
     if bad:
         print(f'[gpu_check] NOT FINITE: {bad}', file=sys.stderr)
