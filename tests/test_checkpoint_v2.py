@@ -15,10 +15,10 @@ defines it (docs/references.md §2), from a tiny V2 model, then loaded through t
 """
 
 import argparse
-import importlib.util
 import io
 import logging
 import re
+import sys
 from collections import OrderedDict
 
 import pytest
@@ -28,7 +28,7 @@ from mmengine.logging import MMLogger
 from mmconvnext.checkpoint import CheckpointError, convert_to_mmconvnext, detect_format, load_pretrained
 from mmconvnext.models import ConvNeXt
 
-from .conftest import ROOT, TINY_ARCH
+from .conftest import TINY_ARCH, run_tool, tool_env
 from .test_checkpoint import assert_same_weights, load_into_fresh, make_model, official_key, timm_key, write
 
 V2 = dict(use_grn=True, layer_scale_init_value=0.0)
@@ -208,16 +208,11 @@ def test_fcmae_into_other_archs_names_the_problem(tmp_path):
     assert 'build the backbone with use_grn=True, layer_scale_init_value=0' in stream.getvalue()
 
 
-def test_fcmae_converter_tool(tmp_path, capsys):
+def test_fcmae_converter_tool(tmp_path):
     src = make_model(**V2)
     inp, out = write(tmp_path, {'model': fcmae_state(src)}, 'in_fcmae.pt'), tmp_path / 'out.pth'
-    spec = importlib.util.spec_from_file_location(
-        'converter', ROOT / 'tools/model_converters/convnext_to_mmconvnext.py'
-    )
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    assert tool.main([inp, str(out)]) == 0
-    printed = capsys.readouterr().out
+    tool = 'tools/model_converters/convnext_to_mmconvnext.py'
+    printed = run_tool([sys.executable, tool, inp, str(out)], tool_env())
     assert f'dropped {FCMAE_DECODER} keys of the FCMAE decoder' in printed and '(fcmae format)' in printed
     saved = torch.load(out, weights_only=True)
     assert saved['meta']['source_format'] == 'fcmae'

@@ -24,15 +24,14 @@ on-disk layouts.
    the loss just after the warm-up, and what the loader reported (backbone tensors
    loaded, missing). ``summary.json`` in the work dir holds the same. The demo fails when
    top-1, the shared-weights score or its gain over scratch is below the thresholds
-   (:data:`THRESHOLDS`; calibrated over seeds, docs/get_started.md). ``--results FILE`` also writes that
-   row with the command, machine, versions, date and commit (:mod:`mmconvnext.analysis.results`).
+   (``mmconvnext.analysis.demo.THRESHOLDS``; calibrated over seeds, docs/get_started.md). ``--results FILE``
+   also writes that row with the command, machine, versions, date and commit (:mod:`mmconvnext.analysis.results`).
 
 The console shows each run's progress (with ETA) and validation lines, prefixed by the run's
 name; each run's whole output is in ``<work dir>/<run>.log`` besides mmengine's own log.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import os.path as osp
@@ -43,54 +42,19 @@ import sys
 import threading
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-PRETRAIN = dict(
-    config='configs/convnext_atto_shapes_pretrain_demo.py',
-    generator='make_shapes_imagenet',
-    data='shapes_cls',
-    # object-centred images (the shape's radius 30-45% of the side), as ImageNet photos are;
-    # 1600 validation images: with 400, top-1 moved +-3.5 points from seed to seed, with these
-    # +-2.3 (the same three checkpoints; AMD EPYC), for about 3 s more per epoch
-    data_kwargs=dict(num_train=3200, num_val=1600, size=32, radius=(0.3, 0.45)),
+from mmconvnext.analysis.demo import (
+    PRETRAIN,
+    ROOT,
+    TASKS,
+    THRESHOLDS,
+    early_loss,
+    plot_curves,
+    pretrain_stamp,
+    save_demo_results,
+    shared_config,
+    verdict,
 )
-TASKS = {
-    'seg': dict(
-        name='segmentation',
-        config='configs/upernet_convnext_atto_shapes_demo.py',
-        generator='make_shapes_dataset',
-        data='shapes_ade',
-        # 400 validation images: on 100, the same six checkpoints from scratch spread over 33.3-42.8
-        # mIoU, on 400 over 37.5-41.7 (AMD EPYC); those of every 4th batch are drawn (96)
-        data_kwargs=dict(num_train=400, num_val=400, size=64),
-        show_interval=4,
-        work_dir='work_dirs/shapes_demo',
-        metrics=('mIoU',),
-        percent=1,
-    ),
-    'det': dict(
-        name='detection',
-        config='configs/mask_rcnn_convnext_atto_shapes_demo.py',
-        generator='make_shapes_coco',
-        data='shapes_coco',
-        data_kwargs=dict(num_train=400, num_val=100, size=64),
-        work_dir='work_dirs/shapes_det_demo',
-        metrics=('coco/bbox_mAP', 'coco/segm_mAP'),
-        percent=100,
-        # the total loss just after the warm-up is dominated by the randomly initialised RPN and
-        # RoI heads (0.5-4% lower with the shared weights, AMD EPYC); the mask loss, per pixel,
-        # shows what the backbone brings (7-11% lower)
-        head_start_loss='loss_mask',
-    ),
-}
-#: the demo's pass/fail line (percent): pretraining top-1, the shared-weights run's first
-#: metric, and its gain over the run from scratch
-THRESHOLDS = {
-    # mIoU; the runs over seeds and CPUs: docs/get_started.md (50.1-52.7 with the shared weights on an AVX2 EPYC)
-    'seg': dict(min_top1=50.0, min_score=40.0, min_gain=5.0),
-    # box mAP; the runs over seeds and CPUs: docs/get_started.md
-    'det': dict(min_top1=50.0, min_score=15.0, min_gain=10.0),
-}
+
 #: what of a run's output reaches the console (all of it goes to its log file)
 _SHOWN = re.compile(r'eta: |\(val\) \[|Loaded \d+/\d+ backbone tensors|missing keys|Error|error:')
 _print_lock = threading.Lock()
@@ -194,13 +158,6 @@ def loader_report(log_file: str) -> dict:
 
 
 # ---------------------------------------------------------------------- the stages
-def pretrain_stamp(config: str, seed: int, epochs, data_kwargs: dict) -> dict:
-    with open(config, 'rb') as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:16]
-    stamp = dict(config=osp.relpath(config, ROOT), config_sha256=digest, seed=seed, epochs=epochs, data=data_kwargs)
-    return json.loads(json.dumps(stamp))  # as it reads back from the stamp file (tuples as lists)
-
-
 def start_pretraining(args, data_root: str, pretrain_dir: str, threads: int):
     """The pretraining job, or ``None`` when ``pretrain_dir`` holds a run of the same stamp."""
     config = osp.join(ROOT, PRETRAIN['config'])
@@ -239,19 +196,6 @@ def finish_pretraining(pretrain_dir: str, stamp: dict) -> str:
     return checkpoint
 
 
-def shared_config(task: dict, work_dir: str, checkpoint: str) -> str:
-    """The dense demo config with its backbone initialised from ``checkpoint``: the
-    ordinary OpenMMLab way (``init_cfg`` of type ``Pretrained``), written as a user would."""
-    path = osp.join(work_dir, 'shared_weights.py')
-    with open(path, 'w') as f:
-        f.write(
-            f"# {task['config']} with the backbone initialised from the demo's classification pretraining\n"
-            f'_base_ = {osp.join(ROOT, task["config"])!r}\n'
-            f"model = dict(backbone=dict(init_cfg=dict(_delete_=True, type='Pretrained', checkpoint={checkpoint!r})))\n"
-        )
-    return path
-
-
 def dense_job(args, name: str, config: str, run_dir: str, data_root: str, threads: int) -> Job:
     cmd = [sys.executable, 'tools/train.py', config, '--work-dir', run_dir, '--data-root', data_root]
     cmd += ['--cfg-options', f'randomness.seed={args.seed}']
@@ -268,98 +212,6 @@ def final_scores(records: list[dict], task: dict, run_dir: str) -> dict:
     if not vals:
         raise SystemExit(f'demo: the run in {run_dir} logged no {task["metrics"][0]}')
     return {m: float(vals[-1][m]) * task['percent'] for m in task['metrics']}
-
-
-def early_loss(records: list[dict], key: str = 'loss') -> float:
-    """The loss ``key`` just after the warm-up: the mean of its values logged over the second
-    tenth of the schedule (iterations 31-60 of the segmentation demo's 300; warm-up is the
-    first tenth). During the warm-up both runs' losses are set by the heads' random
-    initialisation, which the same seed makes equal, and stay within 1% of each other."""
-    steps = [r['step'] for r in records if key in r]
-    last = max(steps)
-    window = [r[key] for r in records if key in r and last * 0.1 < r['step'] <= last * 0.2]
-    if not window:  # a very short run: the first logged loss after the warm-up
-        window = [next(r[key] for r in records if key in r and r['step'] > last * 0.1)]
-    return sum(window) / len(window)
-
-
-def plot_curves(out_file: str, task: dict, pre: list[dict], runs: dict[str, list[dict]]) -> None:
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    fig, (ax0, ax1, ax2) = plt.subplots(1, 3, figsize=(15, 4))
-    acc = [(r['step'], r['accuracy/top1']) for r in pre if 'accuracy/top1' in r]
-    ax0.plot(*zip(*acc), marker='o', color='tab:green', label='validation top-1 (%)')
-    ax0.set(title='classification pretraining', xlabel='epoch', ylabel='top-1 %', ylim=(0, 100))
-    twin = ax0.twinx()
-    losses = [r['loss'] for r in pre if 'loss' in r]
-    if losses and acc:
-        per_epoch = len(losses) / max(s for s, _ in acc)
-        twin.plot([(i + 1) / per_epoch for i in range(len(losses))], losses, color='tab:gray', alpha=0.5)
-        twin.set_ylabel('training loss', color='tab:gray')
-    ax0.legend(loc='lower right')
-    colours = {'shared weights': 'tab:blue', 'from scratch': 'tab:orange'}
-    for label, records in runs.items():
-        ax1.plot(*zip(*[(r['step'], r['loss']) for r in records if 'loss' in r]), color=colours[label], label=label)
-        for i, metric in enumerate(task['metrics']):
-            points = [(r['step'], r[metric] * task['percent']) for r in records if metric in r]
-            if points:
-                style = '-' if i == 0 else ':'
-                ax2.plot(*zip(*points), style, marker='o', color=colours[label], label=f'{metric}, {label}')
-    ax1.set(title=f'{task["name"]}: training loss', xlabel='iteration', ylabel='loss')
-    ax2.set(title=f'{task["name"]}: validation', xlabel='iteration', ylabel='%', ylim=(0, 100))
-    for ax in (ax0, ax1, ax2):
-        ax.grid(alpha=0.3)
-    ax1.legend()
-    ax2.legend(fontsize=8)
-    fig.suptitle(f'{osp.basename(task["config"])[:-3]}: pretrained backbone vs from scratch')
-    fig.tight_layout()
-    fig.savefig(out_file, dpi=100)
-    plt.close(fig)
-
-
-def verdict(summary: dict, metric: str) -> list[str]:
-    """The demo's pass/fail line: what falls below ``summary['thresholds']`` (empty: pass)."""
-    limits = summary['thresholds']
-    values = (
-        ('min_top1', 'pretraining top-1', summary['pretrain_top1']),
-        ('min_score', f'shared-weights {metric}', summary['scores']['shared weights'][metric]),
-        ('min_gain', 'gain over scratch', summary['gain']),
-    )
-    return [
-        f'{what} {value:.1f} < {limits[key]}'
-        for key, what, value in values
-        if limits[key] is not None and value < limits[key]
-    ]
-
-
-def save_demo_results(args, task: dict, summary: dict, cores: int) -> None:
-    """One row: the seed, the pretraining's top-1, each metric with the shared weights and from scratch, the
-    early loss the head start shows in, the times."""
-    from mmconvnext.analysis.results import results_meta, table_results, tool_command
-
-    scores, shared, scratch = summary['scores'], 'shared weights', 'from scratch'
-    columns = ['CPU', 'seed', 'pretraining top-1']
-    row = [summary['cpu'], str(args.seed), f'{summary["pretrain_top1"]:.1f}%']
-    for i, m in enumerate(task['metrics']):
-        name = m.split('/')[-1]
-        columns.append(f'{name}, shared / scratch' + (' (gain)' if i == 0 else ''))
-        row.append(
-            f'{scores[shared][m]:.1f} / {scores[scratch][m]:.1f}' + (f' ({summary["gain"]:+.1f})' if i == 0 else '')
-        )
-    head = summary['head_start']
-    columns.append(f'{head["loss"]} after warm-up, shared / scratch')
-    row.append(f'{head["values"][shared]:.3f} / {head["values"][scratch]:.3f}')
-    seconds = summary['seconds']
-    columns.append('time (pretrained checkpoint ready)')
-    reused = ', reused' if summary['pretraining_reused'] else ''
-    row.append(
-        f'{int(seconds["total"] // 60)} min {int(seconds["total"] % 60)} s ({seconds["pretraining"]:.0f} s{reused})'
-    )
-    meta = results_meta(tool_command('tools/demo.py'), cores)
-    table_results(args.results, meta, columns, [row], summary=summary)
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 weights in UperNet and Mask R-CNN through the configs' init_cfg, beside the same runs from
 scratch; the table, the pass/fail line, the drawings and the curves."""
 
-import importlib.util
 import json
 import sys
 
@@ -11,7 +10,7 @@ from filelock import FileLock
 
 from mmconvnext.analysis.results import load_results
 
-from ..conftest import ROOT, run_tool, tool_env
+from ..conftest import run_tool, tool_env
 
 PRETRAIN_EPOCHS = '3'  # of the config's 5: enough for a classifier well above chance (4 classes)
 
@@ -97,18 +96,12 @@ def test_detection_demo_starts_from_the_classifier(demo_cache, tmp_path):
     assert len(drawings) == 100
 
 
-def _demo_module():
-    spec = importlib.util.spec_from_file_location('demo', str(ROOT / 'tools' / 'demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize('task', ['seg', 'det'])
 def test_verdict_applies_the_demo_thresholds(task):
     """The pass/fail line of the full demo, with its own thresholds: a summary at the
     thresholds passes, and each number just below its threshold fails, named."""
-    demo = _demo_module()
+    from mmconvnext.analysis import demo
+
     limits = demo.THRESHOLDS[task]
     metric = demo.TASKS[task]['metrics'][0]
     at = dict(
