@@ -7,9 +7,12 @@ in a config, or ``import mmconvnext``, loads none of this plumbing.
 """
 
 from .cli import (
+    add_analysis_args,
     add_data_args,
     add_output,
+    analysis_setup,
     apply_cli_args,
+    check_analysis_args,
     enable_tta,
     enable_visualization,
     evaluate_checkpoint,
@@ -22,7 +25,10 @@ from .liveness import watch_ranks
 from .runner import build_model, build_runner, distributed_teardown
 
 __all__ = [
+    'add_analysis_args',
     'add_data_args',
+    'analysis_setup',
+    'check_analysis_args',
     'add_output',
     'apply_cli_args',
     'build_model',

@@ -234,3 +234,43 @@ def _refuse_misspelled_key(cfg: Config, dotted: str) -> None:
                     f'{".".join(parts[:i] + close)!r}?'
                 )
             return
+
+
+def add_analysis_args(parser: argparse.ArgumentParser, images_help: str, images_required: bool = False) -> None:
+    """The arguments the per-model analysis tools (ERF, CAM) share: a config and an optional checkpoint (the
+    untrained model without), ``--images``, ``--out-dir``, ``--size H [W]``, ``--cfg-options``."""
+    from mmengine.config import DictAction
+
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint to load (default: the untrained model)')
+    parser.add_argument('--images', nargs='+', required=images_required, help=images_help)
+    parser.add_argument('--out-dir', help='where the files go (default work_dirs/<tool>/<config name>)')
+    parser.add_argument('--size', type=int, nargs='+', help='input H [W]')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
+
+
+def check_analysis_args(parser: argparse.ArgumentParser, args: argparse.Namespace, positive: tuple = ()) -> None:
+    """Refuse, through ``parser.error``, a ``--size`` list that is not H or H W (positive) and any of the options
+    ``positive`` (attribute names) below 1."""
+    size = getattr(args, 'size', None)
+    if isinstance(size, list) and (len(size) not in (1, 2) or min(size) < 1):
+        parser.error(f'--size takes H or H W (positive), got {args.size}')
+    for name in positive:
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be >= 1, got {getattr(args, name)}')
+
+
+def analysis_setup(args: argparse.Namespace, tool: str) -> tuple[Config, str, str]:
+    """``(config, its name, the output directory)`` of an analysis tool's run: the config loaded with its
+    ``--cfg-options``, the output directory (``--out-dir``, default ``work_dirs/<tool>/<config name>``) created."""
+    import os
+
+    from .config import load_config
+
+    cfg = load_config(args.config)
+    if args.cfg_options:
+        merge_cfg_options(cfg, args.cfg_options)
+    name = osp.splitext(osp.basename(args.config))[0]
+    out_dir = args.out_dir or osp.join('work_dirs', tool, name)
+    os.makedirs(out_dir, exist_ok=True)
+    return cfg, name, out_dir

@@ -27,7 +27,6 @@ does not load against this CPU torch). Details: docs/erf_cam.md.
 
 import argparse
 import json
-import os
 import os.path as osp
 import re
 from collections.abc import Sequence
@@ -35,7 +34,6 @@ from typing import Optional
 
 import cv2
 import torch
-from mmengine.config import DictAction
 
 from mmconvnext.analysis.cam import (
     find_layer,
@@ -45,26 +43,20 @@ from mmconvnext.analysis.cam import (
     segmentation_class_maps,
 )
 from mmconvnext.analysis.erf import image_paths, read_image, to_input
-from mmconvnext.apis import load_config, merge_cfg_options
+from mmconvnext.apis import add_analysis_args, analysis_setup, check_analysis_args
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Grad-CAM / per-class maps of a classifier or segmentor config')
-    parser.add_argument('config', help='config file (a classifier or a semantic segmentor)')
-    parser.add_argument('checkpoint', nargs='?', help='checkpoint to load (default: the untrained model)')
-    parser.add_argument('--images', nargs='+', required=True, help='image files or folders (searched recursively)')
-    parser.add_argument('--out-dir', help='where the files go (default work_dirs/cam/<config name>)')
-    parser.add_argument('--size', type=int, nargs='+', help='input H [W] (default: see above)')
+    add_analysis_args(parser, images_help='image files or folders (searched recursively)', images_required=True)
     parser.add_argument('--classes', type=int, nargs='+', help='class indices to map (default: the predicted ones)')
     parser.add_argument('--layer', help='the layer Grad-CAM reads (a dotted module name)')
     parser.add_argument('--seg-mode', choices=('prob', 'gradcam'), default='prob', help='segmentor maps (see above)')
     parser.add_argument('--alpha', type=float, default=0.5, help='weight of the colour map over the image')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
     args = parser.parse_args(argv)
-    if args.size is not None and (len(args.size) not in (1, 2) or min(args.size) < 1):
-        parser.error(f'--size takes H or H W (positive), got {args.size}')
+    check_analysis_args(parser, args)
     if not 0 <= args.alpha <= 1:
         parser.error(f'--alpha must be in [0, 1], got {args.alpha}')
     return args
@@ -103,12 +95,7 @@ def _file_name(stem: str, k: int, names: Optional[list]) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    cfg = load_config(args.config)
-    if args.cfg_options:
-        merge_cfg_options(cfg, args.cfg_options)
-    name = osp.splitext(osp.basename(args.config))[0]
-    out_dir = args.out_dir or osp.join('work_dirs', 'cam', name)
-    os.makedirs(out_dir, exist_ok=True)
+    cfg, name, out_dir = analysis_setup(args, 'cam')
 
     torch.manual_seed(0)  # an untrained model: the same one every run
     model = load_analysis_model(cfg, args.checkpoint)

@@ -27,7 +27,6 @@ The method and what the numbers mean: docs/erf_cam.md; the computation: :mod:`mm
 
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 from collections.abc import Sequence
@@ -35,7 +34,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-from mmengine.config import DictAction
 
 from mmconvnext.analysis.erf import (
     DEFAULT_FRACTIONS,
@@ -48,18 +46,16 @@ from mmconvnext.analysis.erf import (
     read_image,
     to_input,
 )
-from mmconvnext.apis import load_config, merge_cfg_options
+from mmconvnext.apis import add_analysis_args, analysis_setup, check_analysis_args
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Effective receptive field of a config's backbone, per stage")
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', nargs='?', help='checkpoint to load (default: the untrained model)')
-    parser.add_argument('--images', nargs='+', help='image files or folders (default: uniform noise images)')
+    add_analysis_args(parser, images_help='image files or folders (default: uniform noise images)')
+    parser.set_defaults(size=[224])
     parser.add_argument('--num-images', type=int, default=32, help='images to average over (default 32)')
-    parser.add_argument('--size', type=int, nargs='+', default=[224], help='input H [W] (default 224)')
     parser.add_argument('--batch-size', type=int, default=4, help='images per forward pass (default 4)')
     parser.add_argument(
         '--reduce',
@@ -74,14 +70,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='measure the areas on the accumulated map (default) or on log10(1 + map) (RepLKNet)',
     )
     parser.add_argument('--fractions', type=float, nargs='+', default=list(DEFAULT_FRACTIONS))
-    parser.add_argument('--out-dir', help='where the files go (default work_dirs/erf/<config name>)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the noise images')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
     args = parser.parse_args(argv)
-    if len(args.size) not in (1, 2) or min(args.size) < 1:
-        parser.error(f'--size takes H or H W (positive), got {args.size}')
-    if args.num_images < 1 or args.batch_size < 1:
-        parser.error('--num-images and --batch-size must be positive')
+    check_analysis_args(parser, args, positive=('num_images', 'batch_size'))
     if not all(0 < f <= 1 for f in args.fractions):
         parser.error(f'--fractions must be in (0, 1], got {args.fractions}')
     return args
@@ -160,12 +151,7 @@ def save_figures(maps: list, stages: list, out_dir: str, name: str) -> list[str]
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    cfg = load_config(args.config)
-    if args.cfg_options:
-        merge_cfg_options(cfg, args.cfg_options)
-    name = osp.splitext(osp.basename(args.config))[0]
-    out_dir = args.out_dir or osp.join('work_dirs', 'erf', name)
-    os.makedirs(out_dir, exist_ok=True)
+    cfg, name, out_dir = analysis_setup(args, 'erf')
     size = (args.size[0], args.size[-1])
 
     torch.manual_seed(args.seed)

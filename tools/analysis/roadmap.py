@@ -55,6 +55,7 @@ from mmconvnext.analysis.roadmap import (
     title,
     train_step,
 )
+from mmconvnext.apis import check_analysis_args
 from mmconvnext.models.backbones.convnext import ARCH_SETTINGS
 from mmconvnext.models.backbones.roadmap import ROADMAP_STEPS
 
@@ -126,9 +127,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     train.add_argument('--bench-size', type=int, default=224, help='input size of the inference throughput')
     train.add_argument('--bench-batch', type=int, default=8)
     args = parser.parse_args(argv)
-    for name in ('epochs', 'batch', 'img_size', 'size', 'bench_size', 'bench_batch', 'threads', 'val_interval'):
-        if getattr(args, name) < 1:
-            parser.error(f'--{name.replace("_", "-")} must be >= 1, got {getattr(args, name)}')
+    positive = ('epochs', 'batch', 'img_size', 'size', 'bench_size', 'bench_batch', 'threads', 'val_interval')
+    check_analysis_args(parser, args, positive)
     if not 0 <= args.warmup_epochs < args.epochs:
         parser.error(f'--warmup-epochs must be in [0, --epochs), got {args.warmup_epochs}')
     return args
