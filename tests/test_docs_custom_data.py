@@ -18,7 +18,7 @@ import pytest
 from mmengine.config import Config
 
 from .conftest import ROOT, tool_env
-from .derived_configs import det_tiny
+from .derived_configs import det_tiny, seg_tiny
 
 pytest.importorskip('skimage', reason='the guide builds its example data with scikit-image (requirements-dev.txt)')
 
@@ -47,35 +47,9 @@ test_dataloader = val_dataloader
 train_cfg = dict(max_epochs=1)
 default_hooks = dict(logger=dict(interval=1))
 """,
-    'upernet_convnext_tiny_ade20k.py': f"""
-_base_ = '{ROOT}/configs/upernet_convnext_tiny_ade20k.py'
-crop_size = (32, 32)
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict({ARCH}),
-    decode_head=dict(in_channels=[8, 16, 32, 64], channels=16),
-    auxiliary_head=dict(in_channels=32, channels=8),
-    test_cfg=dict(_delete_=True, mode='whole'))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='RandomResize', scale=(64, 32), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(64, 32), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs'),
-]
-{LOADER}train_dataloader = dict(loader, batch_size=2, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(loader, dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-train_cfg = dict(max_iters=2, val_interval=2)
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
-""",
+    'upernet_convnext_tiny_ade20k.py': seg_tiny(
+        f'{ROOT}/configs/upernet_convnext_tiny_ade20k.py', photometric=False, cat_max_ratio=False, train_batch=2
+    ),
     'mask_rcnn_convnext_tiny_coco_1x.py': det_tiny(f'{ROOT}/configs/mask_rcnn_convnext_tiny_coco_1x.py'),
 }
 #: the full schedules' last checkpoints, as the guide names them -> the short runs'

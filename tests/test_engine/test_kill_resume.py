@@ -19,33 +19,20 @@ import mmconvnext  # noqa: F401  (allow-lists mmengine checkpoint state for torc
 from mmconvnext.datasets import make_shapes_dataset
 
 from ..conftest import ROOT, load_checkpoint_file, run_tool, tool_env
+from ..derived_configs import seg_tiny
 
-DERIVED = """
-_base_ = '{base}'
-crop_size = (32, 32)
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(arch=dict(_delete_=True, depths=[1, 1, 2, 1], channels=[8, 16, 32, 64]), init_cfg=None),
-    decode_head=dict(in_channels=[8, 16, 32, 64], channels=16),
-    auxiliary_head=dict(in_channels=32, channels=8),
-    test_cfg=dict(mode='whole'))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='RandomResize', scale=(64, 32), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(batch_size=2, num_workers={workers}, persistent_workers={persistent},
-                        dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False)
-test_dataloader = val_dataloader
-train_cfg = dict(max_iters=24, val_interval=8)
+#: 24 iterations, validated every 8, a checkpoint every 4 (the last two kept); one seed for both runs (without
+#: one, each run draws its own)
+SCHEDULE = """train_cfg = dict(max_iters=24, val_interval=8)
 default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=4, max_keep_ckpts=2))
-randomness = dict(seed=0)  # the same seed for both runs (without one, each run draws its own)
+randomness = dict(seed=0)
 """
+
+
+def derived(base: str, workers: int) -> str:
+    return seg_tiny(
+        base, depths=(1, 1, 2, 1), test_cfg="dict(mode='whole')", train_batch=2, workers=workers, schedule=SCHEDULE
+    )
 
 
 @pytest.fixture(scope='module')
@@ -98,7 +85,7 @@ def test_killed_run_resumes_to_the_same_weights(data_root, tmp_path, procs, work
     same kind: it follows the checkpoint's record and measures no training kernel."""
     config = tmp_path / 'upernet_derived.py'
     base = ROOT / 'configs' / 'upernet_convnext_tiny_ade20k.py'
-    config.write_text(DERIVED.format(base=base, workers=workers, persistent=workers > 0))
+    config.write_text(derived(str(base), workers))
     env = cpu_env(path, tmp_path / 'cache')
     run_tool(launch(procs, str(config), tmp_path / 'straight', data_root, env), env, timeout=600)
     expected = load_checkpoint_file(tmp_path / 'straight' / 'iter_24.pth')['state_dict']

@@ -15,46 +15,13 @@ from mmconvnext.datasets import make_shapes_dataset
 from mmconvnext.datasets.ade20k import ADE20K_URL
 
 from ..conftest import ROOT, load_checkpoint_file, run_tool, run_tool_failing, tool_env
+from ..derived_configs import seg_tiny
 
-DERIVED = """
-_base_ = '{base}'
-crop_size = (32, 32)
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(arch=dict(_delete_=True, depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]), init_cfg=None),
-    decode_head=dict(in_channels=[8, 16, 32, 64], channels=16),
-    auxiliary_head=dict(in_channels=32, channels=8),
-    test_cfg=dict(crop_size=crop_size, stride=(21, 21)))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='RandomResize', scale=(64, 32), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(64, 32), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs'),
-]
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='TestTimeAug', transforms=[
-        [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.75, 1.0)],
-        [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
-         dict(type='RandomFlip', prob=1.0, direction='horizontal')],
-        [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]]),
-]
-loader = dict(num_workers=0, persistent_workers=False)
-train_dataloader = dict(loader, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(loader, dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-train_cfg = dict(max_iters=2, val_interval=2)
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
-"""
+DERIVED = seg_tiny(
+    str(ROOT / 'configs' / 'upernet_convnext_tiny_ade20k.py'),
+    test_cfg='dict(crop_size=crop_size, stride=(21, 21))',
+    tta=True,
+)
 
 
 @pytest.fixture(scope='module')
@@ -62,7 +29,7 @@ def seg_job(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('seg')
     data_root = make_shapes_dataset(str(tmp / 'data'), num_train=4, num_val=2, size=48)
     config = tmp / 'upernet_tiny_derived.py'
-    config.write_text(DERIVED.format(base=ROOT / 'configs' / 'upernet_convnext_tiny_ade20k.py'))
+    config.write_text(DERIVED)
     return dict(tmp=tmp, data_root=data_root, config=str(config), env=tool_env())
 
 
