@@ -19,8 +19,8 @@ XDIST = 'PYTEST_XDIST_WORKER' in os.environ
 torch.set_num_threads(1 if XDIST else max(1, min(2, os.cpu_count() or 1)))
 
 # The backbone's automatic CPU path choice (mmconvnext.models.layers.path_select) times
-# kernels on first use: the suite forces the oneDNN path instead, so results do not
-# depend on a measurement; tests/test_models/test_path_select.py tests the choice itself.
+# kernels before a run: the suite forces the oneDNN path instead, so results do not
+# depend on a measurement; the tests that use `auto_cpu_path` test the choice itself.
 # Subprocesses (the tools) inherit both variables; the cache stays out of the user's.
 os.environ.setdefault('MMCONVNEXT_CPU_PATH', 'onednn')
 os.environ.setdefault(
@@ -39,6 +39,34 @@ def tiny_arch() -> dict:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def auto_cpu_path(tmp_path, monkeypatch):
+    """The CPU path left to the machine (the suite forces oneDNN elsewhere), with a cache of the test's own and
+    no choice carried in from another test."""
+    from mmconvnext.models.layers import path_select
+
+    monkeypatch.delenv(path_select.ENV_PATH, raising=False)
+    monkeypatch.setenv(path_select.ENV_CACHE, str(tmp_path / 'cache'))
+    path_select.reset()
+    yield
+    path_select.reset()
+
+
+def fake_timings(monkeypatch, onednn_wins: bool) -> list:
+    """The path choice's measurement replaced by fixed times (the winner: oneDNN or the plain ops); returns the
+    list the measured ``(kind, rows, channels, hidden)`` are appended to."""
+    from mmconvnext.models.layers import path_select
+
+    calls = []
+
+    def measure(kind, rows, channels, hidden):
+        calls.append((kind, rows, channels, hidden))
+        return (2.0, 1.0) if onednn_wins else (1.0, 2.0)
+
+    monkeypatch.setattr(path_select, '_measure', measure)
+    return calls
 
 
 def free_port() -> int:

@@ -206,13 +206,16 @@ def _attach(model: nn.Module, directory: str, meta: dict, backend: str, threads:
 
 
 def build_deployed(path: str, backend: str, threads: Optional[int] = None) -> tuple:
-    """``(config, model, meta)``: the export's own config, its model with the graphs attached (eval mode) and
-    its ``deploy.json``."""
+    """``(config, model)``: the export's own config and its model with the graphs attached (eval mode)."""
+    return _build(*read_export(path), backend, threads)[:2]
+
+
+def _build(directory: str, meta: dict, backend: str, threads: Optional[int]) -> tuple:
+    """``(config, model, meta)`` of the export in ``directory`` whose deploy.json is ``meta``."""
     from mmengine.model import revert_sync_batchnorm
 
     from mmconvnext.apis import build_model
 
-    directory, meta = read_export(path)
     cfg = Config.fromfile(osp.join(directory, meta.get('config', 'config.py')))
     model = revert_sync_batchnorm(build_model(cfg))
     _attach(model, directory, meta, backend, threads)
@@ -229,7 +232,7 @@ def inference(path: str, images: list, backend: str, out_dir: Optional[str] = No
     from mmengine.dataset import Compose, pseudo_collate
     from mmengine.registry import VISUALIZERS, DefaultScope
 
-    cfg, model, meta = build_deployed(path, backend, threads)
+    cfg, model, meta = _build(*read_export(path), backend, threads)  # deploy.json read once
     task = get_task(meta['task'])
     for image in images:
         if not osp.isfile(image):

@@ -13,32 +13,14 @@ import torch
 from mmconvnext.engine import ComputePathHook, ResumableRunner
 from mmconvnext.models.layers import onednn, path_select
 
-from ..conftest import load_checkpoint_file
+from ..conftest import fake_timings, load_checkpoint_file
 from .test_resumable import differing, make_runner
 from .toy import NoisyClassifier
 
-pytestmark = pytest.mark.skipif(not onednn.available(torch.zeros(1)), reason='no oneDNN in this torch build')
-
-
-@pytest.fixture(autouse=True)
-def auto_path(tmp_path, monkeypatch):
-    """'auto' decides (the suite forces oneDNN elsewhere), with a cache of this test's own."""
-    monkeypatch.delenv(path_select.ENV_PATH, raising=False)
-    monkeypatch.setenv(path_select.ENV_CACHE, str(tmp_path / 'cache'))
-    path_select.reset()
-    yield
-    path_select.reset()
-
-
-def fake_timings(monkeypatch, onednn_wins: bool) -> list:
-    calls = []
-
-    def measure(kind, rows, channels, hidden):
-        calls.append((kind, rows, channels, hidden))
-        return (2.0, 1.0) if onednn_wins else (1.0, 2.0)
-
-    monkeypatch.setattr(path_select, '_measure', measure)
-    return calls
+pytestmark = [
+    pytest.mark.skipif(not onednn.available(torch.zeros(1)), reason='no oneDNN in this torch build'),
+    pytest.mark.usefixtures('auto_cpu_path'),  # 'auto' decides, with a cache of each test's own
+]
 
 
 def test_the_run_chooses_before_its_first_iteration_and_records_it(tmp_path, monkeypatch):

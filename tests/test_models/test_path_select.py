@@ -13,31 +13,14 @@ import torch
 from mmconvnext.models.backbones import ConvNeXt
 from mmconvnext.models.layers import onednn, path_select
 
-pytestmark = pytest.mark.skipif(not onednn.available(torch.zeros(1)), reason='no oneDNN in this torch build')
+from ..conftest import fake_timings
+
+pytestmark = [
+    pytest.mark.skipif(not onednn.available(torch.zeros(1)), reason='no oneDNN in this torch build'),
+    pytest.mark.usefixtures('auto_cpu_path'),  # 'auto' decides, with a cache of each test's own
+]
 
 ARCH = {'depths': [1, 1], 'channels': [16, 32]}
-
-
-@pytest.fixture(autouse=True)
-def auto_path(tmp_path, monkeypatch):
-    """'auto' decides (the suite forces oneDNN elsewhere), with a cache of this test's own."""
-    monkeypatch.delenv(path_select.ENV_PATH, raising=False)
-    monkeypatch.setenv(path_select.ENV_CACHE, str(tmp_path / 'cache'))
-    path_select.reset()
-    yield
-    path_select.reset()
-
-
-def fake_timings(monkeypatch, onednn_wins: bool) -> list:
-    """Replace the measurement by fixed times; returns the list of measured keys."""
-    calls = []
-
-    def measure(kind, rows, channels, hidden):
-        calls.append((kind, rows, channels, hidden))
-        return (2.0, 1.0) if onednn_wins else (1.0, 2.0)
-
-    monkeypatch.setattr(path_select, '_measure', measure)
-    return calls
 
 
 def assert_close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-5) -> None:
