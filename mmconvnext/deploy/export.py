@@ -115,12 +115,15 @@ def export_parts(model: nn.Module, shape: tuple, batch: int = 1, dynamic: bool =
 
 # ---------------------------------------------------------------------------- adaptive pooling
 class _AdaptiveAvgPoolMatrix(nn.Module):
-    """``nn.AdaptiveAvgPool2d`` for a fixed input size as two matrix products, for the ONNX export.
+    """``nn.AdaptiveAvgPool2d`` as two matrix products whose bins are computed from the input's size inside the
+    graph, for the ONNX export at a fixed size or with ``--dynamic`` at any.
 
     Written here because torch's TorchScript ONNX exporter refuses adaptive average pooling whose output size does
     not divide the input (UperNet's pyramid pooling: 3x3 and 6x6 bins of a 16x16 map at 512x512), and the dynamo
-    exporter that takes it needed ~20 s for ConvNeXt-atto UperNet where this takes ~3 s. The bins are PyTorch's:
-    output ``i`` of ``o`` averages inputs ``floor(i*n/o)`` to ``ceil((i+1)*n/o) - 1``.
+    exporter that takes it needed ~20 s for ConvNeXt-atto UperNet where this takes ~3 s, and its graph failed at a
+    second size. The bins are PyTorch's: output ``i`` of ``o`` averages inputs ``floor(i*n/o)`` to
+    ``ceil((i+1)*n/o) - 1``, built from ``arange`` and integer division of the traced size (ONNX ``Range``,
+    ``Div``, comparisons), so the graph holds the rule, not one size's matrix.
     """
 
     def __init__(self, output_size) -> None:
@@ -128,24 +131,27 @@ class _AdaptiveAvgPoolMatrix(nn.Module):
         self.output_size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
 
     @staticmethod
-    def _bins(n: int, o: int) -> torch.Tensor:
-        matrix = torch.zeros(o, n)
-        for i in range(o):
-            start, end = (i * n) // o, -(-((i + 1) * n) // o)
-            matrix[i, start:end] = 1.0 / (end - start)
-        return matrix
+    def _bins(n, o: int, like: torch.Tensor) -> torch.Tensor:
+        """The (o, n) averaging matrix; ``n`` an int or a traced size."""
+        i = torch.arange(o, device=like.device)
+        j = torch.arange(n, device=like.device)
+        start = torch.div(i * n, o, rounding_mode='floor')
+        end = torch.div((i + 1) * n + o - 1, o, rounding_mode='floor')
+        inside = (j[None, :] >= start[:, None]) & (j[None, :] < end[:, None])
+        return inside.to(like.dtype) / (end - start)[:, None].to(like.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = int(x.shape[-2]), int(x.shape[-1])
-        oh, ow = (h if o is None else o for o, h in zip(self.output_size, (h, w)))
-        rows, cols = self._bins(h, oh).to(x), self._bins(w, ow).to(x)
+        h, w = x.shape[-2], x.shape[-1]
+        oh, ow = self.output_size
+        rows = torch.eye(h, dtype=x.dtype, device=x.device) if oh is None else self._bins(h, oh, x)
+        cols = torch.eye(w, dtype=x.dtype, device=x.device) if ow is None else self._bins(w, ow, x)
         return torch.matmul(rows, torch.matmul(x, cols.t()))
 
 
 @contextlib.contextmanager
 def _exportable_pooling(model: nn.Module) -> Iterator[None]:
     """Within the block, ``model``'s adaptive average pools with an output other than 1x1 are
-    :class:`_AdaptiveAvgPoolMatrix` (the export's shapes are fixed); restored after."""
+    :class:`_AdaptiveAvgPoolMatrix`; restored after."""
     swapped = []
     for parent in model.modules():
         for name, child in parent.named_children():
@@ -338,15 +344,6 @@ def export_model(
     pristine = copy.deepcopy(cfg)  # mmdet's detectors write train_cfg/test_cfg into cfg.model's heads when built
     model = model if model is not None else load_model(cfg, checkpoint)
     task = 'backbone' if part == 'backbone' else task_of(model)
-    pools = [
-        n for n, m in model.named_modules() if isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size not in (1, (1, 1))
-    ]
-    if dynamic and pools and part == 'model':
-        raise DeployError(
-            f'--dynamic: {pools[0]} (and {len(pools) - 1} more) pools to a fixed grid whose bins depend on the input '
-            "size (UperNet's pyramid pooling), which no exporter here writes faithfully for every size (the dynamo "
-            "exporter's graph failed at a second size); export once per deployment size with --shape H W instead"
-        )
     shape = _check_shape(tuple(shape) if shape else _default_shape(cfg, task), task, part)
     os.makedirs(out_dir, exist_ok=True)
     parts = export_parts(model, shape, batch=batch, dynamic=dynamic, part=part)

@@ -254,8 +254,6 @@ def test_bad_input_is_named(exported, data, tmp_path):
         export_model(cfg, checkpoint, str(tmp_path / 'x'), fmt='tflite')
     with pytest.raises(DeployError, match=r'multiple of 32 \(e.g. --shape 128 224\)'):
         export_model(cfg, checkpoint, str(tmp_path / 'x'), shape=(100, 200))
-    with pytest.raises(DeployError, match=r'--dynamic: .*pools to a fixed grid'):
-        export_model(cfg, checkpoint, str(tmp_path / 'x'), dynamic=True)
     other = copy.deepcopy(cfg)
     other.model.backbone.arch = 'femto'
     other.model.decode_head.in_channels = [48, 96, 192, 384]
