@@ -6,7 +6,7 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
-from .base import TOLERANCE, TOLERANCE_FP16, DeployError, relative_error
+from .base import TOLERANCE, TOLERANCE_FP16, TOLERANCE_INT8, DeployError, relative_error
 from .export import export_parts, load_model
 from .runtime import BACKENDS, open_graph, read_export
 
@@ -33,7 +33,8 @@ def check_export(
     graph and runtime.
 
     Raises:
-        DeployError: a graph differs by more than :data:`TOLERANCE` (:data:`TOLERANCE_FP16` for fp16 exports).
+        DeployError: a graph differs by more than :data:`TOLERANCE` (:data:`TOLERANCE_FP16` for fp16 exports,
+            :data:`TOLERANCE_INT8` for int8 ones, on the calibration images stored in the export).
     """
     directory, meta = read_export(path)
     model = model if model is not None else load_model(cfg, checkpoint)
@@ -47,6 +48,13 @@ def check_export(
         part='backbone' if meta['task'] == 'backbone' else 'model',
     )
     tolerance = TOLERANCE_FP16 if meta.get('fp16') else TOLERANCE
+    if meta.get('int8'):  # int8 graphs are compared on real images: the stored calibration inputs
+        import numpy as np
+
+        tolerance = TOLERANCE_INT8
+        stored = np.load(osp.join(directory, meta['int8']['check_inputs']))['input']
+        for part in parts:
+            part.inputs = (torch.from_numpy(stored),)
     lines = []
     for backend in backends if backends is not None else available_backends():
         for part in parts:

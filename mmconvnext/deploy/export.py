@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Optional, Union
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from torch import nn
@@ -316,6 +317,9 @@ def export_model(
     part: str = 'model',
     batch: int = 1,
     model: Optional[nn.Module] = None,
+    int8: bool = False,
+    calib: int = 64,
+    calibration: Optional[np.ndarray] = None,
 ) -> dict:
     """Export ``cfg``'s model with ``checkpoint``'s weights to ``out_dir``; return what ``deploy.json`` says.
 
@@ -333,9 +337,15 @@ def export_model(
         model: ``cfg``'s model with ``checkpoint``'s weights, already loaded (:func:`load_model` of a copy of
             ``cfg``: building a detector writes into its config), so that a caller which also checks the export
             loads the checkpoint once; default: loaded here.
+        int8: quantize every graph to int8 (:mod:`mmconvnext.deploy.quantize`), calibrated on ``calib`` images
+            of the config's test set; the float graphs stay beside them as ``<part>.fp32.onnx``.
+        calib: the number of calibration images.
+        calibration: with ``int8``, these (N, 3, H, W) inputs instead of the test set's (speed measurements
+            of a model without data; its accuracy then means nothing).
 
     Raises:
-        DeployError: an unknown format or part, a shape the model cannot take, a checkpoint that does not fit.
+        DeployError: an unknown format or part, a shape the model cannot take, a checkpoint that does not fit,
+            int8 asked with fp16 or of a detector, calibration images that cannot be read.
     """
     if fmt not in FORMATS:
         raise DeployError(f'--format must be one of {FORMATS}, got {fmt!r}')
@@ -344,9 +354,24 @@ def export_model(
     pristine = copy.deepcopy(cfg)  # mmdet's detectors write train_cfg/test_cfg into cfg.model's heads when built
     model = model if model is not None else load_model(cfg, checkpoint)
     task = 'backbone' if part == 'backbone' else task_of(model)
+    if int8 and fp16:
+        raise DeployError('--int8 and --fp16 exclude each other: give one')
+    if int8 and task == 'detection':
+        raise DeployError(
+            '--int8: detector exports are several graphs with mmdet/mmcv between them and are not quantized yet; '
+            'classification, segmentation and --backbone-only exports are'
+        )
+    if int8 and calib < 1:
+        raise DeployError(f'--calib must be >= 1, got {calib}')
     shape = _check_shape(tuple(shape) if shape else _default_shape(cfg, task), task, part)
     os.makedirs(out_dir, exist_ok=True)
     parts = export_parts(model, shape, batch=batch, dynamic=dynamic, part=part)
+    images = None
+    if int8:
+        from .quantize import KEPT, QUANTIZED_OPS, calibration_inputs
+
+        images = calibration if calibration is not None else calibration_inputs(pristine, model, calib, shape)
+        np.savez_compressed(osp.join(out_dir, 'calibration.npz'), input=images[:KEPT])
     meta = {
         'task': task,
         'format': fmt,
@@ -356,6 +381,14 @@ def export_model(
         'input_shape': [batch, 3, *shape],
         'dynamic': dynamic or task == 'detection',
         'fp16': fp16,
+        'int8': None
+        if images is None
+        else {
+            'calibration_images': len(images),
+            'method': 'onnxruntime quantize_static, QDQ, per-channel int8 weights, uint8 activations (min/max)',
+            'quantized_ops': list(QUANTIZED_OPS),
+            'check_inputs': 'calibration.npz',
+        },
         'opset': OPSET,
         'preprocess': _preprocessing(cfg, shape),
         **_dataset_meta(cfg),
@@ -371,6 +404,13 @@ def export_model(
         with _exportable_pooling(module):
             export_onnx(module, p.inputs, onnx_path, p.input_names, p.output_names, p.dynamic_axes)
         entry = {'onnx': osp.basename(onnx_path), 'inputs': p.input_names, 'outputs': p.output_names}
+        if images is not None:
+            from .quantize import quantize_graph
+
+            fp32_path = osp.join(out_dir, f'{p.name}.fp32.onnx')
+            os.replace(onnx_path, fp32_path)
+            quantize_graph(fp32_path, onnx_path, p.input_names[0], images)
+            entry['fp32_onnx'] = osp.basename(fp32_path)
         entry['input_shapes'] = [
             [-1 if d in p.dynamic_axes.get(n, {}) else s for d, s in enumerate(x.shape)]
             for n, x in zip(p.input_names, p.inputs)

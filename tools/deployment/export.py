@@ -1,7 +1,7 @@
 """Export a config's model to ONNX or OpenVINO, with what a runtime needs beside it.
 
     python tools/deployment/export.py CONFIG CHECKPOINT --format onnx|openvino --out DIR
-                                      [--shape H W] [--dynamic] [--fp16] [--backbone-only]
+                                      [--shape H W] [--dynamic] [--fp16] [--int8 [--calib N]] [--backbone-only]
 
 Writes DIR/deploy.json (task, graphs, input shape, preprocessing, class names), DIR/config.py and one
 <graph>.onnx per graph (--format openvino: also <graph>.xml/.bin). Classifier: ``classifier``; UperNet:
@@ -32,6 +32,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--dynamic', action='store_true', help='dynamic height and width (the batch is always dynamic)')
     parser.add_argument('--fp16', action='store_true', help='float16 weights/activations, fp32 I/O and LayerNorms')
     parser.add_argument('--backbone-only', action='store_true', help='export the backbone (multi-scale features)')
+    parser.add_argument(
+        '--int8', action='store_true', help="int8 graphs (post-training quantization on the config's test images)"
+    )
+    parser.add_argument('--calib', type=int, default=64, metavar='N', help='--int8: calibration images (default 64)')
     parser.add_argument('--no-check', action='store_true', help='skip the parity check against PyTorch')
     return parser.parse_args()
 
@@ -43,7 +47,17 @@ def main() -> None:
     try:
         model = load_model(copy.deepcopy(cfg), args.checkpoint)  # loaded once, for the export and its check
         meta = export_model(
-            cfg, args.checkpoint, args.out, args.format, args.shape, args.dynamic, args.fp16, part, model=model
+            cfg,
+            args.checkpoint,
+            args.out,
+            args.format,
+            args.shape,
+            args.dynamic,
+            args.fp16,
+            part,
+            model=model,
+            int8=args.int8,
+            calib=args.calib,
         )
         print(f'[export] {meta["task"]}: {", ".join(meta["parts"])} -> {args.out} (input {meta["input_shape"]})')
         if not args.no_check:

@@ -2,7 +2,7 @@
 same pre/post-processing (docs/benchmarks.md, "Deployment").
 
     python tools/deployment/speed.py CONFIG [--shape H W] [--batch N] [--rounds R] [--repeats K] [--threads T]
-                                     [--cfg-options k=v ...] [--results FILE]
+                                     [--int8] [--cfg-options k=v ...] [--results FILE]
 
 One process; the model is exported once (initial weights: speed does not depend on their values, except the
 detectors', whose RoI heads see as many boxes as pass the score threshold -- the same boxes on every path, since
@@ -11,7 +11,9 @@ the table reports each path's median over the rounds, with the ratio to PyTorch.
 segmentation: the config's whole/slide inference (``predict``); detection: ``predict`` (boxes and masks). The
 PyTorch row runs the project's default CPU path (``onednn_cpu='auto'``: per block shape, the faster of the plain
 ops and oneDNN's kernels on this machine). ``--results FILE`` writes the table with the command, machine,
-versions, date and commit (:mod:`mmconvnext.analysis.results`).
+versions, date and commit (:mod:`mmconvnext.analysis.results`). ``--int8`` adds each runtime on the int8 export
+(:mod:`mmconvnext.deploy.quantize`), calibrated here on random inputs: its speed, not its accuracy (the accuracy
+is measured on validation data: docs/deployment.md).
 """
 
 import argparse
@@ -40,6 +42,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--threads', type=int, default=torch.get_num_threads(), help='threads of every path')
+    parser.add_argument('--int8', action='store_true', help='also the int8 export on every runtime')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
     parser.add_argument('--results', metavar='FILE', help='write the table to this results file (JSON)')
     return parser.parse_args()
@@ -65,6 +68,12 @@ def main() -> None:
         paths = {'pytorch': model}
         for backend in available_backends():
             paths[backend] = attach_backend(copy.deepcopy(model), tmp, backend, args.threads)
+        if args.int8:
+            int8_dir = os.path.join(tmp, 'int8')
+            noise = torch.randn(8, 3, h, w, generator=torch.Generator().manual_seed(0)).numpy()
+            export_model(cfg, checkpoint, int8_dir, 'onnx', (h, w), int8=True, calibration=noise)
+            for backend in available_backends():
+                paths[f'{backend} int8'] = attach_backend(copy.deepcopy(model), int8_dir, backend, args.threads)
         if task == 'classification':
             x = torch.randn(args.batch, 3, h, w)
             calls = {n: (lambda m=m: m(x, mode='tensor')) for n, m in paths.items()}

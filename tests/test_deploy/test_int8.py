@@ -1,0 +1,79 @@
+"""INT8 exports (--int8): a classifier trained here on real digit scans (the learning guard's recipe, 4 epochs),
+quantized with calibration images from its own test pipeline, keeps its held-out top-1 within 1 point of
+PyTorch's on onnxruntime and OpenVINO; the graph is int8 around its convolutions and matrix products with
+LayerNorm left float; the export's parity check runs on the stored calibration images; bad combinations are
+refused by name."""
+
+import copy
+import os.path as osp
+
+import pytest
+
+onnx = pytest.importorskip('onnx')
+pytest.importorskip('onnxruntime')
+
+from mmconvnext.analysis.learning_guard import guard_config, make_digits_imagenet  # noqa: E402
+from mmconvnext.apis import build_runner  # noqa: E402
+from mmconvnext.deploy import DeployError, attach_backend, available_backends, check_export, export_model  # noqa: E402
+
+from ..conftest import ROOT  # noqa: E402
+
+EPOCHS = 4
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('int8')
+    data = make_digits_imagenet(str(tmp / 'digits'))
+    cfg = guard_config(str(ROOT), data, str(tmp / 'work'), seed=0, epochs=EPOCHS)
+    cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
+    build_runner(copy.deepcopy(cfg)).train()
+    return cfg, str(tmp / 'work' / f'epoch_{EPOCHS}.pth'), tmp
+
+
+def top1(cfg, checkpoint, tmp, directory=None, backend=None) -> float:
+    run = copy.deepcopy(cfg)
+    run.work_dir, run.load_from = str(tmp / f'eval_{backend}'), checkpoint
+    runner = build_runner(run)
+    if backend:
+        attach_backend(runner.model, directory, backend, model_cfg=run.model)
+        for param in runner.model.parameters():
+            param.data.fill_(float('nan'))
+    return float(runner.test()['accuracy/top1'])
+
+
+def test_int8_classifier_keeps_its_accuracy_on_both_runtimes(trained):
+    cfg, checkpoint, tmp = trained
+    directory = str(tmp / 'export_int8')
+    meta = export_model(copy.deepcopy(cfg), checkpoint, directory, fmt='openvino', int8=True, calib=32)
+    assert (
+        meta['int8']['calibration_images'] == 32 and meta['parts']['classifier']['fp32_onnx'] == 'classifier.fp32.onnx'
+    )
+    assert osp.isfile(osp.join(directory, 'classifier.fp32.onnx'))
+    graph = onnx.load(osp.join(directory, 'classifier.onnx')).graph
+    ops = [n.op_type for n in graph.node]
+    int8_weights = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert ops.count('QuantizeLinear') > 10 and ops.count('DequantizeLinear') > 10 and len(int8_weights) > 10
+    produced_by = {out: n.op_type for n in graph.node for out in n.output}
+    norms = [n for n in graph.node if n.op_type == 'LayerNormalization']
+    assert norms and all(produced_by.get(n.input[0]) != 'DequantizeLinear' for n in norms)  # LayerNorm stays float
+    lines = check_export(cfg, checkpoint, directory)  # on the stored calibration images, within TOLERANCE_INT8
+    assert len(lines) == len(available_backends()) and all('[8, 3, 32, 32]' in line for line in lines)
+
+    reference = top1(cfg, checkpoint, tmp)
+    assert reference > 70.0  # it learned: the comparison means something
+    for backend in available_backends():
+        got = top1(cfg, checkpoint, tmp, directory, backend)
+        assert abs(got - reference) <= 1.0, (backend, got, reference)
+
+
+def test_int8_refusals_are_named(trained, tmp_path):
+    cfg, checkpoint, _ = trained
+    with pytest.raises(DeployError, match='--int8 and --fp16 exclude each other'):
+        export_model(copy.deepcopy(cfg), checkpoint, str(tmp_path / 'a'), int8=True, fp16=True)
+    with pytest.raises(DeployError, match='--calib must be >= 1'):
+        export_model(copy.deepcopy(cfg), checkpoint, str(tmp_path / 'b'), int8=True, calib=0)
+    broken = copy.deepcopy(cfg)
+    broken.test_dataloader.dataset.data_root = str(tmp_path / 'nowhere')
+    with pytest.raises(DeployError, match='--int8: cannot read the calibration images'):
+        export_model(broken, checkpoint, str(tmp_path / 'c'), int8=True)
