@@ -47,9 +47,14 @@ from mmconvnext.analysis.demo import (
     ROOT,
     TASKS,
     THRESHOLDS,
+    DemoError,
     early_loss,
+    final_scores,
+    finish_pretraining,
+    loader_report,
     plot_curves,
     pretrain_stamp,
+    read_scalars,
     save_demo_results,
     shared_config,
     verdict,
@@ -131,32 +136,6 @@ def cpu_count() -> int:
     return max(1, min(cores, int(cap))) if cap.isdigit() and int(cap) > 0 else cores
 
 
-def read_scalars(run_dir: str) -> list[dict]:
-    """The scalars of the newest mmengine run under ``run_dir``."""
-    from mmconvnext.analysis.proxy import read_scalars as newest_scalars
-
-    try:
-        return newest_scalars(run_dir)
-    except FileNotFoundError as error:
-        raise SystemExit(f'demo: {error}') from None
-
-
-def loader_report(log_file: str) -> dict:
-    """What ``mmconvnext.checkpoint.load_pretrained`` logged: tensors loaded, missing keys."""
-    with open(log_file) as f:
-        text = f.read()
-    loaded = re.search(r'Loaded (\d+)/(\d+) backbone tensors from (\S+)', text)
-    if not loaded:
-        raise SystemExit(f'demo: {log_file} has no "Loaded N/M backbone tensors" line: the checkpoint was not loaded')
-    missing = re.search(r'missing keys in \S+ \(kept their initialisation\): (\[.*?\])', text)
-    return dict(
-        loaded=int(loaded.group(1)),
-        total=int(loaded.group(2)),
-        checkpoint=loaded.group(3),
-        missing=missing.group(1) if missing else '[]',
-    )
-
-
 # ---------------------------------------------------------------------- the stages
 def start_pretraining(args, data_root: str, pretrain_dir: str, threads: int):
     """The pretraining job, or ``None`` when ``pretrain_dir`` holds a run of the same stamp."""
@@ -184,18 +163,6 @@ def start_pretraining(args, data_root: str, pretrain_dir: str, threads: int):
     return Job('pretrain', cmd, osp.join(pretrain_dir, 'pretrain.log'), threads), stamp
 
 
-def finish_pretraining(pretrain_dir: str, stamp: dict) -> str:
-    """``pretrain.pth``: the run's last checkpoint, copied atomically, then the stamp."""
-    with open(osp.join(pretrain_dir, 'last_checkpoint')) as f:
-        last = f.read().strip()
-    checkpoint = osp.join(pretrain_dir, 'pretrain.pth')
-    shutil.copyfile(last, checkpoint + '.tmp')
-    os.replace(checkpoint + '.tmp', checkpoint)
-    with open(osp.join(pretrain_dir, 'demo_stamp.json'), 'w') as f:
-        json.dump(stamp, f, indent=1)
-    return checkpoint
-
-
 def dense_job(args, name: str, config: str, run_dir: str, data_root: str, threads: int) -> Job:
     cmd = [sys.executable, 'tools/train.py', config, '--work-dir', run_dir, '--data-root', data_root]
     cmd += ['--cfg-options', f'randomness.seed={args.seed}']
@@ -205,13 +172,6 @@ def dense_job(args, name: str, config: str, run_dir: str, data_root: str, thread
         cmd.append('--amp')
     os.makedirs(run_dir, exist_ok=True)
     return Job(name, cmd, osp.join(run_dir, f'{name.split()[-1]}.log'), threads)
-
-
-def final_scores(records: list[dict], task: dict, run_dir: str) -> dict:
-    vals = [r for r in records if task['metrics'][0] in r]
-    if not vals:
-        raise SystemExit(f'demo: the run in {run_dir} logged no {task["metrics"][0]}')
-    return {m: float(vals[-1][m]) * task['percent'] for m in task['metrics']}
 
 
 def main() -> None:
@@ -352,4 +312,7 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except DemoError as e:
+        raise SystemExit(f'demo: {e}') from None

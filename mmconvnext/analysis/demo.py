@@ -4,10 +4,18 @@ loss the head start shows in, the curves, the shared-weights config a user would
 
 import hashlib
 import json
+import os
 import os.path as osp
+import re
+import shutil
 
 __all__ = [
+    'DemoError',
     'PRETRAIN',
+    'final_scores',
+    'finish_pretraining',
+    'loader_report',
+    'read_scalars',
     'TASKS',
     'THRESHOLDS',
     'early_loss',
@@ -17,6 +25,11 @@ __all__ = [
     'shared_config',
     'verdict',
 ]
+
+
+class DemoError(RuntimeError):
+    """A demo run that did not produce what the demo reads (a log line, a metric, a checkpoint); names the file."""
+
 
 #: the repository root, where the configs are
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -180,3 +193,49 @@ def save_demo_results(args, task: dict, summary: dict, cores: int) -> None:
     )
     meta = results_meta(tool_command('tools/demo.py'), cores)
     table_results(args.results, meta, columns, [row], summary=summary)
+
+
+def read_scalars(run_dir: str) -> list[dict]:
+    """The scalars of the newest mmengine run under ``run_dir``."""
+    from mmconvnext.analysis.proxy import read_scalars as newest_scalars
+
+    try:
+        return newest_scalars(run_dir)
+    except FileNotFoundError as error:
+        raise DemoError(str(error)) from None
+
+
+def loader_report(log_file: str) -> dict:
+    """What ``mmconvnext.checkpoint.load_pretrained`` logged: tensors loaded, missing keys."""
+    with open(log_file) as f:
+        text = f.read()
+    loaded = re.search(r'Loaded (\d+)/(\d+) backbone tensors from (\S+)', text)
+    if not loaded:
+        raise DemoError(f'{log_file} has no "Loaded N/M backbone tensors" line: the checkpoint was not loaded')
+    missing = re.search(r'missing keys in \S+ \(kept their initialisation\): (\[.*?\])', text)
+    return dict(
+        loaded=int(loaded.group(1)),
+        total=int(loaded.group(2)),
+        checkpoint=loaded.group(3),
+        missing=missing.group(1) if missing else '[]',
+    )
+
+
+def finish_pretraining(pretrain_dir: str, stamp: dict) -> str:
+    """``pretrain.pth``: the run's last checkpoint, copied atomically, then the stamp."""
+    with open(osp.join(pretrain_dir, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    checkpoint = osp.join(pretrain_dir, 'pretrain.pth')
+    shutil.copyfile(last, checkpoint + '.tmp')
+    os.replace(checkpoint + '.tmp', checkpoint)
+    with open(osp.join(pretrain_dir, 'demo_stamp.json'), 'w') as f:
+        json.dump(stamp, f, indent=1)
+    return checkpoint
+
+
+def final_scores(records: list[dict], task: dict, run_dir: str) -> dict:
+    """The last logged value of each of the task's metrics, in percent."""
+    vals = [r for r in records if task['metrics'][0] in r]
+    if not vals:
+        raise DemoError(f'the run in {run_dir} logged no {task["metrics"][0]}')
+    return {m: float(vals[-1][m]) * task['percent'] for m in task['metrics']}

@@ -20,6 +20,7 @@ import copy
 import json
 import os
 import os.path as osp
+import shutil
 import warnings
 from collections.abc import Iterator
 from typing import Optional, Union
@@ -287,6 +288,11 @@ def _preprocessing(cfg: Config, shape: tuple) -> dict:
     }
 
 
+def _json_ready(value):
+    """``value`` (config dicts, tuples) as plain JSON types."""
+    return json.loads(json.dumps(value, default=str))
+
+
 def _dataset_meta(cfg: Config) -> dict:
     """The test dataset's class names and palette: its ``metainfo`` in the config, else its class's METAINFO."""
     dataset = cfg.get('test_dataloader', {}).get('dataset', {})
@@ -391,6 +397,7 @@ def export_model(
         },
         'opset': OPSET,
         'preprocess': _preprocessing(cfg, shape),
+        'test_cfg': _json_ready(cfg.model.get('test_cfg') or {}) if task == 'segmentation' else None,
         **_dataset_meta(cfg),
         'parts': {},
         'versions': _versions(),
@@ -423,6 +430,8 @@ def export_model(
             entry['openvino'] = _to_openvino(onnx_path)
         meta['parts'][p.name] = entry
     pristine.dump(osp.join(out_dir, 'config.py'))
+    # the runner that needs only numpy, OpenCV and a runtime: the directory alone is a deployable model
+    shutil.copyfile(osp.join(osp.dirname(osp.abspath(__file__)), 'standalone.py'), osp.join(out_dir, 'run.py'))
     with open(osp.join(out_dir, 'deploy.json'), 'w') as f:
         json.dump(meta, f, indent=2, default=str)
     return meta
