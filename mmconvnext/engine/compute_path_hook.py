@@ -106,6 +106,9 @@ class ComputePathHook(Hook):
             return
         self._planned.add(loop)
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        param = next(model.parameters(), None)
+        if path_select.effective_mode('auto') != 'auto' or (param is not None and param.device.type != 'cpu'):
+            return  # $MMCONVNEXT_CPU_PATH decides, or no CPU run: nothing to choose (the same on every rank)
         shape = self._shape(model, data_batch, training=loop == 'train')
         asked = set() if shape is None else path_select.shapes_asked(model, shape, train=loop == 'train')
         rank, _ = get_dist_info()
