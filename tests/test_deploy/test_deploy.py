@@ -19,7 +19,7 @@ pytest.importorskip('onnxruntime', reason='deployment extra not installed: pip i
 pytest.importorskip('openvino', reason='deployment extra not installed: pip install "mmconvnext[deploy]"')
 
 from mmconvnext.analysis import fit_heads  # noqa: E402
-from mmconvnext.apis import build_runner, set_data_root  # noqa: E402
+from mmconvnext.apis import set_data_root  # noqa: E402
 from mmconvnext.deploy import (  # noqa: E402
     BACKENDS,
     DeployError,
@@ -30,6 +30,8 @@ from mmconvnext.deploy import (  # noqa: E402
     load_model,
 )
 from mmconvnext.deploy.runtime import BackendGraph, _graph, read_export  # noqa: E402
+
+from .runs import evaluate  # noqa: E402
 
 SEG = 'configs/upernet_convnext_atto_shapes_demo.py'
 DET = 'configs/mask_rcnn_convnext_atto_shapes_demo.py'
@@ -131,18 +133,7 @@ def test_backbone_alone_matches_pytorch_at_any_size(exported, data):
 def _evaluate(cfg: Config, tmp, backend=None, directory=None, checkpoint=None) -> tuple:
     """The config's test loop: (metrics, predictions of the first batch); with ``backend``, the export runs and
     every PyTorch parameter is NaN."""
-    cfg = copy.deepcopy(cfg)
-    cfg.work_dir = str(tmp / f'work_{backend}')
-    cfg.load_from = checkpoint
-    runner = build_runner(cfg)
-    if backend:
-        attach_backend(runner.model, directory, backend, model_cfg=cfg.model)
-        for param in runner.model.parameters():
-            param.data.fill_(float('nan'))
-    metrics = runner.test()
-    batch = next(iter(runner.test_dataloader))
-    with torch.no_grad():
-        return metrics, runner.model.test_step(batch)
+    return evaluate(cfg, tmp / f'work_{backend}', checkpoint, directory, backend)
 
 
 @pytest.mark.parametrize('task', ['cls', 'seg', 'slide', 'det', 'cascade'])

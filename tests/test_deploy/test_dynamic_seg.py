@@ -11,11 +11,12 @@ from mmengine.config import Config
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
-from mmconvnext.apis import build_runner, set_data_root  # noqa: E402
+from mmconvnext.apis import set_data_root  # noqa: E402
 from mmconvnext.datasets import make_shapes_dataset  # noqa: E402
-from mmconvnext.deploy import attach_backend, available_backends, check_export, export_model, load_model  # noqa: E402
+from mmconvnext.deploy import available_backends, check_export, export_model, load_model  # noqa: E402
 
 from ..conftest import ROOT  # noqa: E402
+from .runs import evaluate  # noqa: E402
 
 SEG = 'configs/upernet_convnext_atto_shapes_demo.py'
 #: (H, W): last-stage maps 3x2, 3x5 and 4x2 that the 2-, 3- and 6-bin pools do not divide; two are not
@@ -55,22 +56,10 @@ def test_whole_image_mode_runs_through_the_dynamic_export(dynamic_export):
     same mIoU and per-pixel predictions as PyTorch."""
     cfg, checkpoint, directory, _, _, tmp = dynamic_export
 
-    def evaluate(backend=None):
-        run_cfg = copy.deepcopy(cfg)
-        run_cfg.work_dir, run_cfg.load_from = str(tmp / f'work_{backend}'), checkpoint
-        runner = build_runner(run_cfg)
-        if backend:
-            attach_backend(runner.model, directory, backend, model_cfg=run_cfg.model)
-            for param in runner.model.parameters():
-                param.data.fill_(float('nan'))
-        metrics = runner.test()
-        with torch.no_grad():
-            return metrics, runner.model.test_step(next(iter(runner.test_dataloader)))
-
-    reference, ref_pred = evaluate()
+    reference, ref_pred = evaluate(cfg, tmp / 'work_pytorch', checkpoint)
     assert tuple(ref_pred[0].img_shape) == (70, 90)  # what the model saw
     for backend in available_backends():
-        metrics, pred = evaluate(backend)
+        metrics, pred = evaluate(cfg, tmp / f'work_{backend}', checkpoint, directory, backend)
         assert abs(metrics['mIoU'] - reference['mIoU']) <= 1e-6
         for r, p in zip(ref_pred, pred):
             assert (r.pred_sem_seg.data != p.pred_sem_seg.data).float().mean() < 1e-3

@@ -14,9 +14,10 @@ pytest.importorskip('onnxruntime')
 
 from mmconvnext.analysis.learning_guard import guard_config, make_digits_imagenet  # noqa: E402
 from mmconvnext.apis import build_runner  # noqa: E402
-from mmconvnext.deploy import DeployError, attach_backend, available_backends, check_export, export_model  # noqa: E402
+from mmconvnext.deploy import DeployError, available_backends, check_export, export_model  # noqa: E402
 
 from ..conftest import ROOT  # noqa: E402
+from .runs import evaluate  # noqa: E402
 
 EPOCHS = 4
 
@@ -32,14 +33,7 @@ def trained(tmp_path_factory):
 
 
 def top1(cfg, checkpoint, tmp, directory=None, backend=None) -> float:
-    run = copy.deepcopy(cfg)
-    run.work_dir, run.load_from = str(tmp / f'eval_{backend}'), checkpoint
-    runner = build_runner(run)
-    if backend:
-        attach_backend(runner.model, directory, backend, model_cfg=run.model)
-        for param in runner.model.parameters():
-            param.data.fill_(float('nan'))
-    return float(runner.test()['accuracy/top1'])
+    return float(evaluate(cfg, tmp / f'eval_{backend}', checkpoint, directory, backend)[0]['accuracy/top1'])
 
 
 def test_int8_classifier_keeps_its_accuracy_on_both_runtimes(trained):
@@ -97,14 +91,7 @@ def test_int8_upernet_keeps_its_miou_on_both_runtimes(tmp_path):
     export_model(copy.deepcopy(cfg), checkpoint, directory, fmt='openvino', int8=True, calib=32)
 
     def miou(backend=None) -> float:
-        run = copy.deepcopy(cfg)
-        run.work_dir, run.load_from = str(tmp_path / f'eval_{backend}'), checkpoint
-        runner = build_runner(run)
-        if backend:
-            attach_backend(runner.model, directory, backend, model_cfg=run.model)
-            for param in runner.model.parameters():
-                param.data.fill_(float('nan'))
-        return float(runner.test()['mIoU'])
+        return float(evaluate(cfg, tmp_path / f'eval_{backend}', checkpoint, directory, backend)[0]['mIoU'])
 
     reference = miou()
     assert reference > 22.0  # beyond the background alone (about 19 after 60 iterations): it learned shapes
