@@ -144,9 +144,6 @@ def open_graph(directory: str, meta: dict, name: str, backend: str, threads: Opt
     )
 
 
-_graph = open_graph  # the earlier private name, kept for callers that import it
-
-
 def _check_same_model(model_cfg: dict, exported_cfg: dict, directory: str) -> None:
     """The config being run and the exported one must build the same network (heads, classes, backbone)."""
     keep = ('type', 'backbone', 'neck', 'decode_head', 'rpn_head', 'roi_head', 'num_classes')

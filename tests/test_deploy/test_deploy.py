@@ -29,7 +29,7 @@ from mmconvnext.deploy import (  # noqa: E402
     inference,
     load_model,
 )
-from mmconvnext.deploy.runtime import BackendGraph, _graph, read_export  # noqa: E402
+from mmconvnext.deploy.runtime import BackendGraph, open_graph, read_export  # noqa: E402
 
 from .runs import evaluate  # noqa: E402
 
@@ -255,7 +255,7 @@ def test_bad_input_is_named(exported, data, tmp_path):
         attach_backend(load_model(other, None), directory, 'onnxruntime', model_cfg=other.model)
     _, _, cls_dir, _ = exported['cls']  # exported at 64x64
     with pytest.raises(DeployError, match=r'exported for inputs of shape \[-1, 3, 64, 64\].*--shape 96 96'):
-        _graph(*read_export(cls_dir), 'classifier', 'onnxruntime', None)(torch.zeros(1, 3, 96, 96))
+        open_graph(*read_export(cls_dir), 'classifier', 'onnxruntime', None)(torch.zeros(1, 3, 96, 96))
     bare = copy.deepcopy(cfg)
     bare.test_dataloader.dataset.pipeline = [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]
     bare.model.test_cfg = dict(mode='whole')
