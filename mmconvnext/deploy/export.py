@@ -98,7 +98,9 @@ def load_model(cfg: Config, checkpoint: Optional[str]) -> nn.Module:
     return model.eval()
 
 
-def export_parts(model: nn.Module, shape: tuple, batch: int = 1, dynamic: bool = False, part: str = 'model') -> list:
+def export_parts(
+    model: nn.Module, shape: tuple, batch: int = 1, dynamic: bool = False, part: str = 'model', task: str = None
+) -> list:
     """The graphs that make up ``model`` (see the module docstring), with example inputs of ``shape`` (H, W).
 
     Args:
@@ -107,12 +109,14 @@ def export_parts(model: nn.Module, shape: tuple, batch: int = 1, dynamic: bool =
         batch: the example batch size.
         dynamic: height and width as dynamic axes too (the batch always is; detection graphs always are).
         part: ``'model'`` (the task's graphs) or ``'backbone'``.
+        task: the deploy task by name (``'detection_end2end'``: the detector as one graph); default: the
+            model's own (:func:`task_of`), or ``'backbone'`` with ``part='backbone'``.
     """
     image = torch.randn(batch, 3, *shape)
     # the batch is always dynamic (a test loader's batches, the last one shorter); height and width on request
     image_axes = {0: 'batch', 2: 'height', 3: 'width'} if dynamic else {0: 'batch'}
-    task = get_task('backbone') if part == 'backbone' else get_task(task_of(model))
-    return task.parts(model, image, image_axes, dynamic)
+    task = task or ('backbone' if part == 'backbone' else task_of(model))
+    return get_task(task).parts(model, image, image_axes, dynamic)
 
 
 # ---------------------------------------------------------------------------- adaptive pooling
@@ -252,7 +256,7 @@ def _default_shape(cfg: Config, task: str) -> tuple:
         if isinstance(value, int):
             return (value, value)
         w, h = value  # mmcv/mmdet scales are (w, h)
-        if task == 'detection' or step.get('keep_ratio'):
+        if task.startswith('detection') or step.get('keep_ratio'):
             h, w = min(w, h), max(w, h)
         return tuple(-(-s // STRIDE) * STRIDE for s in (h, w))
     raise DeployError(
@@ -285,6 +289,22 @@ def _preprocessing(cfg: Config, shape: tuple) -> dict:
         'test_pipeline': [
             dict(step) for step in (cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline') or [])
         ],
+    }
+
+
+def _postprocessing(cfg: Config) -> dict:
+    """What a runner does with the one-graph detector's outputs (deploy.json's ``postprocess``)."""
+    rcnn = (cfg.model.get('test_cfg') or {}).get('rcnn') or {}
+    return {
+        'inputs': 'input: (1, 3, H, W) preprocessed and padded; image_hw: (2,) float32, its height and width '
+        'before padding',
+        'outputs': 'boxes (N, 4) x1 y1 x2 y2 in the resized image, scores (N,), labels (N,) int64, masks (N, M, M) '
+        "probabilities in each box (M: the mask head's resolution), highest score first",
+        'boxes': 'divide by the resize factor (w, h, w, h) for the original image',
+        'masks': 'resample bilinearly into the box (half-pixel centres, zeros outside) and keep >= mask_thr_binary',
+        'mask_thr_binary': rcnn.get('mask_thr_binary', 0.5),
+        'score_thr': rcnn.get('score_thr'),
+        'max_per_img': rcnn.get('max_per_img'),
     }
 
 
@@ -326,6 +346,7 @@ def export_model(
     int8: bool = False,
     calib: int = 64,
     calibration: Optional[np.ndarray] = None,
+    end2end: bool = False,
 ) -> dict:
     """Export ``cfg``'s model with ``checkpoint``'s weights to ``out_dir``; return what ``deploy.json`` says.
 
@@ -348,10 +369,14 @@ def export_model(
         calib: the number of calibration images.
         calibration: with ``int8``, these (N, 3, H, W) inputs instead of the test set's (speed measurements
             of a model without data; its accuracy then means nothing).
+        end2end: a detector as one graph, ``detector``, from the image to boxes, scores, labels and RoI masks
+            (:mod:`mmconvnext.deploy.detector_graph`; task ``detection_end2end``) instead of its split graphs.
 
     Raises:
         DeployError: an unknown format or part, a shape the model cannot take, a checkpoint that does not fit,
-            int8 asked with fp16 or of a detector, calibration images that cannot be read.
+            int8 asked with fp16 or of a detector, calibration images that cannot be read, ``end2end`` of a model
+            that is not a two-stage detector or with fp16/int8/``part='backbone'``, a detector the one graph
+            does not reproduce (named).
     """
     if fmt not in FORMATS:
         raise DeployError(f'--format must be one of {FORMATS}, got {fmt!r}')
@@ -360,9 +385,16 @@ def export_model(
     pristine = copy.deepcopy(cfg)  # mmdet's detectors write train_cfg/test_cfg into cfg.model's heads when built
     model = model if model is not None else load_model(cfg, checkpoint)
     task = 'backbone' if part == 'backbone' else task_of(model)
+    if end2end:
+        if task != 'detection' or fp16 or int8:
+            raise DeployError(
+                '--end2end writes a two-stage detector (Mask R-CNN, Cascade Mask R-CNN) as one fp32 graph: '
+                f'not a {task!r} export' + (', nor with --fp16 or --int8' if fp16 or int8 else '')
+            )
+        task, batch, dynamic = 'detection_end2end', 1, True  # one image a run, any size
     if int8 and fp16:
         raise DeployError('--int8 and --fp16 exclude each other: give one')
-    if int8 and task == 'detection':
+    if int8 and task.startswith('detection'):
         raise DeployError(
             '--int8: detector exports are several graphs with mmdet/mmcv between them and are not quantized yet; '
             'classification, segmentation and --backbone-only exports are'
@@ -371,7 +403,7 @@ def export_model(
         raise DeployError(f'--calib must be >= 1, got {calib}')
     shape = _check_shape(tuple(shape) if shape else _default_shape(cfg, task), task, part)
     os.makedirs(out_dir, exist_ok=True)
-    parts = export_parts(model, shape, batch=batch, dynamic=dynamic, part=part)
+    parts = export_parts(model, shape, batch=batch, dynamic=dynamic, part=part, task=task)
     images = None
     if int8:
         from .quantize import KEPT, QUANTIZED_OPS, calibration_inputs
@@ -385,7 +417,7 @@ def export_model(
         'source_config': cfg.get('filename'),
         'checkpoint': checkpoint,
         'input_shape': [batch, 3, *shape],
-        'dynamic': dynamic or task == 'detection',
+        'dynamic': dynamic or task.startswith('detection'),
         'fp16': fp16,
         'int8': None
         if images is None
@@ -397,7 +429,8 @@ def export_model(
         },
         'opset': OPSET,
         'preprocess': _preprocessing(cfg, shape),
-        'test_cfg': _json_ready(cfg.model.get('test_cfg') or {}) if task == 'segmentation' else None,
+        'test_cfg': _json_ready(cfg.model.get('test_cfg') or {}) if task != 'classification' else None,
+        'postprocess': _postprocessing(cfg) if task == 'detection_end2end' else None,
         **_dataset_meta(cfg),
         'parts': {},
         'versions': _versions(),

@@ -8,8 +8,11 @@ deployable model. It reads ``deploy.json`` and re-creates the config's test-time
 records: image loading as mmcv does it (OpenCV, BGR), the test pipeline's ``Resize`` (mmcv's rescale rule,
 OpenCV interpolation) and ``CenterCrop``, the data preprocessor's channel order, mean and std and padding; for
 segmentation the config's whole-image or sliding-window inference and the resize of the logits back to the
-image. ``OUT/predictions.json`` has the format ``tools/deployment/infer.py`` writes (top-5 classes; pixels per
-class). Detector exports are several graphs with mmdet/mmcv between them: not runnable here yet.
+image; for a one-graph detector (``export.py --end2end``) the boxes divided by the resize factor and each
+mask pasted into its box in the original image (:func:`paste_masks`). ``OUT/predictions.json`` has the format
+``tools/deployment/infer.py`` writes (top-5 classes; pixels per class; boxes, scores and labels), and a
+detector's masks go to ``OUT/masks/<image name>.npz`` (``masks``: (N, H, W) bool, in the order of the boxes).
+The split detector export (several graphs with mmdet/mmcv between them) does not run here.
 
 Written by hand (standard library, numpy, OpenCV): the point is to need nothing else. Import nothing from
 mmconvnext here.
@@ -112,7 +115,7 @@ class Graph:
             options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
             path = osp.join(directory, entry['onnx'])
             self.session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
-            self.name = self.session.get_inputs()[0].name
+            self.names = [i.name for i in self.session.get_inputs()]
         elif backend == 'openvino':
             import openvino
 
@@ -127,10 +130,10 @@ class Graph:
             raise StandaloneError(f'--backend must be onnxruntime or openvino, got {backend!r}')
         self.backend = backend
 
-    def __call__(self, x: np.ndarray) -> list:
+    def __call__(self, *inputs: np.ndarray) -> list:
         if self.backend == 'onnxruntime':
-            return self.session.run(None, {self.name: x})
-        result = self.compiled([x])
+            return self.session.run(None, dict(zip(self.names, inputs)))
+        result = self.compiled(list(inputs))
         return [np.asarray(result[out]) for out in self.compiled.outputs]
 
 
@@ -182,6 +185,44 @@ def segment(graph: Graph, x: np.ndarray, unpadded: tuple, test_cfg: dict, origin
     return {'pixels_per_class': {name[int(v)]: int(c) for v, c in zip(values, counts)}}
 
 
+def paste_masks(masks: np.ndarray, boxes: np.ndarray, shape: tuple, threshold: float) -> np.ndarray:
+    """(N, M, M) mask probabilities, each in its box of (N, 4) (x1, y1, x2, y2, image pixels) -> (N, H, W) bool for
+    an image of ``shape`` (H, W): mmdet's paste (``grid_sample`` of the mask over the box, bilinear, half-pixel
+    centres, zeros beyond the mask's edge) on the pixels around the box, kept where >= ``threshold``. A box
+    without width or height pastes nothing."""
+    h, w = shape
+    out = np.zeros((len(masks), h, w), bool)
+    for mask, (x0, y0, x1, y1), canvas in zip(masks.astype(np.float64), boxes.astype(np.float64), out):
+        ys = np.arange(max(int(np.floor(y0)) - 1, 0), min(int(np.ceil(y1)) + 1, h))
+        xs = np.arange(max(int(np.floor(x0)) - 1, 0), min(int(np.ceil(x1)) + 1, w))
+        if y1 <= y0 or x1 <= x0 or not len(ys) or not len(xs):
+            continue
+        v = (ys + 0.5 - y0) / (y1 - y0) * mask.shape[0] - 0.5  # pixel centres in mask coordinates
+        u = (xs + 0.5 - x0) / (x1 - x0) * mask.shape[1] - 0.5
+        m = np.pad(mask, 1)  # a ring of zeros: every index beyond the mask reads 0
+        at = lambda r, c, m=m: m[np.ix_(np.clip(r + 1, 0, m.shape[0] - 1), np.clip(c + 1, 0, m.shape[1] - 1))]  # noqa: E731
+        r, c = np.floor(v).astype(int), np.floor(u).astype(int)
+        fr, fc = (v - r)[:, None], (u - c)[None, :]
+        value = (1 - fr) * ((1 - fc) * at(r, c) + fc * at(r, c + 1)) + fr * (
+            (1 - fc) * at(r + 1, c) + fc * at(r + 1, c + 1)
+        )
+        canvas[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1] = value >= threshold
+    return out
+
+
+def detect(graph: Graph, x: np.ndarray, unpadded: tuple, original: tuple, post: dict, classes: list) -> tuple:
+    """The one-graph detector on the preprocessed image: (the record, the (N, H, W) masks in the image)."""
+    boxes, scores, labels, masks = graph(x, np.asarray(unpadded, np.float32))
+    factor = np.asarray([unpadded[1] / original[1], unpadded[0] / original[0]] * 2, np.float32)
+    boxes = boxes / factor
+    record = {
+        'boxes': boxes.tolist(),
+        'scores': scores.tolist(),
+        'labels': [classes[i] if i < len(classes) else int(i) for i in labels.tolist()],
+    }
+    return record, paste_masks(masks, boxes, original, post['mask_thr_binary'])
+
+
 def run(directory: str, images: list, backend: str = 'onnxruntime', out_dir: str = None, threads: int = 0) -> list:
     """Predict ``images`` with the export in ``directory``; the records, also written to OUT/predictions.json."""
     with open(osp.join(directory, 'deploy.json')) as f:
@@ -193,9 +234,12 @@ def run(directory: str, images: list, backend: str = 'onnxruntime', out_dir: str
     elif task == 'segmentation':
         graph = Graph(directory, meta, 'segmentor', backend, threads)
         test_cfg = meta.get('test_cfg') or {}
+    elif task == 'detection_end2end':
+        graph = Graph(directory, meta, 'detector', backend, threads)
     else:
         raise StandaloneError(
-            f'{directory}: a {task!r} export is not runnable without mmdet/mmcv yet (tools/deployment/infer.py runs it)'
+            f'{directory}: a {task!r} export needs mmdet/mmcv between its graphs (tools/deployment/infer.py runs '
+            'it); export the detector with --end2end to run it here'
         )
     records = []
     for path in images:
@@ -203,6 +247,12 @@ def run(directory: str, images: list, backend: str = 'onnxruntime', out_dir: str
         x, unpadded = preprocess(image, meta['preprocess'])
         if task == 'classification':
             record = classify(graph, x, classes)
+        elif task == 'detection_end2end':
+            record, masks = detect(graph, x, unpadded, image.shape[:2], meta['postprocess'], classes)
+            if out_dir:
+                os.makedirs(osp.join(out_dir, 'masks'), exist_ok=True)
+                name = osp.splitext(osp.basename(path))[0]
+                np.savez_compressed(osp.join(out_dir, 'masks', f'{name}.npz'), masks=masks)
         else:
             record = segment(graph, x, unpadded, test_cfg, image.shape[:2], classes)
         records.append({'image': path, **record})

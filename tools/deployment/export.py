@@ -2,12 +2,15 @@
 
     python tools/deployment/export.py CONFIG CHECKPOINT --format onnx|openvino --out DIR
                                       [--shape H W] [--dynamic] [--fp16] [--int8 [--calib N]] [--backbone-only]
+                                      [--end2end]
 
 Writes DIR/deploy.json (task, graphs, input shape, preprocessing, class names), DIR/config.py and one
 <graph>.onnx per graph (--format openvino: also <graph>.xml/.bin). Classifier: ``classifier``; UperNet:
 ``segmentor`` (logits at the input size); Mask R-CNN / Cascade Mask R-CNN: ``backbone_neck``, ``rpn_head``,
 ``bbox_head{i}``, ``mask_head{i}`` (NMS, RoIAlign and box/mask decoding run in mmdet/mmcv at inference; see
-docs/deployment.md). --backbone-only: the backbone's multi-scale features.
+docs/deployment.md); with --end2end one graph, ``detector``: image -> boxes, scores, labels and RoI-resolution
+masks, NMS and RoIAlign in the graph as ONNX operators (runs with ``DIR/run.py``: numpy, OpenCV and a runtime).
+--backbone-only: the backbone's multi-scale features.
 
 Then: ``tools/deployment/infer.py DIR IMAGE... --backend onnxruntime|openvino --out-dir VIS`` or
 ``tools/test.py CONFIG DIR --backend onnxruntime|openvino``. Parity against PyTorch is checked after export
@@ -36,6 +39,9 @@ def parse_args() -> argparse.Namespace:
         '--int8', action='store_true', help="int8 graphs (post-training quantization on the config's test images)"
     )
     parser.add_argument('--calib', type=int, default=64, metavar='N', help='--int8: calibration images (default 64)')
+    parser.add_argument(
+        '--end2end', action='store_true', help='a detector as one graph: image -> boxes, scores, labels, masks'
+    )
     parser.add_argument('--no-check', action='store_true', help='skip the parity check against PyTorch')
     return parser.parse_args()
 
@@ -58,6 +64,7 @@ def main() -> None:
             model=model,
             int8=args.int8,
             calib=args.calib,
+            end2end=args.end2end,
         )
         print(f'[export] {meta["task"]}: {", ".join(meta["parts"])} -> {args.out} (input {meta["input_shape"]})')
         if not args.no_check:

@@ -14,7 +14,8 @@ PyTorch row runs the project's default CPU path (``onednn_cpu='auto'``: per bloc
 ops and oneDNN's kernels on this machine). ``--results FILE`` writes the table with the command, machine,
 versions, date and commit (:mod:`mmconvnext.analysis.results`). ``--int8`` adds each runtime on the int8 export
 (:mod:`mmconvnext.deploy.quantize`), calibrated here on random inputs: its speed, not its accuracy (the accuracy
-is measured on validation data: docs/deployment.md); a detector's int8 cells say why there are none.
+is measured on validation data: docs/deployment.md); a detector's int8 cells say why there are none. A detector
+also gets the one-graph export (``export.py --end2end``) on each runtime, with mmdet's mask paste after it.
 """
 
 import argparse
@@ -70,6 +71,11 @@ def measure(config: str, args: argparse.Namespace) -> list:
         paths = {'pytorch': model}
         for backend in available_backends():
             paths[backend] = attach_backend(copy.deepcopy(model), tmp, backend, args.threads)
+        if task == 'detection':  # the one-graph export too: NMS, RoIAlign and decoding in the runtime
+            end2end_dir = os.path.join(tmp, 'end2end')
+            export_model(cfg, checkpoint, end2end_dir, 'onnx', args.shape, end2end=True)
+            for backend in available_backends():
+                paths[f'{backend} one graph'] = attach_backend(copy.deepcopy(model), end2end_dir, backend, args.threads)
         skipped = {}
         if args.int8:
             int8_dir = os.path.join(tmp, 'int8')
