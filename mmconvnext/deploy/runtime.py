@@ -245,6 +245,8 @@ def inference(path: str, images: list, backend: str, out_dir: Optional[str] = No
             vis_cfg = dict(cfg.visualizer, name=f'deploy_{id(model)}', save_dir=out_dir)
             visualizer = VISUALIZERS.build(vis_cfg)
         visualizer.dataset_meta = {k: meta[k] for k in ('classes', 'palette') if meta.get(k)}
+        if meta.get('palette'):  # JSON gave lists; mmdet's visualizer takes a colour as a tuple (a list is several)
+            visualizer.dataset_meta['palette'] = [tuple(c) for c in meta['palette']]
 
     samples, records = [], []
     for index, image in enumerate(images):

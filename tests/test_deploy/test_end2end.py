@@ -1,6 +1,6 @@
 """The one-graph detector (``export.py --end2end``): the detection demo's Mask R-CNN-atto trained here on the
-generated shapes (120 iterations, 128 images), and a Cascade Mask R-CNN, exported as one ONNX graph of standard operators
-(NonMaxSuppression, RoiAlign, TopK, Gather). The graph in PyTorch computes what mmdet's ``predict`` computes,
+generated shapes (120 iterations, 128 images), and a Cascade Mask R-CNN, exported as one ONNX graph of standard
+operators (NonMaxSuppression, RoiAlign, TopK, Gather). The graph in PyTorch computes what mmdet's ``predict`` computes,
 exactly; on onnxruntime and OpenVINO every detection of PyTorch is matched within 1 px and 1e-3 in score, and
 box/mask mAP through the config's own test loop stays within 0.3 points; ``run.py`` reproduces it in a process
 where torch, mmcv and mmdet cannot be imported."""

@@ -40,7 +40,7 @@ CLS_OPTIONS = {
 
 
 def test_one_adapter_per_task_and_the_model_types_they_take():
-    assert set(TASKS) == {'classification', 'segmentation', 'detection', 'backbone'}
+    assert set(TASKS) == {'classification', 'segmentation', 'detection', 'detection_end2end', 'backbone'}
     assert all(isinstance(t, DeployTask) and t.name == n for n, t in TASKS.items())
     cfg = Config.fromfile(ROOT / 'configs/convnext_tiny_in1k.py')
     cfg.merge_from_dict(CLS_OPTIONS)
