@@ -406,7 +406,7 @@ def export_model(
     parts = export_parts(model, shape, batch=batch, dynamic=dynamic, part=part, task=task)
     images = None
     if int8:
-        from .quantize import KEPT, QUANTIZED_OPS, calibration_inputs
+        from .quantize import KEPT, METHOD_ONNX, QUANTIZED_OPS, calibration_inputs
 
         images = calibration if calibration is not None else calibration_inputs(pristine, model, calib, shape)
         np.savez_compressed(osp.join(out_dir, 'calibration.npz'), input=images[:KEPT])
@@ -423,7 +423,7 @@ def export_model(
         if images is None
         else {
             'calibration_images': len(images),
-            'method': 'onnxruntime quantize_static, QDQ, per-channel int8 weights, uint8 activations (min/max)',
+            'method': {'onnxruntime': METHOD_ONNX},
             'quantized_ops': list(QUANTIZED_OPS),
             'check_inputs': 'calibration.npz',
         },
@@ -459,7 +459,14 @@ def export_model(
             [-1 if d in p.dynamic_axes.get(n, {}) else s for d, s in enumerate(o.shape)]
             for n, o in zip(p.output_names, outs)
         ]
-        if fmt == 'openvino':
+        if fmt == 'openvino' and images is not None:  # int8: NNCF's IR from the float graph where it is installed
+            from .quantize import METHOD_QDQ_IR, quantize_openvino
+
+            xml = onnx_path[: -len('.onnx')] + '.xml'
+            method = quantize_openvino(osp.join(out_dir, entry['fp32_onnx']), xml, images)
+            entry['openvino'] = osp.basename(xml) if method else _to_openvino(onnx_path)
+            meta['int8']['method']['openvino'] = method or METHOD_QDQ_IR
+        elif fmt == 'openvino':
             entry['openvino'] = _to_openvino(onnx_path)
         meta['parts'][p.name] = entry
     pristine.dump(osp.join(out_dir, 'config.py'))

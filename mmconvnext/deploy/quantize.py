@@ -7,10 +7,13 @@ products (``Conv``, ``MatMul``, ``Gemm``), activation ranges from the calibratio
 activations (s8 x s8) onnxruntime ran ConvNeXt-T slower than its fp32 graph on the Intel Xeon here (0.88x at
 batch 1); with uint8 it ran 1.6x faster. Everything else stays float: LayerNorm, GRN, GELU,
 softmax, the resizes and the pyramid pooling's averaging. onnxruntime runs the QDQ graph with its int8 kernels
-(VNNI / AMX where the CPU has them), and OpenVINO reads the same graph as int8 (its IR keeps the
-quantize/dequantize pairs as FakeQuantize). Written by hand: only the calibration feed (the config's test
-pipeline and data preprocessor, resized to the export size) and the bookkeeping; the quantizer is
-onnxruntime's. NNCF, OpenVINO's own quantizer, is not a dependency here (it is not in the deploy extra).
+(VNNI / AMX where the CPU has them). For OpenVINO (``--format openvino``) the float graph is quantized by
+NNCF, OpenVINO's own quantizer (:func:`quantize_openvino`: its default CPU scheme, FakeQuantize around the
+convolutions and matrix products, LayerNorm's MVN, GELU and softmax left float, fast bias correction), on
+the same calibration images; where NNCF is missing, the IR is converted from the QDQ graph (OpenVINO reads the
+quantize/dequantize pairs as FakeQuantize) and ``deploy.json`` says so. Written by hand: only the calibration
+feed (the config's test pipeline and data preprocessor, resized to the export size) and the bookkeeping; the
+quantizers are onnxruntime's and NNCF's.
 
 The export keeps the float graph beside the quantized one (``<part>.fp32.onnx``), records the calibration in
 ``deploy.json`` (``int8``), and stores a few calibration inputs (``calibration.npz``) on which
@@ -25,7 +28,7 @@ import torch.nn.functional as F
 
 from .base import DeployError
 
-__all__ = ['QUANTIZED_OPS', 'calibration_inputs', 'quantize_graph']
+__all__ = ['QUANTIZED_OPS', 'calibration_inputs', 'quantize_graph', 'quantize_openvino']
 
 #: the operators whose inputs are quantized; the rest of each graph stays float
 QUANTIZED_OPS = ('Conv', 'MatMul', 'Gemm')
@@ -93,3 +96,24 @@ def quantize_graph(fp32_path: str, out_path: str, input_name: str, images: np.nd
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
     )
+
+
+#: how each runtime's int8 graph was made (deploy.json's ``int8.method``)
+METHOD_ONNX = 'onnxruntime quantize_static, QDQ, per-channel int8 weights, uint8 activations (min/max)'
+METHOD_NNCF = 'NNCF {version} quantize (OpenVINO IR, default CPU preset, fast bias correction)'
+METHOD_QDQ_IR = 'the QDQ graph converted to OpenVINO IR (FakeQuantize); NNCF is not installed'
+
+
+def quantize_openvino(fp32_path: str, xml_path: str, images: np.ndarray) -> str:
+    """Write ``fp32_path``'s graph quantized by NNCF to the OpenVINO IR ``xml_path``, calibrated on ``images``
+    (N, 3, H, W) fed one at a time; return how (:data:`METHOD_NNCF`), or None where NNCF is not installed."""
+    try:
+        import nncf
+        import openvino
+    except ImportError:
+        return None
+    model = openvino.convert_model(fp32_path)
+    dataset = nncf.Dataset([images[i : i + 1] for i in range(len(images))])
+    quantized = nncf.quantize(model, dataset, subset_size=len(images))
+    openvino.save_model(quantized, xml_path, compress_to_fp16=False)
+    return METHOD_NNCF.format(version=nncf.__version__)

@@ -29,9 +29,8 @@ from mmconvnext.deploy import (  # noqa: E402
     inference,
     load_model,
 )
+from mmconvnext.deploy.accuracy import evaluate  # noqa: E402
 from mmconvnext.deploy.runtime import BackendGraph, open_graph, read_export  # noqa: E402
-
-from .runs import evaluate  # noqa: E402
 
 SEG = 'configs/upernet_convnext_atto_shapes_demo.py'
 DET = 'configs/mask_rcnn_convnext_atto_shapes_demo.py'

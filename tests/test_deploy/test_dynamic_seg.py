@@ -14,9 +14,9 @@ pytest.importorskip('onnxruntime')
 from mmconvnext.apis import set_data_root  # noqa: E402
 from mmconvnext.datasets import make_shapes_dataset  # noqa: E402
 from mmconvnext.deploy import available_backends, check_export, export_model, load_model  # noqa: E402
+from mmconvnext.deploy.accuracy import evaluate  # noqa: E402
 
 from ..conftest import ROOT  # noqa: E402
-from .runs import evaluate  # noqa: E402
 
 SEG = 'configs/upernet_convnext_atto_shapes_demo.py'
 #: (H, W): last-stage maps 3x2, 3x5 and 4x2 that the 2-, 3- and 6-bin pools do not divide; two are not

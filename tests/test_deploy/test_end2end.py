@@ -24,11 +24,11 @@ import cv2  # noqa: E402
 from mmconvnext.apis import build_runner, set_data_root, shorten_schedule  # noqa: E402
 from mmconvnext.datasets import make_shapes_coco  # noqa: E402
 from mmconvnext.deploy import BACKENDS, DeployError, check_export, export_model, inference, load_model  # noqa: E402
+from mmconvnext.deploy.accuracy import evaluate  # noqa: E402
 from mmconvnext.deploy.detector_graph import DetectorGraph, match_detections  # noqa: E402
 from mmconvnext.deploy.runtime import open_graph, read_export  # noqa: E402
 
 from ..conftest import ROOT  # noqa: E402
-from .runs import evaluate  # noqa: E402
 from .test_standalone import run_without_torch  # noqa: E402
 
 DET = 'configs/mask_rcnn_convnext_atto_shapes_demo.py'

@@ -1,8 +1,8 @@
 """INT8 exports (--int8): a classifier trained here on real digit scans (the learning guard's recipe, 4 epochs),
-quantized with calibration images from its own test pipeline, keeps its held-out top-1 within 1 point of
-PyTorch's on onnxruntime and OpenVINO; the graph is int8 around its convolutions and matrix products with
-LayerNorm left float; the export's parity check runs on the stored calibration images; bad combinations are
-refused by name."""
+quantized with calibration images from its own test pipeline (onnxruntime's quantizer for the ONNX graph,
+NNCF for the OpenVINO IR), keeps its held-out top-1 within 1 point of PyTorch's on onnxruntime and OpenVINO;
+the graph is int8 around its convolutions and matrix products with LayerNorm left float; the export's parity
+check runs on the stored calibration images; bad combinations are refused by name."""
 
 import copy
 import os.path as osp
@@ -15,9 +15,9 @@ pytest.importorskip('onnxruntime')
 from mmconvnext.analysis.learning_guard import guard_config, make_digits_imagenet  # noqa: E402
 from mmconvnext.apis import build_runner  # noqa: E402
 from mmconvnext.deploy import DeployError, available_backends, check_export, export_model  # noqa: E402
+from mmconvnext.deploy.accuracy import evaluate  # noqa: E402
 
 from ..conftest import ROOT  # noqa: E402
-from .runs import evaluate  # noqa: E402
 
 EPOCHS = 4
 
@@ -44,6 +44,9 @@ def test_int8_classifier_keeps_its_accuracy_on_both_runtimes(trained):
         meta['int8']['calibration_images'] == 32 and meta['parts']['classifier']['fp32_onnx'] == 'classifier.fp32.onnx'
     )
     assert osp.isfile(osp.join(directory, 'classifier.fp32.onnx'))
+    assert meta['int8']['method']['openvino'].startswith('NNCF')  # OpenVINO's own quantizer made the IR
+    ir = open(osp.join(directory, 'classifier.xml')).read()
+    assert ir.count('type="FakeQuantize"') > 10 and ir.count('type="MVN"') > 0  # LayerNorm (MVN) stays float
     graph = onnx.load(osp.join(directory, 'classifier.onnx')).graph
     ops = [n.op_type for n in graph.node]
     int8_weights = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]

@@ -13,8 +13,9 @@ segmentation: the config's whole/slide inference (``predict``); detection: ``pre
 PyTorch row runs the project's default CPU path (``onednn_cpu='auto'``: per block shape, the faster of the plain
 ops and oneDNN's kernels on this machine). ``--results FILE`` writes the table with the command, machine,
 versions, date and commit (:mod:`mmconvnext.analysis.results`). ``--int8`` adds each runtime on the int8 export
-(:mod:`mmconvnext.deploy.quantize`), calibrated here on random inputs: its speed, not its accuracy (the accuracy
-is measured on validation data: docs/deployment.md); a detector's int8 cells say why there are none. A detector
+(:mod:`mmconvnext.deploy.quantize`: onnxruntime's quantizer for onnxruntime, NNCF for OpenVINO), calibrated
+here on random inputs: its speed, not its accuracy (``tools/deployment/accuracy.py`` measures that on
+validation data); a detector's int8 cells say why there are none. A detector
 also gets the one-graph export (``export.py --end2end``) on each runtime, with mmdet's mask paste after it.
 """
 
@@ -81,7 +82,7 @@ def measure(config: str, args: argparse.Namespace) -> list:
             int8_dir = os.path.join(tmp, 'int8')
             noise = torch.randn(8, 3, h, w, generator=torch.Generator().manual_seed(0)).numpy()
             try:
-                export_model(cfg, checkpoint, int8_dir, 'onnx', (h, w), int8=True, calibration=noise)
+                export_model(cfg, checkpoint, int8_dir, 'openvino', (h, w), int8=True, calibration=noise)
                 for backend in available_backends():
                     paths[f'{backend} int8'] = attach_backend(copy.deepcopy(model), int8_dir, backend, args.threads)
             except DeployError:
