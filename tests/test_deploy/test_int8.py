@@ -100,3 +100,28 @@ def test_int8_upernet_keeps_its_miou_on_both_runtimes(tmp_path):
     assert reference > 22.0  # beyond the background alone (about 19 after 60 iterations): it learned shapes
     for backend in available_backends():
         assert abs(miou(backend) - reference) <= 1.0, backend
+
+
+def test_the_accuracy_tool_reports_every_path(trained):
+    """tools/deployment/accuracy.py on the trained classifier: PyTorch's top-1 as the test loop computes it, the
+    fp32 exports equal to it, the int8 ones within 1 point, and a results file with the table."""
+    import json
+    import sys
+
+    from ..conftest import run_tool, tool_env
+
+    cfg, checkpoint, tmp = trained
+    config = str(tmp / 'digits_config.py')
+    cfg.dump(config)
+    results = tmp / 'accuracy.json'
+    cmd = [sys.executable, 'tools/deployment/accuracy.py', config, checkpoint, '--calib', '16', '--name', 'digits']
+    log = run_tool(cmd + ['--results', str(results), '--work-dir', str(tmp / 'accuracy')], tool_env())
+    assert '| `digits` | accuracy/top1 |' in log
+    data = json.loads(results.read_text())
+    found = data['measured']
+    reference = found['pytorch']['accuracy/top1']
+    assert reference == top1(cfg, checkpoint, tmp)
+    for backend in available_backends():
+        assert found[backend]['accuracy/top1'] == reference
+        assert abs(found[f'{backend} int8']['accuracy/top1'] - reference) <= 1.0
+    assert data['columns'][:3] == ['model', 'metric (points)', 'pytorch'] and data['rows'][0][-1] == '-'
