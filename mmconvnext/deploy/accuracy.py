@@ -11,8 +11,18 @@ from mmengine.config import Config
 
 from .base import DeployError
 
-__all__ = ['METRICS', 'accuracy_rows', 'evaluate']
+__all__ = ['METRICS', 'PATHS', 'accuracy_rows', 'evaluate']
 
+#: the ways a model runs, in the order the accuracy and speed tables show them
+PATHS = (
+    'pytorch',
+    'onnxruntime',
+    'openvino',
+    'onnxruntime int8',
+    'openvino int8',
+    'onnxruntime one graph',
+    'openvino one graph',
+)
 #: the metrics a task's table reports, as the config's evaluator names them
 METRICS = {
     'classification': ('accuracy/top1',),
@@ -72,8 +82,8 @@ def accuracy_rows(cfg: Config, checkpoint: str, work_dir: str, int8: bool = True
         except DeployError as e:
             if not options.get('int8'):
                 raise
-            for backend in available_backends():
-                results[backend + suffix] = f'- ({str(e).split(":")[1].strip().split(";")[0]})'
+            for backend in available_backends():  # the reason, up to its first ';'
+                results[backend + suffix] = f'- ({str(e).split(";")[0].removeprefix("--int8: ")})'
             continue
         for backend in available_backends():
             name = backend + suffix

@@ -396,8 +396,8 @@ def export_model(
         raise DeployError('--int8 and --fp16 exclude each other: give one')
     if int8 and task.startswith('detection'):
         raise DeployError(
-            '--int8: detector exports are several graphs with mmdet/mmcv between them and are not quantized yet; '
-            'classification, segmentation and --backbone-only exports are'
+            '--int8: detectors are not quantized yet (split or --end2end); classification, segmentation and '
+            '--backbone-only exports are'
         )
     if int8 and calib < 1:
         raise DeployError(f'--calib must be >= 1, got {calib}')

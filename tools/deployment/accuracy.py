@@ -21,17 +21,7 @@ from mmengine.config import DictAction
 from mmconvnext.analysis.results import markdown_table, results_meta, table_results, tool_command
 from mmconvnext.apis import load_config
 from mmconvnext.deploy import DeployError
-from mmconvnext.deploy.accuracy import accuracy_rows
-
-PATHS = (
-    'pytorch',
-    'onnxruntime',
-    'openvino',
-    'onnxruntime int8',
-    'openvino int8',
-    'onnxruntime one graph',
-    'openvino one graph',
-)
+from mmconvnext.deploy.accuracy import PATHS, accuracy_rows
 
 
 def main() -> None:

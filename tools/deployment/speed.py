@@ -33,6 +33,7 @@ from mmconvnext.analysis import dummy_batch, median_time
 from mmconvnext.analysis.results import markdown_table, results_meta, table_results, tool_command
 from mmconvnext.apis import load_config
 from mmconvnext.deploy import DeployError, attach_backend, available_backends, export_model, load_model, task_of
+from mmconvnext.deploy.accuracy import PATHS
 from mmconvnext.device import cpu_name
 from mmconvnext.models.layers import path_select
 
@@ -77,7 +78,7 @@ def measure(config: str, args: argparse.Namespace) -> list:
             export_model(cfg, checkpoint, end2end_dir, 'onnx', args.shape, end2end=True)
             for backend in available_backends():
                 paths[f'{backend} one graph'] = attach_backend(copy.deepcopy(model), end2end_dir, backend, args.threads)
-        skipped = {}
+        skipped = {} if task == 'detection' else {f'{b} one graph': '-' for b in available_backends()}
         if args.int8:
             int8_dir = os.path.join(tmp, 'int8')
             noise = torch.randn(8, 3, h, w, generator=torch.Generator().manual_seed(0)).numpy()
@@ -88,7 +89,7 @@ def measure(config: str, args: argparse.Namespace) -> list:
             except DeployError:
                 if task != 'detection':
                     raise
-                skipped = {f'{b} int8': '- (detectors are not quantized yet)' for b in available_backends()}
+                skipped.update({f'{b} int8': '- (detectors are not quantized yet)' for b in available_backends()})
         for batch in args.batch:
             if task == 'classification':
                 x = torch.randn(batch, 3, h, w)
@@ -118,7 +119,8 @@ def main() -> None:
         rows += got
     print(f'CPU: {cpu_name()}, {args.threads} threads; torch {torch.__version__}; {versions}')
     print(f'{args.rounds} rounds x {args.repeats} calls; img/s, median of the rounds (x PyTorch)')
-    paths = list(dict.fromkeys(p for r in rows for p in r['rates']))
+    found = list(dict.fromkeys(p for r in rows for p in r['rates']))
+    paths = [p for p in PATHS if p in found] + [p for p in found if p not in PATHS]  # every table in one order
     cells = []
     for r in rows:
         model_name = os.path.basename(r['config']).removesuffix('.py')
