@@ -2,12 +2,12 @@
 pipeline.
 
 onnxruntime's static quantization (``quantize_static``, after its ``quant_pre_process``) writes each graph in
-the QDQ form: per-channel int8 weights and uint8 activations (the u8 x s8 products VNNI and AMX run) around the convolutions and matrix
-products (``Conv``, ``MatMul``, ``Gemm``), activation ranges from the calibration images (min/max). With int8
-activations (s8 x s8) onnxruntime ran ConvNeXt-T slower than its fp32 graph on the Intel Xeon here (0.88x at
-batch 1); with uint8 it ran 1.6x faster. Everything else stays float: LayerNorm, GRN, GELU,
-softmax, the resizes and the pyramid pooling's averaging. onnxruntime runs the QDQ graph with its int8 kernels
-(VNNI / AMX where the CPU has them). For OpenVINO (``--format openvino``) the float graph is quantized by
+the QDQ form: per-channel int8 weights and uint8 activations (the u8 x s8 products VNNI and AMX run) around
+the convolutions and matrix products (``Conv``, ``MatMul``, ``Gemm``), activation ranges from the calibration
+images (min/max). With int8 activations (s8 x s8) onnxruntime ran ConvNeXt-T slower than its fp32 graph on
+the Intel Xeon here (0.88x at batch 1); with uint8 it ran 1.6x faster. Everything else stays float: LayerNorm,
+GRN, GELU, softmax, the resizes and the pyramid pooling's averaging. onnxruntime runs the QDQ graph with its
+int8 kernels (VNNI / AMX where the CPU has them). For OpenVINO (``--format openvino``) the float graph is quantized by
 NNCF, OpenVINO's own quantizer (:func:`quantize_openvino`: its default CPU scheme, FakeQuantize around the
 convolutions and matrix products, LayerNorm's MVN, GELU and softmax left float, fast bias correction), on
 the same calibration images; where NNCF is missing, the IR is converted from the QDQ graph (OpenVINO reads the
