@@ -72,8 +72,8 @@ def accuracy_rows(cfg: Config, checkpoint: str, work_dir: str, int8: bool = True
     exports = {'': dict()}
     if task == 'detection':
         exports[' one graph'] = dict(end2end=True)
-    if int8:
-        exports[' int8'] = dict(int8=True, calib=calib)
+    if int8:  # a detector is quantized as one graph
+        exports[' int8'] = dict(int8=True, calib=calib, end2end=task == 'detection')
     results = {'pytorch': evaluate(cfg, osp.join(work_dir, 'pytorch'), checkpoint)[0]}
     for suffix, options in exports.items():
         directory = osp.join(work_dir, 'export' + suffix.replace(' ', '_'))

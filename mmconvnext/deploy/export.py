@@ -386,18 +386,18 @@ def export_model(
     model = model if model is not None else load_model(cfg, checkpoint)
     task = 'backbone' if part == 'backbone' else task_of(model)
     if end2end:
-        if task != 'detection' or fp16 or int8:
+        if task != 'detection' or fp16:
             raise DeployError(
-                '--end2end writes a two-stage detector (Mask R-CNN, Cascade Mask R-CNN) as one fp32 graph: '
-                f'not a {task!r} export' + (', nor with --fp16 or --int8' if fp16 or int8 else '')
+                '--end2end writes a two-stage detector (Mask R-CNN, Cascade Mask R-CNN) as one fp32 or int8 graph: '
+                f'not a {task!r} export' + (', nor with --fp16' if fp16 else '')
             )
         task, batch, dynamic = 'detection_end2end', 1, True  # one image a run, any size
     if int8 and fp16:
         raise DeployError('--int8 and --fp16 exclude each other: give one')
-    if int8 and task.startswith('detection'):
+    if int8 and task == 'detection':
         raise DeployError(
-            '--int8: detectors are not quantized yet (split or --end2end); classification, segmentation and '
-            '--backbone-only exports are'
+            '--int8: a detector is quantized as one graph: add --end2end (the split export, with mmdet/mmcv between '
+            'its graphs, is not quantized)'
         )
     if int8 and calib < 1:
         raise DeployError(f'--calib must be >= 1, got {calib}')
@@ -449,7 +449,7 @@ def export_model(
 
             fp32_path = osp.join(out_dir, f'{p.name}.fp32.onnx')
             os.replace(onnx_path, fp32_path)
-            quantize_graph(fp32_path, onnx_path, p.input_names[0], images)
+            quantize_graph(fp32_path, onnx_path, p.input_names[0], images, _fixed_inputs(p, shape))
             entry['fp32_onnx'] = osp.basename(fp32_path)
         entry['input_shapes'] = [
             [-1 if d in p.dynamic_axes.get(n, {}) else s for d, s in enumerate(x.shape)]
@@ -463,7 +463,7 @@ def export_model(
             from .quantize import METHOD_QDQ_IR, quantize_openvino
 
             xml = onnx_path[: -len('.onnx')] + '.xml'
-            method = quantize_openvino(osp.join(out_dir, entry['fp32_onnx']), xml, images)
+            method = quantize_openvino(osp.join(out_dir, entry['fp32_onnx']), xml, images, _fixed_inputs(p, shape))
             entry['openvino'] = osp.basename(xml) if method else _to_openvino(onnx_path)
             meta['int8']['method']['openvino'] = method or METHOD_QDQ_IR
         elif fmt == 'openvino':
@@ -475,6 +475,12 @@ def export_model(
     with open(osp.join(out_dir, 'deploy.json'), 'w') as f:
         json.dump(meta, f, indent=2, default=str)
     return meta
+
+
+def _fixed_inputs(part: ExportPart, shape: tuple) -> dict:
+    """The inputs beside the image that calibration feeds unchanged: the one-graph detector's ``image_hw``
+    (calibration images fill the export size)."""
+    return {'image_hw': np.asarray(shape, np.float32)} if 'image_hw' in part.input_names else {}
 
 
 def _to_openvino(onnx_path: str) -> str:

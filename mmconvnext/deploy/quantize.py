@@ -69,9 +69,10 @@ def calibration_inputs(cfg, model: torch.nn.Module, count: int, size: tuple) -> 
     return np.concatenate(batches)
 
 
-def quantize_graph(fp32_path: str, out_path: str, input_name: str, images: np.ndarray) -> None:
+def quantize_graph(fp32_path: str, out_path: str, input_name: str, images: np.ndarray, fixed: dict = None) -> None:
     """Write ``fp32_path``'s graph quantized to int8 (QDQ, per-channel weights) to ``out_path``, its activation
-    ranges calibrated on ``images`` (N, 3, H, W) fed one at a time as ``input_name``."""
+    ranges calibrated on ``images`` (N, 3, H, W) fed one at a time as ``input_name``, with the ``fixed``
+    inputs ({name: array}) beside each."""
     try:
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
         from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -84,7 +85,7 @@ def quantize_graph(fp32_path: str, out_path: str, input_name: str, images: np.nd
 
         def get_next(self):
             i = next(self.items, None)
-            return None if i is None else {input_name: images[i : i + 1]}
+            return None if i is None else {input_name: images[i : i + 1], **(fixed or {})}
 
     if osp.abspath(fp32_path) == osp.abspath(out_path):
         raise ValueError('quantize_graph writes next to the float graph, not over it')
@@ -113,16 +114,18 @@ METHOD_NNCF = 'NNCF {version} quantize (OpenVINO IR, default CPU preset, fast bi
 METHOD_QDQ_IR = 'the QDQ graph converted to OpenVINO IR (FakeQuantize); NNCF is not installed'
 
 
-def quantize_openvino(fp32_path: str, xml_path: str, images: np.ndarray) -> str:
+def quantize_openvino(fp32_path: str, xml_path: str, images: np.ndarray, fixed: dict = None) -> str:
     """Write ``fp32_path``'s graph quantized by NNCF to the OpenVINO IR ``xml_path``, calibrated on ``images``
-    (N, 3, H, W) fed one at a time; return how (:data:`METHOD_NNCF`), or None where NNCF is not installed."""
+    (N, 3, H, W) fed one at a time (the ``fixed`` inputs, {name: array}, after it in the graph's order); return
+    how (:data:`METHOD_NNCF`), or None where NNCF is not installed."""
     try:
         import nncf
         import openvino
     except ImportError:
         return None
     model = openvino.convert_model(fp32_path)
-    dataset = nncf.Dataset([images[i : i + 1] for i in range(len(images))])
+    extra = list((fixed or {}).values())
+    dataset = nncf.Dataset([[images[i : i + 1], *extra] if extra else images[i : i + 1] for i in range(len(images))])
     quantized = nncf.quantize(model, dataset, subset_size=len(images))
     openvino.save_model(quantized, xml_path, compress_to_fp16=False)
     return METHOD_NNCF.format(version=nncf.__version__)

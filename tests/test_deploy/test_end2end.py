@@ -208,3 +208,23 @@ def test_cascade_mask_rcnn_as_one_graph(tmp_path):
                 want, open_graph(str(tmp_path / 'export'), exported, 'detector', backend, None)(image, hw)
             )
             assert found['matched'] >= 0.99 and found['mask_diff'] < 1e-3, (backend, shape, found)
+
+
+def test_int8_one_graph_keeps_its_map(trained):
+    """--int8 --end2end: the one graph quantized (onnxruntime's QDQ for onnxruntime, NNCF for OpenVINO) on 16
+    test images; box and mask mAP within 1 point of PyTorch on both runtimes; the split export is refused."""
+    cfg, checkpoint, _, tmp = trained
+    directory = str(tmp / 'export_int8')
+    meta = export_model(copy.deepcopy(cfg), checkpoint, directory, fmt='openvino', end2end=True, int8=True, calib=16)
+    assert meta['task'] == 'detection_end2end' and meta['int8']['calibration_images'] == 16
+    ops = [n.op_type for n in onnx.load(osp.join(directory, 'detector.onnx')).graph.node]
+    assert ops.count('QuantizeLinear') > 10 and 'NonMaxSuppression' in ops and 'RoiAlign' in ops
+    lines = check_export(cfg, checkpoint, directory)  # the int8 sanity bound, on a stored calibration image
+    assert len(lines) == 2, lines
+    want, _ = evaluate(cfg, tmp / 'eval_int8_torch', checkpoint)
+    for backend in BACKENDS:
+        got, _ = evaluate(cfg, tmp / f'eval_int8_{backend}', checkpoint, directory, backend)
+        for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
+            assert abs(got[key] - want[key]) <= 0.01, (backend, key, got[key], want[key])
+    with pytest.raises(DeployError, match='--int8: a detector is quantized as one graph: add --end2end'):
+        export_model(copy.deepcopy(cfg), checkpoint, str(tmp / 'split_int8'), int8=True, calib=4)

@@ -15,8 +15,8 @@ ops and oneDNN's kernels on this machine). ``--results FILE`` writes the table w
 versions, date and commit (:mod:`mmconvnext.analysis.results`). ``--int8`` adds each runtime on the int8 export
 (:mod:`mmconvnext.deploy.quantize`: onnxruntime's quantizer for onnxruntime, NNCF for OpenVINO), calibrated
 here on random inputs: its speed, not its accuracy (``tools/deployment/accuracy.py`` measures that on
-validation data); a detector's int8 cells say why there are none. A detector
-also gets the one-graph export (``export.py --end2end``) on each runtime, with mmdet's mask paste after it.
+validation data); a detector's int8 is its one-graph export's. A detector also gets the fp32 one-graph export
+(``export.py --end2end``) on each runtime, with mmdet's mask paste after it.
 """
 
 import argparse
@@ -82,14 +82,12 @@ def measure(config: str, args: argparse.Namespace) -> list:
         if args.int8:
             int8_dir = os.path.join(tmp, 'int8')
             noise = torch.randn(8, 3, h, w, generator=torch.Generator().manual_seed(0)).numpy()
-            try:
-                export_model(cfg, checkpoint, int8_dir, 'openvino', (h, w), int8=True, calibration=noise)
-                for backend in available_backends():
-                    paths[f'{backend} int8'] = attach_backend(copy.deepcopy(model), int8_dir, backend, args.threads)
-            except DeployError:
-                if task != 'detection':
-                    raise
-                skipped.update({f'{b} int8': '- (detectors are not quantized yet)' for b in available_backends()})
+            # a detector is quantized as one graph (export.py --int8 --end2end)
+            export_model(
+                cfg, checkpoint, int8_dir, 'openvino', (h, w), int8=True, calibration=noise, end2end=task == 'detection'
+            )
+            for backend in available_backends():
+                paths[f'{backend} int8'] = attach_backend(copy.deepcopy(model), int8_dir, backend, args.threads)
         for batch in args.batch:
             if task == 'classification':
                 x = torch.randn(batch, 3, h, w)
