@@ -41,6 +41,7 @@ class _NonMaxSuppression(torch.autograd.Function):
     def forward(ctx, boxes, scores, iou_threshold: float, score_threshold: float):
         from mmcv.ops import nms
 
+        boxes, scores = boxes.float(), scores.float()  # mmcv's kernels are float32 (autocast gives bf16/fp16)
         valid = torch.nonzero(scores > score_threshold).squeeze(1)
         if valid.numel() == 0:
             return valid
@@ -70,7 +71,8 @@ class _RoiAlign(torch.autograd.Function):
     def forward(ctx, feat, rois, out_h: int, out_w: int, scale: float, ratio: int):
         from mmcv.ops import roi_align
 
-        return roi_align(feat, rois, (out_h, out_w), scale, ratio, 'avg', True)
+        # mmcv's CPU kernel is float32 only: under autocast the features come in bf16/fp16
+        return roi_align(feat.float(), rois.float(), (out_h, out_w), scale, ratio, 'avg', True).to(feat.dtype)
 
     @staticmethod
     def symbolic(g, feat, rois, out_h, out_w, scale, ratio):

@@ -29,17 +29,13 @@ from mmconvnext.deploy.detector_graph import DetectorGraph, match_detections  # 
 from mmconvnext.deploy.runtime import open_graph, read_export  # noqa: E402
 
 from ..conftest import ROOT  # noqa: E402
+from .test_deploy import _loader  # noqa: E402
 from .test_standalone import run_without_torch  # noqa: E402
 
 DET = 'configs/mask_rcnn_convnext_atto_shapes_demo.py'
 ITERS = 120
 #: mmdet's COCO metric, 0-1: 0.3 points
 MAP_TOLERANCE = 0.003
-
-
-def _loader(cfg: Config) -> Config:
-    cfg.test_dataloader.update(num_workers=0, persistent_workers=False, batch_size=2)
-    return cfg
 
 
 @pytest.fixture(scope='module')
@@ -98,6 +94,25 @@ def test_the_graph_in_pytorch_is_mmdets_predict(trained, tmp_path):
             assert torch.equal(labels, want.labels)
             compared += len(boxes)
     assert compared > 50  # the trained detector detects: the comparison has something to compare
+
+
+def test_the_graph_runs_under_autocast(trained, tmp_path):
+    """bf16 autocast (the mixed-precision evaluation): mmcv's NMS and RoIAlign, float32 kernels, take the
+    half-precision features; the detections stay those of fp32 up to bf16's rounding."""
+    cfg, checkpoint, _, _ = trained
+    model = load_model(copy.deepcopy(cfg), checkpoint)
+    graph = DetectorGraph(model).eval()
+    matched, total = 0.0, 0
+    with torch.no_grad():
+        for image, hw, _ in _batches(cfg, model, tmp_path):
+            want = graph(image, hw)
+            with torch.autocast('cpu', dtype=torch.bfloat16):
+                got = graph(image, hw)
+            assert all(torch.isfinite(g.float()).all() for g in got) and got[2].dtype == torch.int64
+            found = match_detections(want, got, box_tol=2.0, score_tol=0.05)
+            matched += found['matched'] * found['reference']
+            total += found['reference']
+    assert total > 50 and matched / total >= 0.8, (matched, total)
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
