@@ -2,7 +2,6 @@
 PyTorch and on each export on each runtime (``tools/deployment/accuracy.py``, the deployment tests)."""
 
 import copy
-import os
 import os.path as osp
 from typing import Optional
 
@@ -92,5 +91,4 @@ def accuracy_rows(cfg: Config, checkpoint: str, work_dir: str, int8: bool = True
         path: got if isinstance(got, str) else {m: float(got[m]) for m in METRICS[task] if m in got}
         for path, got in results.items()
     }
-    os.makedirs(work_dir, exist_ok=True)
     return task, picked

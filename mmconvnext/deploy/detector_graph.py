@@ -213,11 +213,9 @@ class DetectorGraph(nn.Module):
         self.rcnn_cfg = dict(model.test_cfg.rcnn)
         self.bbox_heads = _as_list(roi.bbox_head)
         self.bbox_extractors = _as_list(roi.bbox_roi_extractor)
-        self.mask_heads = _as_list(roi.mask_head) if getattr(roi, 'with_mask', False) else []
-        extractors = roi.mask_roi_extractor if getattr(roi, 'with_mask', False) else None
-        self.mask_extractors = _as_list(extractors) if extractors is not None else []
-        if self.mask_heads and getattr(roi, 'share_roi_extractor', False):
-            self.mask_extractors = self.bbox_extractors
+        with_mask = getattr(roi, 'with_mask', False)  # mmdet points a shared mask extractor at the box one
+        self.mask_heads = _as_list(roi.mask_head) if with_mask else []
+        self.mask_extractors = _as_list(roi.mask_roi_extractor) if with_mask else []
         self.rpn_coder = _coder_options(model.rpn_head.bbox_coder)
         self.coders = [_coder_options(h.bbox_coder) for h in self.bbox_heads]
         _check(model.rpn_head.use_sigmoid_cls, 'the RPN must score with a sigmoid')

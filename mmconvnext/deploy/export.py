@@ -374,9 +374,9 @@ def export_model(
 
     Raises:
         DeployError: an unknown format or part, a shape the model cannot take, a checkpoint that does not fit,
-            int8 asked with fp16 or of a detector, calibration images that cannot be read, ``end2end`` of a model
-            that is not a two-stage detector or with fp16/int8/``part='backbone'``, a detector the one graph
-            does not reproduce (named).
+            int8 asked with fp16 or of a split detector (a detector is quantized with ``end2end``), calibration
+            images that cannot be read, ``end2end`` of a model that is not a two-stage detector or with fp16, a
+            detector the one graph does not reproduce (named).
     """
     if fmt not in FORMATS:
         raise DeployError(f'--format must be one of {FORMATS}, got {fmt!r}')
