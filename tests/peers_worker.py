@@ -58,6 +58,13 @@ def main(out_path: str) -> None:
                 'state_dict': m.state_dict(),
                 'outputs': outs,
             }
+        for output_stride in (16, 8):  # dilated stages (DeepLab-style heads)
+            m = timm.create_model(name, pretrained=False, features_only=True, output_stride=output_stride)
+            randomize(m)
+            m.eval()
+            with torch.no_grad():
+                outs = list(m(x))
+            cases[f'timm/{name}/features_os{output_stride}'] = {'state_dict': m.state_dict(), 'outputs': outs}
         kwargs = dict(arch='atto', use_grn=v2, layer_scale_init_value=0.0 if v2 else 1e-6)
         for dense in (True, False):
             m = MMPretrainConvNeXt(out_indices=(0, 1, 2, 3) if dense else -1, gap_before_final_norm=not dense, **kwargs)

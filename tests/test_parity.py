@@ -78,6 +78,33 @@ def test_timm_features_and_pooled(peers, version, tmp_path):
     assert max_rel_err(ours, case['outputs'][0]) <= 1e-4
 
 
+@pytest.mark.parametrize('output_stride', [16, 8])
+@pytest.mark.parametrize('version', ['v1', 'v2'])
+def test_timm_output_stride(peers, version, output_stride, tmp_path):
+    """``output_stride`` is timm's: the same stage outputs on the same weights (stride-1 downsampling
+    layers, dilated depthwise convs), and those weights load with no key missing but the output norms."""
+    name = 'convnextv2_atto' if version == 'v2' else 'convnext_atto'
+    v2 = dict(use_grn=True, layer_scale_init_value=0.0) if version == 'v2' else {}
+    case = peers['cases'][f'timm/{name}/features_os{output_stride}']
+    model = ours_from(
+        tmp_path,
+        case['state_dict'],
+        out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False,
+        output_stride=output_stride,
+        **v2,
+    )
+    stage_outs = []
+    hooks = [s.register_forward_hook(lambda m, i, o: stage_outs.append(o)) for s in model.stages]
+    with torch.no_grad():
+        model(peers['input'])
+    for h in hooks:
+        h.remove()
+    assert [o.shape[-1] for o in stage_outs] == [64 // s for s in model.out_strides]
+    for ours, theirs in zip(stage_outs, case['outputs'], strict=True):
+        assert ours.shape == theirs.shape and max_rel_err(ours, theirs) <= 1e-4
+
+
 @pytest.mark.parametrize('version', ['v1', 'v2'])
 @pytest.mark.parametrize('mode', ['dense', 'pooled'])
 def test_mmpretrain_same_keys_params_and_outputs(peers, version, mode):

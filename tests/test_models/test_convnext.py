@@ -51,9 +51,9 @@ def n_params(module: torch.nn.Module) -> int:
 def test_constructor_arguments_match_mmpretrain():
     # mmpretrain's arguments in mmpretrain's order, plus ours with defaults after them
     params = inspect.signature(ConvNeXt.__init__).parameters
-    ours = ('onednn_cpu', 'dw_kernel_size', 'mlp_ratio')
+    ours = ('onednn_cpu', 'dw_kernel_size', 'mlp_ratio', 'output_stride')
     assert [p for p in list(params)[1:] if p not in ours] == MMPRETRAIN_ARGS
-    assert list(params)[-4:-1] == list(ours)
+    assert list(params)[-5:-1] == list(ours)
     assert params['onednn_cpu'].default == 'auto'
 
 

@@ -12,8 +12,8 @@ from mmconvnext.models.layers import compute_path
 from ..conftest import TINY_ARCH
 
 
-def conv(channels=6, kernel=7):
-    layer = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels)
+def conv(channels=6, kernel=7, dilation=1):
+    layer = nn.Conv2d(channels, channels, kernel, padding=dilation * (kernel // 2), dilation=dilation, groups=channels)
     nn.init.normal_(layer.weight)
     nn.init.normal_(layer.bias)
     return layer
@@ -29,18 +29,22 @@ def outputs_and_grads(fn, layer, x, weights):
 
 
 @pytest.mark.parametrize(
-    'kernel,size,reach',
+    'kernel,size,reach,dilation',
     [
-        (7, (1, 1), (0, 0)),
-        (7, (2, 2), (1, 1)),
-        (7, (3, 3), (2, 2)),
-        (7, (1, 3), (0, 2)),
-        (7, (1, 6), (0, 3)),
-        (5, (2, 9), (1, 2)),
+        (7, (1, 1), (0, 0), 1),
+        (7, (2, 2), (1, 1), 1),
+        (7, (3, 3), (2, 2), 1),
+        (7, (1, 3), (0, 2), 1),
+        (7, (1, 6), (0, 3), 1),
+        (5, (2, 9), (1, 2), 1),
+        # dilated (a backbone's output_stride): taps d apart, so fewer of them reach the map
+        (7, (4, 4), (1, 1), 2),
+        (7, (5, 9), (2, 3), 2),
+        (7, (3, 16), (0, 3), 4),
     ],
 )
-def test_cropped_kernel_equals_the_whole_one(kernel, size, reach):
-    layer = conv(kernel=kernel)
+def test_cropped_kernel_equals_the_whole_one(kernel, size, reach, dilation):
+    layer = conv(kernel=kernel, dilation=dilation)
     x = torch.randn(3, 6, *size)
     assert compute_path._cropped_reach(layer, x) == reach  # the crop is taken, so the test compares two paths
     weights = torch.randn(3, 6, *size)
@@ -50,7 +54,7 @@ def test_cropped_kernel_equals_the_whole_one(kernel, size, reach):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     # the weights outside the reach multiply padding only: zero gradient from both
     assert cropped[2].abs().sum() > 0
-    (ph, pw), (rh, rw) = layer.padding, reach
+    (ph, pw), (rh, rw) = (kernel // 2, kernel // 2), reach
     outside = torch.ones_like(cropped[2], dtype=torch.bool)
     outside[:, :, ph - rh : ph + rh + 1, pw - rw : pw + rw + 1] = False
     assert cropped[2][outside].abs().max() == 0
@@ -59,6 +63,9 @@ def test_cropped_kernel_equals_the_whole_one(kernel, size, reach):
 @pytest.mark.parametrize('size,reach', [((4, 4), None), ((7, 7), None), ((4, 2), (3, 1))])
 def test_maps_the_kernel_reaches_whole_keep_it(size, reach):
     assert compute_path._cropped_reach(conv(), torch.zeros(1, 6, *size)) == reach
+    # dilation 2: the whole kernel reaches 6 pixels, so a 7x7 map keeps it and a 4x7 one crops rows
+    assert compute_path._cropped_reach(conv(dilation=2), torch.zeros(1, 6, 7, 7)) is None
+    assert compute_path._cropped_reach(conv(dilation=2), torch.zeros(1, 6, 4, 7)) == (1, 3)
 
 
 def test_other_convs_are_left_alone():
@@ -70,6 +77,7 @@ def test_other_convs_are_left_alone():
         nn.Conv2d(6, 6, 7, padding=3, groups=6, padding_mode='reflect'),
         nn.Conv2d(6, 6, 7, padding='same', groups=6),
         nn.Conv2d(6, 6, 6, padding=3, groups=6),  # even kernel
+        nn.Conv2d(6, 6, 7, padding=3, groups=6, dilation=2),  # dilated, not "same" padding
     ):
         assert compute_path._cropped_reach(layer, x) is None, layer
 

@@ -259,6 +259,12 @@ class ConvNeXt(StagedBackbone):
             to keep the size). For ablations such as ``tools/analysis/ablate.py``.
         mlp_ratio: the blocks' hidden width over their width (4: the inverted
             bottleneck; 1 turns it off).
+        output_stride: the largest stride of any output (None: no limit, 32 for four
+            stages). Smaller (8 or 16 for DeepLab-style heads), the downsampling layers
+            that would exceed it keep their 2x2 conv at stride 1 ("same" padding) and the
+            depthwise convs of their stages are dilated to keep the receptive field, as
+            timm's ``output_stride``: the parameters keep their shapes, so every checkpoint
+            loads unchanged. ``out_strides`` of four stages: 4/8/16/16 for 16, 4/8/8/8 for 8.
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=...,
             prefix='backbone.')`` loads official, timm, mmpretrain or mmconvnext
             checkpoints, detecting the format (see ``mmconvnext.checkpoint``).
@@ -290,6 +296,7 @@ class ConvNeXt(StagedBackbone):
         onednn_cpu: Union[bool, str] = 'auto',
         dw_kernel_size: int = 7,
         mlp_ratio: float = 4.0,
+        output_stride: Optional[int] = None,
         init_cfg: Optional[Union[dict, list]] = None,
     ) -> None:
         arch_depths, arch_channels = self._parse_arch(arch)
@@ -312,25 +319,40 @@ class ConvNeXt(StagedBackbone):
         )
         norm_cfg = dict(type='LN2d', eps=1e-6) if norm_cfg is None else dict(norm_cfg)
         act_cfg = dict(type='GELU') if act_cfg is None else dict(act_cfg)
+        dilations = self._stage_dilations(stem_patch_size, output_stride)
+        self.output_stride = output_stride
+        self.stage_dilations = tuple(d for d, _ in dilations)
+        self.out_strides = tuple(stem_patch_size * 2**i // self.stage_dilations[i] for i in self.out_indices)
         self.use_grn = use_grn
         self.cpu_path = path_select.parse_mode(onednn_cpu) if linear_pw_conv else 'plain'
         self.onednn_cpu = self.cpu_path != 'plain'
 
-        for i, (channels, rates) in enumerate(zip(self.channels, self._drop_path_rates(drop_path_rate))):
+        stages = enumerate(zip(self.channels, self._drop_path_rates(drop_path_rate), dilations))
+        for i, (channels, rates, (dilation, entry_dilation)) in stages:
             if i == 0:  # patchify stem: (N, in, H, W) -> (N, C0, H/p, W/p)
                 downsample = Sequential(
                     nn.Conv2d(in_channels, channels, kernel_size=stem_patch_size, stride=stem_patch_size),
                     build_norm_layer(norm_cfg, channels),
                 )
-            else:  # separate downsampling layer: norm, then 2x2 conv stride 2
+            elif dilation == 1:  # separate downsampling layer: norm, then 2x2 conv stride 2
                 downsample = Sequential(
                     build_norm_layer(norm_cfg, self.channels[i - 1]),
                     nn.Conv2d(self.channels[i - 1], channels, kernel_size=2, stride=2),
                 )
+            else:  # past output_stride: the same 2x2 conv at stride 1, at the previous stage's dilation
+                # "same" padding: one pixel after the map for dilation 1 (PyTorch's 'same'), d / 2 on each side
+                # for an even d (explicit: ONNX runtimes refuse auto_pad with dilation)
+                padding = entry_dilation // 2 if entry_dilation % 2 == 0 else 'same'
+                downsample = Sequential(
+                    build_norm_layer(norm_cfg, self.channels[i - 1]),
+                    nn.Conv2d(self.channels[i - 1], channels, kernel_size=2, dilation=entry_dilation, padding=padding),
+                )
             blocks = [
                 ConvNeXtBlock(
                     channels,
-                    dw_conv_cfg=dict(kernel_size=dw_kernel_size, padding=dw_kernel_size // 2),
+                    dw_conv_cfg=dict(
+                        kernel_size=dw_kernel_size, padding=dilation * (dw_kernel_size // 2), dilation=dilation
+                    ),
                     norm_cfg=norm_cfg,
                     act_cfg=act_cfg,
                     mlp_ratio=mlp_ratio,
@@ -344,6 +366,21 @@ class ConvNeXt(StagedBackbone):
                 for rate in rates
             ]
             self._add_stage(downsample, blocks, lambda c=channels: build_norm_layer(norm_cfg, c))
+
+    def _stage_dilations(self, stem_stride: int, output_stride: Optional[int]) -> list[tuple[int, int]]:
+        """Per stage, the dilation of its depthwise convs and that of its downsample conv
+        (the previous stage's): 1 until the stride would pass ``output_stride``, then
+        doubling where a downsampling layer would have halved the map (timm's rule)."""
+        strides = [stem_stride * 2**i for i in range(self.num_stages)]
+        if output_stride is None:
+            return [(1, 1)] * self.num_stages
+        if output_stride not in strides[1:]:
+            raise ValueError(
+                f'output_stride must be one of {strides[1:]} for this backbone (stem stride {stem_stride}, '
+                f'{self.num_stages} stages) or None, got {output_stride!r}'
+            )
+        dilations = [(max(s // output_stride, 1), max(s // output_stride // 2, 1)) for s in strides]
+        return dilations
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, ArchSpec]) -> tuple[tuple[int, ...], tuple[int, ...]]:

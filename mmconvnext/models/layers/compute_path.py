@@ -64,28 +64,29 @@ def channels_last_memory(cpu_path: Union[bool, str], x: torch.Tensor) -> bool:
 
 
 def _cropped_reach(conv: nn.Conv2d, x: torch.Tensor) -> Optional[tuple[int, int]]:
-    """The half-sizes ``(rh, rw)`` of the part of depthwise ``conv``'s kernel that can touch
-    the (N, C, H, W) map ``x``, where that part is smaller than the kernel; else None.
+    """The half-sizes ``(rh, rw)``, in kernel taps, of the part of depthwise ``conv``'s
+    kernel that can touch the (N, C, H, W) map ``x``, where that part is smaller than the
+    kernel; else None.
 
-    A same-size ("padding k // 2") depthwise conv reaches ``k // 2`` pixels each way, but
-    an output pixel of an H-pixel-high map only has input rows within ``H - 1`` of it: the
-    kernel rows farther out from the centre multiply padding zeros, to the output and to
-    both gradients. Cropped to its central ``2 * min(k // 2, H - 1) + 1`` rows (and the
-    same for columns), with the padding cut to match, the conv is the same function with
-    fewer products, e.g. a 7x7 kernel on a 2x2 map (the last stage of a 64-pixel input)
-    is a 3x3 one, and on a 1x1 map a per-channel scale. oneDNN's depthwise kernels take
-    about as long for a tiny map as for a 7x7 one: fwd+bwd of a 7x7 depthwise conv, batch
-    32, 1 thread, AMD EPYC: 160 channels at 2x2, 20 ms, cropped 4.8 ms; 320 at 1x1, 28 ms,
-    cropped 1 ms.
+    A same-size depthwise conv (padding ``d * (k // 2)`` for dilation ``d``) reaches
+    ``d * (k // 2)`` pixels each way, but an output pixel of an H-pixel-high map only has
+    input rows within ``H - 1`` of it: the kernel taps farther out from the centre
+    (``d * |i| > H - 1``) multiply padding zeros, to the output and to both gradients.
+    Cropped to its central ``2 * min(k // 2, (H - 1) // d) + 1`` rows (and the same for
+    columns), with the padding cut to match, the conv is the same function with fewer
+    products, e.g. a 7x7 kernel on a 2x2 map (the last stage of a 64-pixel input) is a 3x3
+    one, and on a 1x1 map a per-channel scale; dilated stages of a backbone with a smaller
+    ``output_stride`` crop sooner. oneDNN's depthwise kernels take about as long for a tiny
+    map as for a 7x7 one: fwd+bwd of a 7x7 depthwise conv, batch 32, 1 thread, AMD EPYC:
+    160 channels at 2x2, 20 ms, cropped 4.8 ms; 320 at 1x1, 28 ms, cropped 1 ms.
 
-    CPU only (where it was measured), stride 1, no dilation, zero padding of ``k // 2``
-    (odd kernels); never while tracing, scripting or compiling, whose graphs must hold
-    for other input sizes."""
+    CPU only (where it was measured), stride 1, zero padding of ``d * (k // 2)`` (odd
+    kernels); never while tracing, scripting or compiling, whose graphs must hold for other
+    input sizes."""
     if (
         x.device.type != 'cpu'
         or conv.groups != conv.in_channels
         or conv.stride != (1, 1)
-        or conv.dilation != (1, 1)
         or conv.padding_mode != 'zeros'
         or isinstance(conv.padding, str)
         or torch.jit.is_tracing()
@@ -93,11 +94,11 @@ def _cropped_reach(conv: nn.Conv2d, x: torch.Tensor) -> Optional[tuple[int, int]
         or torch.compiler.is_compiling()
     ):
         return None
-    (kh, kw), (ph, pw) = conv.kernel_size, conv.padding
-    if kh != 2 * ph + 1 or kw != 2 * pw + 1:
+    (kh, kw), (ph, pw), (dh, dw) = conv.kernel_size, conv.padding, conv.dilation
+    if kh % 2 == 0 or kw % 2 == 0 or ph != dh * (kh // 2) or pw != dw * (kw // 2):
         return None
-    rh, rw = min(ph, x.shape[2] - 1), min(pw, x.shape[3] - 1)
-    return (rh, rw) if (rh, rw) != (ph, pw) and min(rh, rw) >= 0 else None
+    rh, rw = min(kh // 2, (x.shape[2] - 1) // dh), min(kw // 2, (x.shape[3] - 1) // dw)
+    return (rh, rw) if (rh, rw) != (kh // 2, kw // 2) and min(rh, rw) >= 0 else None
 
 
 def depthwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
@@ -108,9 +109,10 @@ def depthwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     reach = _cropped_reach(conv, x)
     if reach is None:
         return conv(x)
-    (rh, rw), (ph, pw) = reach, conv.padding
-    weight = conv.weight[:, :, ph - rh : ph + rh + 1, pw - rw : pw + rw + 1]
-    return F.conv2d(x, weight, conv.bias, padding=reach, groups=conv.groups)
+    (rh, rw), (kh, kw), (dh, dw) = reach, conv.kernel_size, conv.dilation
+    ch, cw = kh // 2, kw // 2
+    weight = conv.weight[:, :, ch - rh : ch + rh + 1, cw - rw : cw + rw + 1]
+    return F.conv2d(x, weight, conv.bias, padding=(rh * dh, rw * dw), dilation=conv.dilation, groups=conv.groups)
 
 
 def _needs_grad_through_mlp(block: nn.Module, x: torch.Tensor) -> bool:
