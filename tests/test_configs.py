@@ -60,7 +60,13 @@ def test_every_config_builds_its_model(path: Path):
     backbone = getattr(model, 'backbone', None)
     if backbone is not None and hasattr(backbone, 'out_channels'):
         if hasattr(model, 'decode_head'):
-            assert list(cfg.model.decode_head.in_channels) == list(backbone.out_channels)
+            head = cfg.model.decode_head
+            if isinstance(head.in_channels, int):  # one input (DeepLabV3+'s ASPP; its c1 input is checked too)
+                assert head.in_channels == backbone.out_channels[head.in_index]
+                if 'c1_in_channels' in head:
+                    assert head.c1_in_channels == backbone.out_channels[0]
+            else:
+                assert list(head.in_channels) == list(backbone.out_channels)
         neck = cfg.model.get('neck')
         if neck and 'in_channels' in neck:
             assert list(neck.in_channels) == list(backbone.out_channels)
