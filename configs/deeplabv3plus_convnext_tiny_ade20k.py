@@ -24,16 +24,16 @@ model = dict(
         type='mmconvnext.ConvNeXt',
         arch='tiny',
         output_stride=16,
-        out_indices=(0, 1, 2, 3),
+        out_indices=(0, 2, 3),  # what the heads read: every output norm gets a gradient (DDP needs it)
         gap_before_final_norm=False,
         drop_path_rate=0.4,
         layer_scale_init_value=1.0,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint),
     ),
-    decode_head=dict(
-        in_channels=768, in_index=3, dilations=(1, 6, 12, 18), c1_in_channels=96, c1_channels=48, num_classes=150
+    decode_head=dict(  # in_index: of the backbone's outputs (stages 0, 2, 3); c1: the stride-4 one
+        in_channels=768, in_index=2, dilations=(1, 6, 12, 18), c1_in_channels=96, c1_channels=48, num_classes=150
     ),
-    auxiliary_head=dict(in_channels=384, in_index=2, num_classes=150),
+    auxiliary_head=dict(in_channels=384, in_index=1, num_classes=150),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)),
 )
 optim_wrapper = dict(paramwise_cfg=dict(num_layers=6))

@@ -9,11 +9,25 @@ __all__ = ['dummy_batch', 'fit_heads']
 
 
 def fit_heads(model_cfg: dict, channels: list[int], width: Optional[int] = None) -> None:
-    """Point a UperNet / (Cascade) Mask R-CNN / classifier model config's necks and heads
-    at a backbone with ``channels`` per stage, in place; with ``width``, also narrow
-    every head (FPN, RPN, RoI heads, UPerHead) to about ``width`` channels, for quick
-    runs (a bf16 conv on a CPU without bf16 units is ~30x slower than fp32).
-    Detectors also sample fewer RoIs (64 proposals, 32 sampled; 16 at test)."""
+    """Point a UperNet / DeepLabV3+ / Mask2Former / (Cascade) Mask R-CNN / classifier model config's necks and
+    heads at a backbone with ``channels`` per stage, in place; with ``width``, also narrow every head (FPN, RPN,
+    RoI heads, UPerHead, ASPP, Mask2Former's pixel decoder and transformer) to about ``width`` channels, for
+    quick runs (a bf16 conv on a CPU without bf16 units is ~30x slower than fp32). Detectors also sample fewer
+    RoIs (64 proposals, 32 sampled; 16 at test); Mask2Former keeps 8 queries, one pixel-decoder layer, three
+    decoder layers and 256 points per mask."""
+    mask2former = model_cfg.get('panoptic_head') or model_cfg.get('decode_head')
+    if mask2former is not None and 'Mask2Former' in str(mask2former.get('type')):
+        _fit_mask2former(model_cfg, mask2former, channels, width)
+        return
+    if 'decode_head' in model_cfg and isinstance(model_cfg['decode_head'].get('in_channels'), int):  # DeepLabV3+
+        head, aux = model_cfg['decode_head'], model_cfg['auxiliary_head']
+        stages = list(model_cfg['backbone'].get('out_indices', range(len(channels))))  # in_index: of the outputs
+        head.update(in_channels=channels[stages[head['in_index']]], c1_in_channels=channels[stages[0]])
+        aux.update(in_channels=channels[stages[aux['in_index']]])
+        if width:
+            head.update(channels=2 * width, c1_channels=width)
+            aux.update(channels=width)
+        return
     if 'decode_head' in model_cfg:  # UperNet
         model_cfg['decode_head'].update(in_channels=list(channels))
         model_cfg['auxiliary_head'].update(in_channels=channels[2])
@@ -41,6 +55,29 @@ def fit_heads(model_cfg: dict, channels: list[int], width: Optional[int] = None)
     for stage in rcnn if isinstance(rcnn, list) else [rcnn]:
         stage['sampler'].update(num=32)
     model_cfg['test_cfg']['rpn'].update(max_per_img=16)
+
+
+def _fit_mask2former(model_cfg: dict, head: dict, channels: list[int], width: Optional[int]) -> None:
+    head.update(in_channels=list(channels))
+    if not width:
+        return
+    dims, ffn = 2 * width, 4 * width
+    head.update(feat_channels=dims, out_channels=dims, num_queries=8)
+    head['positional_encoding'].update(num_feats=width)
+    decoder = head['pixel_decoder']
+    decoder['positional_encoding'].update(num_feats=width)
+    decoder['encoder'].update(num_layers=1)
+    decoder['norm_cfg'] = dict(decoder.get('norm_cfg') or dict(type='GN'), num_groups=dims // 4)  # 4 channels a group
+    decoder['encoder']['layer_cfg']['self_attn_cfg'].update(embed_dims=dims)
+    decoder['encoder']['layer_cfg']['ffn_cfg'].update(embed_dims=dims, feedforward_channels=ffn)
+    layer = head['transformer_decoder']['layer_cfg']
+    head['transformer_decoder'].update(num_layers=3)
+    layer['self_attn_cfg'].update(embed_dims=dims)
+    layer['cross_attn_cfg'].update(embed_dims=dims)
+    layer['ffn_cfg'].update(embed_dims=dims, feedforward_channels=ffn)
+    # mmdet's Mask2Former hands its train_cfg to the head; mmseg's head carries its own
+    train_cfg = model_cfg['train_cfg'] if 'panoptic_head' in model_cfg else head['train_cfg']
+    train_cfg.update(num_points=256)
 
 
 def dummy_batch(

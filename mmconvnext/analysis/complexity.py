@@ -9,6 +9,7 @@ through every mask head). The default shape is the one the paper's tables use: a
 scale (2048x512 for 512 crops, 2560x640 for 640 crops), 1280x800 for detection, 224x224 otherwise.
 """
 
+import inspect
 import os.path as osp
 from collections.abc import Sequence
 from typing import Optional
@@ -86,6 +87,10 @@ class _TensorForward(torch.nn.Module):
         self.data_samples = data_samples
 
     def forward(self, inputs: torch.Tensor):
+        head = getattr(self.model, 'decode_head', None)
+        if head is not None and 'batch_data_samples' in inspect.signature(head.forward).parameters:
+            # mmseg's mask-classification heads (Mask2Former) take the samples, which mode='tensor' leaves out
+            return head(self.model.extract_feat(inputs), self.data_samples)
         return self.model(inputs, self.data_samples, mode='tensor')
 
 

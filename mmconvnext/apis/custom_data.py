@@ -50,7 +50,7 @@ def _all_datasets(dataset: ConfigDict) -> Iterator[ConfigDict]:
 
 def set_data_root(cfg: Config, data_root: str) -> None:
     """``--data-root``: point every dataloader's dataset (and the datasets it wraps) that has a ``data_root``
-    at ``data_root``, and the evaluators' ``ann_file`` under the old root with them.
+    at ``data_root``, and the evaluators' ``ann_file`` (and ``seg_prefix``) under the old root with them.
 
     One flag instead of several ``--cfg-options``, since a COCO config names its root in three datasets and
     two evaluators.
@@ -72,17 +72,19 @@ def set_data_root(cfg: Config, data_root: str) -> None:
     for key in ('val_evaluator', 'test_evaluator'):
         evaluators = cfg.get(key) or []
         for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
-            ann_file = ev.get('ann_file') if isinstance(ev, dict) else None
-            for old in old_roots:
-                if isinstance(ann_file, str) and old and ann_file.startswith(old):
-                    ev.ann_file = osp.join(data_root, ann_file[len(old) :].lstrip('/'))
+            for key in ('ann_file', 'seg_prefix'):  # seg_prefix: the panoptic metric's ground-truth PNGs
+                path = ev.get(key) if isinstance(ev, dict) else None
+                for old in old_roots:
+                    if isinstance(path, str) and old and path.startswith(old):
+                        ev[key] = osp.join(data_root, path[len(old) :].lstrip('/'))
     if not found:
         raise KeyError('--data-root: no dataset in train/val/test_dataloader has a data_root to override')
 
 
 def config_task(cfg: Config) -> str:
     """``'seg'``, ``'det'`` or ``'cls'``: the task of ``cfg``'s model, read from its parts (a decode head:
-    segmentation; an RPN / RoI / bbox head: detection; a classifier with ``num_classes``: classification).
+    segmentation; an RPN / RoI / bbox head or mmdet's Mask2Former / MaskFormer head: detection; a classifier
+    with ``num_classes``: classification).
 
     Raises:
         ValueError: a model none of these describes.
@@ -92,7 +94,7 @@ def config_task(cfg: Config) -> str:
         model = model.module
     if 'decode_head' in model:
         return 'seg'
-    if any(k in model for k in ('roi_head', 'rpn_head', 'bbox_head')):
+    if any(k in model for k in ('roi_head', 'rpn_head', 'bbox_head', 'panoptic_head')):
         return 'det'
     if 'num_classes' in model or 'head' in model:
         return 'cls'
@@ -229,8 +231,9 @@ def _walk(node: Any) -> Iterator[dict]:
 
 def set_num_classes(cfg: Config, num_classes: int) -> list[str]:
     """Set ``num_classes`` of every head of ``cfg.model`` (decode and auxiliary heads, bbox heads of every
-    cascade stage, mask heads, the classifier) to ``num_classes``; the RPN's class-agnostic head keeps its 1.
-    Returns the dotted names of the keys set.
+    cascade stage, mask heads, the classifier; ``num_things_classes`` of an instance-only Mask2Former, whose
+    stuff classes are 0) to ``num_classes``, with any per-class ``loss_cls.class_weight``; the RPN's
+    class-agnostic head keeps its 1. Returns the dotted names of the keys set.
 
     Raises:
         ValueError: the model has no ``num_classes`` to set, or a head that splits its classes into things
@@ -241,11 +244,17 @@ def set_num_classes(cfg: Config, num_classes: int) -> list[str]:
     def visit(node: Any, path: str) -> None:
         if isinstance(node, dict):
             if 'num_things_classes' in node or 'num_stuff_classes' in node:
-                raise ValueError(
-                    f'{path or "model"} splits its classes into things and stuff (num_things_classes / '
-                    'num_stuff_classes): set them in the config; --classes sets num_classes only'
-                )
+                if node.get('num_stuff_classes', 0):
+                    raise ValueError(
+                        f'{path or "model"} splits its classes into things and stuff (num_things_classes / '
+                        'num_stuff_classes): set them in the config; --classes sets num_classes only'
+                    )
+                # instance segmentation by a mask-classification head (Mask2Former): every class a thing
+                _resize_class_weight(node, node.get('num_things_classes', 0), num_classes, path)
+                node['num_things_classes'] = num_classes
+                where.append(f'{path}.num_things_classes')
             if 'num_classes' in node:
+                _resize_class_weight(node, node['num_classes'], num_classes, path)
                 node['num_classes'] = num_classes
                 where.append(f'{path}.num_classes' if path else 'num_classes')
             for k, v in node.items():
@@ -259,6 +268,28 @@ def set_num_classes(cfg: Config, num_classes: int) -> list[str]:
     if not where:
         raise ValueError('the model config has no num_classes to set for the classes of the data')
     return where
+
+
+def _resize_class_weight(head: dict, old: int, num_classes: int, path: str) -> None:
+    """A head's ``loss_cls.class_weight`` for ``old`` classes (one weight per class, and one for "no object" in
+    mask-classification heads such as Mask2Former's) resized to ``num_classes``: the per-class weight and the
+    last one kept."""
+    loss = head.get('loss_cls')
+    weights = loss.get('class_weight') if isinstance(loss, dict) else None
+    if not isinstance(weights, (list, tuple)):
+        return
+    extra = len(weights) - old
+    if extra not in (0, 1) or len(set(weights[:old])) > 1:
+        raise ValueError(
+            f'{path}.loss_cls.class_weight has {len(weights)} entries for {old} classes, not one weight for every '
+            f'class (+ "no object"): set it for the {num_classes} classes of the data in the config'
+        )
+    head['loss_cls']['class_weight'] = [weights[0]] * num_classes + list(weights[old:])
+
+
+def _splits_things_and_stuff(model: Any) -> bool:
+    """Whether a model config has a head with stuff classes (a panoptic head)."""
+    return any(node.get('num_stuff_classes') for node in _walk(model))
 
 
 def _declared_classes(cfg: Config, task: str) -> Optional[list[str]]:
@@ -336,6 +367,14 @@ def use_custom_data(
             raise ValueError(f'--classes / --reduce-zero-label: {e}') from None
         set_data_root(cfg, data_root)
         return dict(task=None, layout=None, classes=None, num_classes_set=[])
+    if _splits_things_and_stuff(cfg.model):  # panoptic: the classes are the config's, only the root moves
+        if classes is not None or reduce_zero_label is not None:
+            raise ValueError(
+                '--classes / --reduce-zero-label: this panoptic model splits its classes into things and stuff; '
+                "set num_things_classes / num_stuff_classes and the datasets' metainfo in the config"
+            )
+        set_data_root(cfg, data_root)
+        return dict(task=task, layout=None, classes=None, num_classes_set=[])
     layout = detect_layout(data_root, task)
     own = layout == 'own'
     if reduce_zero_label is not None and not (task == 'seg' and own):

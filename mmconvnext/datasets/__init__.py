@@ -28,6 +28,7 @@ _MODULE_OF = {
     'make_photo_folders': 'photos',
     'make_photo_seg': 'photos',
     'make_shapes_coco': 'generators',
+    'make_shapes_coco_panoptic': 'generators',
     'make_shapes_dataset': 'generators',
     'make_shapes_imagenet': 'generators',
 }

@@ -13,6 +13,7 @@ Glyphs: the ten digits rendered large in random fonts.
 
     make_shapes_dataset('data/shapes_ade')     # -> data/shapes_ade/ADEChallengeData2016/...  (segmentation)
     make_shapes_coco('data/shapes_coco')       # -> data/shapes_coco/coco/...  (instances)
+    make_shapes_coco_panoptic('data/shapes_pan')  # -> data/shapes_pan/coco/...  (instances + panoptic)
     make_shapes_imagenet('data/shapes_cls')    # -> data/shapes_cls/imagenet/{train,val,meta}  (classification)
     make_glyphs_imagenet('data/glyphs_cls')    # -> data/glyphs_cls/glyphs/{train,val,meta}  (classification)
 
@@ -37,6 +38,7 @@ __all__ = [
     'SHAPE_PALETTE',
     'make_glyphs_imagenet',
     'make_shapes_coco',
+    'make_shapes_coco_panoptic',
     'make_shapes_dataset',
     'make_shapes_imagenet',
 ]
@@ -267,44 +269,94 @@ def make_shapes_coco(root: str, num_train: int = 160, num_val: int = 24, size: i
     ``root/coco`` and return that path. Every visible shape is an instance of one of
     four categories (disc, box, triangle, ring); masks are polygons, or RLE where a
     mask has a hole. Deterministic and stamped like :func:`make_shapes_dataset`."""
-    data_root = osp.join(root, 'coco')
+    return _write_coco(osp.join(root, 'coco'), num_train, num_val, size, seed, panoptic=False)
+
+
+def make_shapes_coco_panoptic(
+    root: str, num_train: int = 160, num_val: int = 24, size: int = 128, seed: int = 0
+) -> str:
+    """:func:`make_shapes_coco`'s images and instances, plus the COCO panoptic layout under ``root/coco``
+    (which it returns): ``annotations/panoptic_{train,val}2017.json`` and the PNGs of
+    ``annotations/panoptic_{train,val}2017/``, whose pixels hold segment ids as COCO encodes them
+    (``R + 256 G + 256^2 B``; 0: void). Categories: the four shapes as things (ids 1-4, their visible
+    pixels) and ``background`` as stuff (id 5); the one-pixel outline band of the segmentation
+    layout is void. Same arguments, same images as :func:`make_shapes_coco`."""
+    return _write_coco(osp.join(root, 'coco'), num_train, num_val, size, seed, panoptic=True)
+
+
+def _write_coco(data_root: str, num_train: int, num_val: int, size: int, seed: int, panoptic: bool) -> str:
+    layout = 'coco_panoptic' if panoptic else 'coco'
     spec = dict(
-        layout='coco', version=_SHAPES_FORMAT_VERSION, num_train=num_train, num_val=num_val, size=size, seed=seed
+        layout=layout, version=_SHAPES_FORMAT_VERSION, num_train=num_train, num_val=num_val, size=size, seed=seed
     )
+    stuff_id = len(SHAPE_CLASSES)  # 'background', after the four things
 
     def write() -> None:
         categories = [dict(id=k, name=name) for k, name in enumerate(SHAPE_CLASSES[1:], start=1)]
         ann_id = 1
         for split, n, split_seed in _splits(seed, num_train, num_val):
             rng = np.random.default_rng(split_seed)
-            images, annotations = [], []
+            images, annotations, panoptic_anns = [], [], []
             for i in range(n):
-                img, _, instances = _scene(rng, size)
+                img, label, instances = _scene(rng, size)
                 file_name = f'shapes_{split}_{i:05d}.jpg'
                 cv2.imwrite(osp.join(data_root, f'{split}2017', file_name), img, _JPEG)
                 images.append(dict(id=i + 1, file_name=file_name, width=size, height=size))
-                for cls, mask in instances:
-                    area = int(mask.sum())
-                    if area < 16:  # (almost) entirely covered by later shapes
-                        continue
-                    x, y, w, h = cv2.boundingRect(mask)
+                kept = [(cls, mask) for cls, mask in instances if int(mask.sum()) >= 16]  # not (almost) covered
+                for cls, mask in kept:
                     annotations.append(
                         dict(
                             id=ann_id,
                             image_id=i + 1,
                             category_id=cls,
-                            iscrowd=0,
-                            area=area,
-                            bbox=[x, y, w, h],
+                            **_box_and_area(mask),
                             segmentation=_coco_segmentation(mask),
                         )
                     )
                     ann_id += 1
+                if panoptic:
+                    png = file_name.replace('.jpg', '.png')
+                    segments = _write_panoptic_png(
+                        osp.join(data_root, 'annotations', f'panoptic_{split}2017', png), label, kept, stuff_id
+                    )
+                    panoptic_anns.append(dict(image_id=i + 1, file_name=png, segments_info=segments))
             with open(osp.join(data_root, 'annotations', f'instances_{split}2017.json'), 'w') as f:
                 json.dump(dict(images=images, annotations=annotations, categories=categories), f)
+            if panoptic:
+                things = [dict(c, isthing=1, supercategory='shape') for c in categories]
+                stuff = [dict(id=stuff_id, name=SHAPE_CLASSES[0], isthing=0, supercategory='background')]
+                with open(osp.join(data_root, 'annotations', f'panoptic_{split}2017.json'), 'w') as f:
+                    json.dump(dict(images=images, annotations=panoptic_anns, categories=things + stuff), f)
 
     dirs = [osp.join(data_root, d) for d in ('annotations', 'train2017', 'val2017')]
+    if panoptic:
+        dirs += [osp.join(data_root, 'annotations', f'panoptic_{s}2017') for s in ('train', 'val')]
     return _generate_once(data_root, spec, dirs, write)
+
+
+def _box_and_area(mask: np.ndarray) -> dict:
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    return dict(iscrowd=0, area=int(mask.sum()), bbox=[x, y, w, h])
+
+
+def _write_panoptic_png(path: str, label: np.ndarray, instances: list, stuff_id: int) -> list[dict]:
+    """One panoptic PNG (segment ids in the red channel, up to 255 segments) and its ``segments_info``: the
+    instances' pixels outside the outline band (label 0), then the background (label value 1) as one stuff
+    segment."""
+    ids = np.zeros(label.shape, np.int32)
+    segments = []
+    for cls, mask in instances:
+        pixels = (mask > 0) & (label != 0)
+        if pixels.any():
+            ids[pixels] = len(segments) + 1
+            segments.append(dict(id=len(segments) + 1, category_id=cls, **_box_and_area(pixels)))
+    background = label == 1
+    if background.any():
+        ids[background] = len(segments) + 1
+        segments.append(dict(id=len(segments) + 1, category_id=stuff_id, **_box_and_area(background)))
+    rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], -1).astype(np.uint8)
+    cv2.imwrite(path, rgb[..., ::-1])  # OpenCV writes BGR
+    return segments
 
 
 def make_shapes_imagenet(

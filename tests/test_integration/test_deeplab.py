@@ -6,6 +6,8 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
+from mmconvnext.analysis import fit_heads
+
 from ..conftest import ROOT, TINY_ARCH
 
 CONFIG = ROOT / 'configs' / 'deeplabv3plus_convnext_tiny_ade20k.py'
@@ -16,7 +18,8 @@ def test_config_holds_output_stride_16_and_its_aspp_rates():
     backbone, head = cfg.model.backbone, cfg.model.decode_head
     assert backbone.type == 'mmconvnext.ConvNeXt' and backbone.output_stride == 16
     assert head.type == 'DepthwiseSeparableASPPHead' and tuple(head.dilations) == (1, 6, 12, 18)
-    assert (head.in_index, head.in_channels, head.c1_in_channels) == (3, 768, 96)
+    assert tuple(backbone.out_indices) == (0, 2, 3)  # the outputs the heads read, no unused output norm
+    assert (head.in_index, head.in_channels, head.c1_in_channels) == (2, 768, 96)
     assert cfg.model.pretrained is None and 'convnext_tiny_1k_224' in backbone.init_cfg.checkpoint
 
 
@@ -24,8 +27,7 @@ def test_a_training_step_on_stride_16_features():
     cfg = Config.fromfile(str(CONFIG))
     channels = TINY_ARCH['channels']
     cfg.model.backbone.update(arch=dict(TINY_ARCH), init_cfg=None)
-    cfg.model.decode_head.update(in_channels=channels[3], c1_in_channels=channels[0], channels=16, c1_channels=8)
-    cfg.model.auxiliary_head.update(in_channels=channels[2], channels=8)
+    fit_heads(cfg.model, channels, width=8)
     cfg.model.data_preprocessor.size = (64, 64)
     init_default_scope('mmseg')
     from mmengine.structures import PixelData
@@ -34,7 +36,7 @@ def test_a_training_step_on_stride_16_features():
 
     model = MODELS.build(cfg.model)
     model.init_weights()
-    assert model.backbone.out_strides == (4, 8, 16, 16)
+    assert model.backbone.out_strides == (4, 16, 16)
     samples = []
     for _ in range(2):
         s = SegDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64), pad_shape=(64, 64)))
@@ -42,8 +44,12 @@ def test_a_training_step_on_stride_16_features():
         samples.append(s)
     data = dict(inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8) for _ in range(2)], data_samples=samples)
     features = model.extract_feat(model.data_preprocessor(data, True)['inputs'])
-    assert [f.shape[-1] for f in features] == [16, 8, 4, 4]
+    assert [f.shape[-1] for f in features] == [16, 4, 4]
     model.train()
+    loss, _ = model.parse_losses(model(**model.data_preprocessor(data, True), mode='loss'))
+    loss.backward()
+    unused = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not unused, unused  # every parameter is used: DDP would stop at one that is not
     log_vars = model.train_step(data, build_optim_wrapper(model, cfg.optim_wrapper))
     assert {'decode.loss_ce', 'aux.loss_ce'} <= set(log_vars)
     assert torch.isfinite(log_vars['loss']).item()

@@ -4,7 +4,9 @@ Accepts the official ConvNeXt ``paramwise_cfg`` (``decay_rate``, ``decay_type``,
 ``num_layers``) with the official semantics: a parameter in group ``i`` of ``N`` gets
 ``lr * decay_rate ** (N - 1 - i)``; which group a parameter is in is the backbone's
 answer (``ConvNeXt.get_layer_depth``), so no parameter-name parsing lives here.
-Biases and 1-D parameters (norms, layer scale, GRN) get no weight decay.
+Biases and 1-D parameters (norms, layer scale, GRN) get no weight decay. ``custom_keys``
+(mmengine's name-matching rule) multiply a matching parameter's lr and weight decay on top,
+e.g. Mask2Former's backbone lr multiplier and its undecayed query and level embeddings.
 """
 
 import inspect
@@ -16,7 +18,8 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 
 from mmconvnext.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-PARAMWISE_KEYS = ('decay_rate', 'decay_type', 'num_layers')
+PARAMWISE_KEYS = ('decay_rate', 'decay_type', 'num_layers', 'custom_keys')
+CUSTOM_KEY_ENTRIES = ('lr_mult', 'decay_mult')
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -27,6 +30,11 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         decay_rate (float): lr multiplier per group step (required).
         decay_type (str): ``'layer_wise'`` (default), ``'stage_wise'`` or ``'block_wise'`` (V2's 'single').
         num_layers (int): number of backbone groups ``N - 2`` (default: the backbone's).
+        custom_keys (dict): ``{name part: dict(lr_mult=..., decay_mult=...)}``, as mmengine's
+            ``DefaultOptimWrapperConstructor``: a parameter whose full name contains a key
+            takes the longest such key's multipliers (alphabetical among equal lengths),
+            applied to its layer-decayed lr and its weight decay. ``decay_rate=1.0`` with
+            ``custom_keys`` is mmengine's plain rule (Mask2Former's recipe).
 
     The model's backbone is ``model.backbone`` (its parameters under ``backbone.``) or,
     for a bare backbone, the model itself.
@@ -45,6 +53,7 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         decay_rate = float(cfg['decay_rate'])
         decay_type: str = cfg.get('decay_type', 'layer_wise')
         num_layers: Optional[int] = cfg.get('num_layers')
+        custom_keys = self._check_custom_keys(cfg.get('custom_keys') or {})
 
         backbone, backbone_prefix = (module.backbone, 'backbone.') if hasattr(module, 'backbone') else (module, '')
         get_depth = getattr(backbone, 'get_layer_depth', None)
@@ -71,16 +80,18 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
                 continue  # frozen
             no_decay = param.ndim == 1 or name.endswith('.bias')
             layer_id, num_groups = get_depth(name, backbone_prefix, **depth_kwargs)
-            group_name = f'layer_{layer_id}_{"no_decay" if no_decay else "decay"}'
+            key = next((k for k in custom_keys if k in prefix + name), None)
+            mult = custom_keys.get(key, {})
+            group_name = f'layer_{layer_id}_{"no_decay" if no_decay else "decay"}' + (f'_{key}' if key else '')
             if group_name not in groups:
-                scale = decay_rate ** (num_groups - layer_id - 1)
+                scale = decay_rate ** (num_groups - layer_id - 1) * mult.get('lr_mult', 1.0)
                 groups[group_name] = {
                     'params': [],
                     'param_names': [],
                     'group_name': group_name,
                     'lr_scale': scale,
                     'lr': scale * self.base_lr,
-                    'weight_decay': 0.0 if no_decay else base_wd,
+                    'weight_decay': 0.0 if no_decay else base_wd * mult.get('decay_mult', 1.0),
                 }
             groups[group_name]['params'].append(param)
             groups[group_name]['param_names'].append(prefix + name)
@@ -89,6 +100,7 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         logger.info(
             f'layer-wise lr decay: {decay_type}, rate {decay_rate}, '
             f'{num_layers if num_layers is not None else "default"} layers, {len(groups)} groups'
+            + (f', custom keys {list(custom_keys)}' if custom_keys else '')
         )
         for group_name, group in sorted(groups.items(), key=lambda kv: -kv[1]['lr_scale']):
             logger.debug(
@@ -96,3 +108,18 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
                 f'{group["weight_decay"]}, {len(group["params"])} params'
             )
         params.extend(groups.values())
+
+    @staticmethod
+    def _check_custom_keys(custom_keys: dict) -> dict:
+        """``custom_keys`` checked, ordered as mmengine matches them: longest key first, then alphabetical."""
+        if not isinstance(custom_keys, dict):
+            raise TypeError(
+                f'paramwise_cfg.custom_keys must be a dict of name -> dict(lr_mult, decay_mult), got '
+                f'{type(custom_keys).__name__}'
+            )
+        for key, entry in custom_keys.items():
+            if not isinstance(entry, dict) or not set(entry) <= set(CUSTOM_KEY_ENTRIES):
+                raise KeyError(
+                    f'paramwise_cfg.custom_keys[{key!r}] = {entry!r}: give a dict with {list(CUSTOM_KEY_ENTRIES)}'
+                )
+        return {k: dict(custom_keys[k]) for k in sorted(sorted(custom_keys), key=len, reverse=True)}
