@@ -73,9 +73,16 @@ def task_of(model: nn.Module) -> str:
     for name, task in TASKS.items():
         if task.matches(model):
             return name
+    hint = ''
+    if hasattr(model, 'panoptic_head'):  # mmdet's MaskFormer / Mask2Former
+        hint = (
+            " (mmdet's Mask2Former panoptic / instance models are not exported: their fusion of queries into "
+            'segments sorts and filters per image; the semantic Mask2Former of mmseg exports)'
+        )
     raise DeployError(
-        f'{type(model).__name__}: export handles ConvNeXtClassifier, mmseg EncoderDecoder (UperNet) and mmdet '
-        "two-stage detectors (Mask R-CNN, Cascade Mask R-CNN); use part='backbone' to export the backbone alone"
+        f'{type(model).__name__}: export handles ConvNeXtClassifier, mmseg EncoderDecoder (UperNet, DeepLabV3+, '
+        'Mask2Former) and mmdet two-stage detectors (Mask R-CNN, Cascade Mask R-CNN)'
+        f"{hint}; use part='backbone' to export the backbone alone"
     )
 
 

@@ -3,6 +3,8 @@ logits resized to the input size (what ``encode_decode`` returns for a whole ima
 it replaces ``encode_decode``, mmseg's whole/slide inference and resizing stay; a record holds the pixels per
 class."""
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,7 +21,14 @@ class _Logits(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         head = self.model.decode_head
-        logits = head.forward(self.model.extract_feat(x))
+        feats = self.model.extract_feat(x)
+        if 'batch_data_samples' in inspect.signature(head.forward).parameters:
+            # a mask-classification head (Mask2Former): its predict gives the per-class logits at the input size
+            # (class probabilities x mask probabilities, what mmseg resizes and arg-maxes like any head's)
+            size = tuple(x.shape[2:])
+            metas = [dict(img_shape=size, pad_shape=size, batch_input_shape=size)] * x.shape[0]
+            return head.predict(feats, metas, self.model.test_cfg)
+        logits = head.forward(feats)
         return F.interpolate(logits, size=x.shape[2:], mode='bilinear', align_corners=head.align_corners)
 
 
