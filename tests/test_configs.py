@@ -52,11 +52,31 @@ def test_configs_are_found():
     assert {p.name for p in CONFIGS} >= set(ADE20K)
 
 
+# Params (M) of the configs whose pairing has no published ConvNeXt figure: the counts stated in the README's
+# configs table (get_flops.py), which a change to the model must change on purpose
+STATED_PARAMS = {
+    'deeplabv3plus_convnext_tiny_ade20k.py': 43.18,
+    'mask2former_convnext_tiny_ade20k.py': 47.74,
+    'mask2former_convnext_small_ade20k.py': 69.37,
+    'mask2former_convnext_base_ade20k.py': 107.61,
+    'mask2former_convnext_large_ade20k_640.py': 216.52,
+    'mask2former_convnext_tiny_coco_panoptic.py': 47.74,
+    'mask2former_convnext_base_coco_panoptic.py': 107.61,
+    'mask2former_convnext_large_in22k_coco_panoptic.py': 216.57,
+    'mask2former_convnext_tiny_coco.py': 47.72,
+    'mask2former_convnext_large_in22k_coco.py': 216.55,
+    'dino_convnext_tiny_coco_1x.py': 48.49,
+}
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=[p.name for p in CONFIGS])
 def test_every_config_builds_its_model(path: Path):
     cfg = Config.fromfile(str(path))
     model = build_model(cfg, 'meta')
-    assert sum(p.numel() for p in model.parameters()) > 0
+    params = sum(p.numel() for p in model.parameters())
+    assert params > 0
+    if path.name in STATED_PARAMS:
+        assert round(params / 1e6, 2) == STATED_PARAMS[path.name]
     backbone = getattr(model, 'backbone', None)
     if backbone is not None and hasattr(backbone, 'out_channels'):
         if hasattr(model, 'decode_head'):
@@ -73,6 +93,9 @@ def test_every_config_builds_its_model(path: Path):
         aux = cfg.model.get('auxiliary_head')
         if aux:
             assert aux.in_channels == backbone.out_channels[aux.in_index]
+        head = cfg.model.get('panoptic_head')  # mmdet's Mask2Former
+        if head:
+            assert list(head.in_channels) == list(backbone.out_channels)
 
 
 @pytest.mark.parametrize('name', sorted(ADE20K))
@@ -286,3 +309,51 @@ def test_roadmap_configs_are_the_tiny_recipe_with_their_step(path: Path):
     )
     assert tiny_backbone['drop_path_rate'] == 0.1 and tiny_backbone['layer_scale_init_value'] == 1e-6
     assert cfg == tiny
+
+
+# crop, queries, training length (iterations), dataset of each Mask2Former config (the Mask2Former paper's recipes)
+MASK2FORMER = {
+    'mask2former_convnext_tiny_ade20k.py': (512, 100, 160000, 'mmconvnext.ADE20KDataset'),
+    'mask2former_convnext_small_ade20k.py': (512, 100, 160000, 'mmconvnext.ADE20KDataset'),
+    'mask2former_convnext_base_ade20k.py': (512, 100, 160000, 'mmconvnext.ADE20KDataset'),
+    'mask2former_convnext_large_ade20k_640.py': (640, 100, 160000, 'mmconvnext.ADE20KDataset'),
+    'mask2former_convnext_tiny_coco_panoptic.py': (1024, 100, 368750, 'CocoPanopticDataset'),
+    'mask2former_convnext_base_coco_panoptic.py': (1024, 100, 368750, 'CocoPanopticDataset'),
+    'mask2former_convnext_large_in22k_coco_panoptic.py': (1024, 200, 368750, 'CocoPanopticDataset'),
+    'mask2former_convnext_tiny_coco.py': (1024, 100, 368750, 'mmconvnext.CocoDataset'),
+    'mask2former_convnext_large_in22k_coco.py': (1024, 200, 368750, 'mmconvnext.CocoDataset'),
+}
+
+
+@pytest.mark.parametrize('name', sorted(MASK2FORMER))
+def test_mask2former_configs_hold_the_papers_recipe(name: str):
+    """AdamW 1e-4 / 0.05, backbone lr x0.1, undecayed embeddings, gradient clipping 0.01, 9 decoder layers on
+    3 levels; ADE20K: poly 0.9 over 160k iterations at 8 x 2 images; COCO: 50 epochs (368750 iterations at
+    8 x 2 images) with steps at 0.9 / 0.95, 1024 large-scale jitter."""
+    crop, queries, iters, dataset = MASK2FORMER[name]
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    head = cfg.model.get('decode_head') or cfg.model.panoptic_head
+    assert cfg.model.backbone.type == 'mmconvnext.ConvNeXt' and cfg.model.backbone.init_cfg.type == 'Pretrained'
+    assert head.type.endswith('Mask2FormerHead') and head.num_queries == queries
+    assert head.transformer_decoder.num_layers == 9 and head.num_transformer_feat_level == 3
+    assert head.pixel_decoder.encoder.num_layers == 6
+    opt = cfg.optim_wrapper
+    assert (opt.optimizer.type, opt.optimizer.lr, opt.optimizer.weight_decay) == ('AdamW', 1e-4, 0.05)
+    assert opt.clip_grad.max_norm == 0.01 and opt.constructor == 'mmconvnext.LearningRateDecayOptimizerConstructor'
+    keys = opt.paramwise_cfg.custom_keys
+    assert opt.paramwise_cfg.decay_rate == 1.0 and keys.backbone.lr_mult == 0.1
+    assert all(keys[k].decay_mult == 0.0 for k in ('query_embed', 'query_feat', 'level_embed'))
+    assert cfg.train_cfg.max_iters == iters and cfg.train_dataloader.batch_size * 8 == 16
+    assert cfg.train_dataloader.dataset.type == dataset
+    (scheduler,) = cfg.param_scheduler if isinstance(cfg.param_scheduler, list) else [cfg.param_scheduler]
+    if iters == 160000:
+        assert (scheduler.type, scheduler.power, scheduler.end) == ('PolyLR', 0.9, iters)
+        resize, crop_t = cfg.train_pipeline[2], cfg.train_pipeline[3]
+        assert (
+            resize.type == 'RandomChoiceResize' and max(resize.scales) == 2 * crop and min(resize.scales) == crop // 2
+        )
+        assert tuple(crop_t.crop_size) == (crop, crop) and tuple(cfg.model.data_preprocessor.size) == (crop, crop)
+    else:
+        assert scheduler.type == 'MultiStepLR' and list(scheduler.milestones) == [327778, 355092]
+        resize = next(t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'RandomResize')
+        assert tuple(resize.scale) == (crop, crop) and tuple(resize.ratio_range) == (0.1, 2.0)

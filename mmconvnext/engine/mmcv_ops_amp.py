@@ -15,7 +15,7 @@ It is called by the parts that turn mixed precision on (``mmconvnext.AutocastOpt
 ``mmconvnext.AmpOptimWrapper``, what ``--amp`` picks) when a config builds them, never at import: a process
 that trains in fp32 runs mmcv's classes untouched. Code of your own that runs a detector under autocast
 outside those wrappers calls it once.
-Applied once when :mod:`mmconvnext` is imported; a no-op without mmcv's compiled ops.
+Idempotent; a no-op without mmcv's compiled ops.
 """
 
 import functools

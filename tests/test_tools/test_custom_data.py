@@ -191,3 +191,32 @@ def test_flags_need_a_data_root_and_one_source_of_names(photos, tmp_path):
         train + ['--data-root', photos['seg'], '--pretrained', str(tmp_path / 'no.pth')], tool_env()
     )
     assert f'--pretrained {str(tmp_path / "no.pth")!r}: no such file' in stderr
+
+
+def test_mask2former_classes_follow_the_data_or_stay_the_configs(tmp_path):
+    """Instance Mask2Former (things only): num_things_classes of the head and the fusion head, and the loss's
+    per-class weights (+ the "no object" one) follow the json's classes. Panoptic: the root moves, with the PQ
+    metric's ground-truth PNG folder; --classes is refused with the reason."""
+    from mmconvnext.datasets import make_shapes_coco, make_shapes_coco_panoptic
+
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'mask2former_convnext_tiny_coco.py'))
+    data = make_shapes_coco(str(tmp_path / 'ins'), num_train=1, num_val=1, size=32)
+    done = use_custom_data(cfg, data)
+    assert done['classes'] == ['disc', 'box', 'triangle', 'ring']
+    head = cfg.model.panoptic_head
+    assert head.num_things_classes == cfg.model.panoptic_fusion_head.num_things_classes == 4
+    assert head.loss_cls.class_weight == [1.0] * 4 + [0.1]
+
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'mask2former_convnext_tiny_coco_panoptic.py'))
+    data = make_shapes_coco_panoptic(str(tmp_path / 'pan'), num_train=1, num_val=1, size=32)
+    use_custom_data(cfg, data)
+    assert cfg.model.panoptic_head.num_things_classes == 80  # the config's things and stuff
+    assert cfg.train_dataloader.dataset.data_root == data
+    panoptic_metric = next(e for e in cfg.val_evaluator if e.type == 'CocoPanopticMetric')
+    assert panoptic_metric.seg_prefix == f'{data}/annotations/panoptic_val2017/'
+    with pytest.raises(ValueError, match='things and stuff'):
+        use_custom_data(
+            Config.fromfile(str(ROOT / 'configs' / 'mask2former_convnext_tiny_coco_panoptic.py')),
+            data,
+            classes=['a', 'b'],
+        )
