@@ -54,18 +54,29 @@ def auto_cpu_path(tmp_path, monkeypatch):
     path_select.reset()
 
 
-def fake_timings(monkeypatch, onednn_wins: bool) -> list:
-    """The path choice's measurement replaced by fixed times (the winner: oneDNN or the plain ops); returns the
-    list the measured ``(kind, rows, channels, hidden)`` are appended to."""
+def fake_timings(monkeypatch, onednn_wins: bool, kernel_wins: bool = False) -> list:
+    """The path choice's measurements replaced by fixed times (the winners: oneDNN or the plain ops for the
+    pointwise layers, the compiled kernels or aten for both depthwise gradients); returns the list the measured
+    pointwise ``(kind, rows, channels, hidden)`` are appended to (depthwise ones as ``('dw', n, h, w, c, k, d)``
+    to its ``dw`` attribute)."""
     from mmconvnext.models.layers import path_select
 
-    calls = []
+    class Calls(list):
+        dw: list
+
+    calls = Calls()
+    calls.dw = []
 
     def measure(kind, rows, channels, hidden):
         calls.append((kind, rows, channels, hidden))
         return (2.0, 1.0) if onednn_wins else (1.0, 2.0)
 
+    def measure_dw(n, h, w, channels, k, d):
+        calls.dw.append(('dw', n, h, w, channels, k, d))
+        return {'input': kernel_wins, 'weight': kernel_wins, 'ms': {}}
+
     monkeypatch.setattr(path_select, '_measure', measure)
+    monkeypatch.setattr(path_select, '_measure_dw', measure_dw)
     return calls
 
 

@@ -14,7 +14,7 @@ cd "$root"
 venv=${MMCONVNEXT_VENV:-$root/.venv}
 py="$venv/bin/python"
 stamp="$venv/.mmconvnext-stamp"
-want=$(cat requirements.txt requirements-dev.txt requirements-deploy.txt requirements-nodeps.txt setup.py | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-dev.txt requirements-deploy.txt requirements-nodeps.txt setup.py mmconvnext/csrc/*.cpp | sha256sum | cut -d' ' -f1)
 if [ -x "$py" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -32,7 +32,7 @@ echo "[setup_env] the rest of the stack, the test tools and the deployment extra
 pip_ -r requirements.txt -r requirements-dev.txt -r requirements-deploy.txt "setuptools==80.9.0"
 echo "[setup_env] packages whose declared pins this stack overrides (requirements-nodeps.txt)"
 pip_ --no-deps -r requirements-nodeps.txt
-echo "[setup_env] mmconvnext (editable)"
+echo "[setup_env] mmconvnext (editable; compiles its depthwise-conv kernels, about 30 s on 2 cores)"
 pip_ --no-build-isolation --no-deps -e .
 "$py" -c 'import mmconvnext, mmcv.ops, mmdet, mmseg; print("[setup_env] ready:", mmconvnext.__version__)'
 echo "$want" > "$stamp"

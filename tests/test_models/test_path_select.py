@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mmconvnext.models.backbones import ConvNeXt
-from mmconvnext.models.layers import onednn, path_select
+from mmconvnext.models.layers import depthwise_kernel, onednn, path_select
 
 from ..conftest import fake_timings
 
@@ -44,7 +44,8 @@ def tuned(model, x, train):
 
 @pytest.mark.parametrize('onednn_wins', [True, False])
 def test_either_choice_matches_the_plain_ops(monkeypatch, onednn_wins):
-    calls = fake_timings(monkeypatch, onednn_wins)
+    """Also the depthwise gradients' choice: the compiled kernels for both where oneDNN wins here, aten else."""
+    calls = fake_timings(monkeypatch, onednn_wins, kernel_wins=onednn_wins)
     torch.manual_seed(0)
     plain = ConvNeXt(ARCH, out_indices=(0, 1), gap_before_final_norm=False, onednn_cpu=False)
     auto = ConvNeXt(ARCH, out_indices=(0, 1), gap_before_final_norm=False, onednn_cpu='auto')
@@ -52,14 +53,20 @@ def test_either_choice_matches_the_plain_ops(monkeypatch, onednn_wins):
     x = torch.randn(2, 3, 32, 32)
     table = tuned(auto, x, train=True)
     assert {c[0] for c in calls} == {'train'} and len(calls) == 2  # one measurement per stage shape
-    assert sorted(table) == ['train:rows=128:c=16:h=64', 'train:rows=32:c=32:h=128']
-    assert all(e['source'] == 'measured' and e['onednn'] == onednn_wins for e in table.values())
-    used = []
-    real_linear = onednn.linear
+    pointwise = sorted(k for k in table if not k.startswith('dw:'))
+    assert pointwise == ['train:rows=128:c=16:h=64', 'train:rows=32:c=32:h=128']
+    assert all(table[k]['source'] == 'measured' and table[k]['onednn'] == onednn_wins for k in pointwise)
+    dw = sorted(k for k in table if k.startswith('dw:'))
+    assert dw == (['dw:h=4:w=4:c=32:k=7:d=1', 'dw:h=8:w=8:c=16:k=7:d=1'] if depthwise_kernel.built() else [])
+    assert sorted(calls.dw) == ([('dw', 2, 4, 4, 32, 7, 1), ('dw', 2, 8, 8, 16, 7, 1)] if dw else [])
+    used, kernels = [], []
+    real_linear, real_weight_grad = onednn.linear, depthwise_kernel.weight_grad
     monkeypatch.setattr(onednn, 'linear', lambda *a: used.append(1) or real_linear(*a))
+    monkeypatch.setattr(depthwise_kernel, 'weight_grad', lambda *a: kernels.append(1) or real_weight_grad(*a))
     for a, b in zip(outputs_and_grads(auto, x), outputs_and_grads(plain, x)):
         assert_close(a, b)
     assert bool(used) == onednn_wins  # the measured winner ran
+    assert bool(kernels) == (onednn_wins and bool(dw))
     assert len(calls) == 2  # forward measured nothing
     tuned(auto, x, train=False)  # inference: its own measurement, same results
     with torch.no_grad():
@@ -153,8 +160,11 @@ def test_an_untuned_model_runs_the_plain_ops_and_says_so_once(monkeypatch, caplo
     monkeypatch.setattr(path_select, 'print_log', lambda msg, **kw: messages.append(msg))
     for _ in range(2):
         model(torch.randn(1, 3, 32, 32))[0].sum().backward()
-    assert not calls and not used
-    assert len(messages) == 2 and all('no choice was made' in m and 'plain ops' in m for m in messages)
+    assert not calls and not calls.dw and not used
+    pointwise = [m for m in messages if 'plain ops' in m]
+    depthwise = [m for m in messages if 'aten runs its gradients' in m]
+    assert len(pointwise) == 2 and all('no choice was made' in m for m in messages)
+    assert len(depthwise) == (2 if depthwise_kernel.built() else 0) and len(messages) == 2 + len(depthwise)
 
 
 def test_the_nearest_planned_row_count_decides_an_unplanned_shape():
@@ -186,12 +196,13 @@ def test_a_record_is_followed_on_this_machine_only(monkeypatch, caplog):
         'threads': torch.get_num_threads(),
         'torch': torch.__version__,
     }
+    rec['choices'] = {k: e for k, e in rec['choices'].items() if 'onednn' in e}  # the pointwise layers'
     assert len(rec['choices']) == 2 and not any(e['onednn'] for e in rec['choices'].values())
     flipped = {'machine': rec['machine'], 'choices': {k: dict(e, onednn=True) for k, e in rec['choices'].items()}}
     path_select.reset()
     assert path_select.use_record(json.loads(json.dumps(flipped)), origin='ckpt.pth')
-    table = tuned(model, x, train=True)
-    assert len(calls) == 2 and all(e['onednn'] and e['source'] == 'planned' for e in table.values())
+    table = {k: e for k, e in tuned(model, x, train=True).items() if 'onednn' in e}
+    assert len(calls) == 2 and len(table) == 2 and all(e['onednn'] and e['source'] == 'planned' for e in table.values())
     path_select.reset()
     other = dict(flipped, machine=dict(rec['machine'], cpu='Another CPU'))
     assert not path_select.use_record(other, origin='ckpt.pth')

@@ -151,7 +151,7 @@ class ConvNeXtBlock(nn.Module):
     def _forward(self, x: torch.Tensor, path: compute_path.BlockPath) -> torch.Tensor:
         """The block on ``path``: depthwise conv and norm, then the MLP and the residual."""
         shortcut = x
-        x = compute_path.depthwise_conv(self.depthwise_conv, x)
+        x = compute_path.depthwise_conv(self.depthwise_conv, x, path)
         channels_last = self.linear_pw_conv  # nn.Linear works on the last dimension
         if channels_last:
             x = x.permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)

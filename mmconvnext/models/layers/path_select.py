@@ -38,6 +38,13 @@ earlier, noisier measurement (the median of 3 calls), it matched the oneDNN path
 but, in one of two runs, trained 0.88x as fast as either uniform path (run-to-run noise there
 was 10-30%); the new default has not been measured on an AMD EPYC yet.
 
+The depthwise convs' gradients are a second choice of the same plan: for a block whose depthwise conv
+needs gradients (training), aten's backward (oneDNN) or mmconvnext's compiled kernels
+(:mod:`.depthwise_kernel`), separately for the input and the weight gradient, timed per map shape
+(``dw:h=H:w=W:c=C:k=K:d=D``; :func:`prefers_dw_kernel`). The kernel must win by the same margin.
+``MMCONVNEXT_CPU_PATH=onednn`` (``onednn_cpu=True``) takes every hand-written kernel (oneDNN's pointwise
+layers, the depthwise weight gradient; the input gradient stays aten's), ``plain`` none.
+
 Written by hand: neither PyTorch nor mmengine selects eager kernels per shape (inductor's
 autotuning does, but only inside ``torch.compile``).
 """
@@ -63,7 +70,7 @@ from mmengine.logging import print_log
 
 from mmconvnext.device import cpu_name
 
-from . import onednn
+from . import depthwise_kernel, onednn
 
 __all__ = [
     'MODES',
@@ -73,6 +80,7 @@ __all__ = [
     'effective_mode',
     'format_table',
     'parse_mode',
+    'prefers_dw_kernel',
     'prefers_onednn',
     'record',
     'reset',
@@ -97,7 +105,7 @@ _REPEATS = 5
 _lock = threading.Lock()
 _plan: dict[str, dict] = {}  # key -> {'onednn': bool, 'plain_ms', 'onednn_ms'}: what forward follows
 _used: set[str] = set()  # the planned keys forward looked up
-_collecting: list[set] = []  # the sets of (kind, rows, channels, hidden) being collected
+_collecting: list[set] = []  # the sets of asked shapes being collected (:func:`collect`)
 _warned: set[str] = set()
 
 
@@ -153,10 +161,8 @@ def _read(path: str) -> dict[str, dict]:
         with open(path) as f:
             data = json.load(f)
         choices = data['choices']
-        if not isinstance(choices, dict) or not all(
-            isinstance(e, dict) and isinstance(e.get('onednn'), bool) for e in choices.values()
-        ):
-            raise ValueError('entries are not {"onednn": bool, ...} objects')
+        if not isinstance(choices, dict) or not all(_valid(k, e) for k, e in choices.items()):
+            raise ValueError('entries are not {"onednn": bool, ...} / {"input": bool, "weight": bool, ...} objects')
         return choices
     except FileNotFoundError:
         return {}
@@ -249,7 +255,111 @@ def _measure(kind: str, rows: int, channels: int, hidden: int) -> tuple[float, f
     return min(t_plain), min(t_fast)
 
 
+def _measure_dw(n: int, h: int, w: int, channels: int, k: int, d: int) -> dict:
+    """Milliseconds of the input and the weight gradient of a depthwise conv (``k`` x ``k``, dilation ``d``,
+    "same" padding) on an (n, channels, h, w) channels-last map, by aten and by the compiled kernels; timed
+    like :func:`_measure` (interleaved, the fastest of ``_REPEATS`` after ``_WARMUP``)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(n, channels, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    grad = torch.randn(n, channels, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(channels, 1, k, k, generator=gen) * 0.1
+    ops = {}
+    for which in ('input', 'weight'):
+        mask = [which == 'input', which == 'weight', False]
+        ops[f'aten_{which}'] = functools.partial(
+            torch.ops.aten.convolution_backward,
+            grad,
+            x,
+            weight,
+            None,
+            [1, 1],
+            [d * (k // 2)] * 2,
+            [d, d],
+            False,
+            [0, 0],
+            channels,
+            mask,
+        )
+    ops['kernel_input'] = functools.partial(depthwise_kernel.input_grad, grad, weight, d)
+    ops['kernel_weight'] = functools.partial(depthwise_kernel.weight_grad, x, grad, k, d)
+    with torch.no_grad():
+        for _ in range(_WARMUP):
+            for op in ops.values():
+                op()
+        times: dict[str, list] = {name: [] for name in ops}
+        for _ in range(_REPEATS):
+            for name, op in ops.items():
+                times[name].append(_time_ms(op))
+    ms = {name: round(min(t), 3) for name, t in times.items()}
+    return {
+        'input': ms['kernel_input'] < _MARGIN * ms['aten_input'],
+        'weight': ms['kernel_weight'] < _MARGIN * ms['aten_weight'],
+        'ms': ms,
+    }
+
+
 _KEY = re.compile(r'^(train|infer):rows=(\d+):c=(\d+):h=(\d+)$')
+_DW_KEY = re.compile(r'^dw:h=(\d+):w=(\d+):c=(\d+):k=(\d+):d=(\d+)$')
+
+
+def _valid(key: str, entry: object) -> bool:
+    """Whether ``entry`` is a choice of the kind ``key`` names."""
+    if not isinstance(entry, dict):
+        return False
+    if _DW_KEY.match(key):
+        return isinstance(entry.get('input'), bool) and isinstance(entry.get('weight'), bool)
+    return _KEY.match(key) is not None and isinstance(entry.get('onednn'), bool)
+
+
+def _dw_key(h: int, w: int, channels: int, k: int, d: int) -> str:
+    return f'dw:h={h}:w={w}:c={channels}:k={k}:d={d}'
+
+
+def _dw_batch(n: int, h: int, w: int) -> int:
+    """The batch a depthwise choice is timed at: the call's, at most ``_MAX_ROWS`` positions (both
+    implementations cost about the same per row once rows fill the threads)."""
+    return max(1, min(n, _MAX_ROWS // max(h * w, 1)))
+
+
+def _nearest_dw(h: int, w: int, channels: int, k: int, d: int) -> Optional[str]:
+    """The planned depthwise key of the same layer (channels, kernel, dilation) whose map area is nearest
+    ``h * w`` (in powers of two; the larger on a tie), or None."""
+    best = None
+    for key in _plan:
+        m = _DW_KEY.match(key)
+        if m and (int(m[3]), int(m[4]), int(m[5])) == (channels, k, d):
+            area = int(m[1]) * int(m[2])
+            rank = (abs(area.bit_length() - (h * w).bit_length()), -area)
+            if best is None or rank < best[0]:
+                best = rank, key
+    return None if best is None else best[1]
+
+
+def prefers_dw_kernel(mode: str, n: int, h: int, w: int, channels: int, k: int, d: int) -> tuple[bool, bool]:
+    """Whether a block in ``mode`` computes its depthwise conv's (input, weight) gradient with the compiled
+    kernels, for an (n, channels, h, w) map, a ``k`` x ``k`` kernel of dilation ``d``. Call only where
+    :func:`depthwise_kernel.available` holds and gradients are needed. ``'auto'`` follows the plan as
+    :func:`prefers_onednn` does (a map without a choice takes the nearest planned one, else aten)."""
+    mode = effective_mode(mode)
+    if mode != 'auto':
+        return False, mode == 'onednn'
+    with _lock:
+        if _collecting:
+            _collecting[-1].add(('dw', n, h, w, channels, k, d))
+            return False, False
+        key = _dw_key(h, w, channels, k, d)
+        planned = key if key in _plan else _nearest_dw(h, w, channels, k, d)
+        if planned is None:
+            _warn_once(
+                'unplanned:' + key,
+                f'mmconvnext compute path: no choice was made for {key} before the run; aten runs its gradients '
+                '(choose before running: mmconvnext.engine.ComputePathHook, path_select.tune_model or '
+                'tools/analysis/tune_cpu.py)',
+                level=logging.INFO,
+            )
+            return False, False
+        _used.add(planned)
+        return _plan[planned]['input'], _plan[planned]['weight']
 
 
 def _key(kind: str, rows: int, channels: int, hidden: int) -> tuple[str, int]:
@@ -317,7 +427,12 @@ def tune(asked, measure: bool = True, log: bool = True) -> dict[str, dict]:
     none yet: from this machine's cache file, else measured (with ``measure``) and written there.
     Logs the new choices (with ``log``), as a table. Returns the plan's entries for ``asked``'s keys, each with
     its ``source`` (``'planned'`` for one already there)."""
-    keys = sorted({_key(*a)[0] for a in asked})
+    keys = sorted({_asked_key(a) for a in asked})
+    dw_batch = {}  # dw key -> the batch to time it at (the largest asked)
+    for a in asked:
+        if a[0] == 'dw':
+            key = _asked_key(a)
+            dw_batch[key] = max(dw_batch.get(key, 1), _dw_batch(*a[1:4]))
     table = {}
     with _lock:
         path = cache_file()
@@ -330,18 +445,22 @@ def tune(asked, measure: bool = True, log: bool = True) -> dict[str, dict]:
                 cached = _read(path)
             entry, source = cached.get(key), 'cached'
             if entry is None:
-                if not measure:
+                if not measure or (key in dw_batch and not depthwise_kernel.built()):
                     continue
-                kind, bucket, channels, hidden = _parse(key)
-                t_plain, t_fast = _measure(kind, bucket, channels, hidden)
-                entry = {
-                    'onednn': t_fast < _MARGIN * t_plain,
-                    'plain_ms': round(t_plain, 3),
-                    'onednn_ms': round(t_fast, 3),
-                }
+                if key in dw_batch:
+                    h, w, channels, k, d = (int(v) for v in _DW_KEY.match(key).groups())
+                    entry = _measure_dw(dw_batch[key], h, w, channels, k, d)
+                else:
+                    kind, bucket, channels, hidden = _parse(key)
+                    t_plain, t_fast = _measure(kind, bucket, channels, hidden)
+                    entry = {
+                        'onednn': t_fast < _MARGIN * t_plain,
+                        'plain_ms': round(t_plain, 3),
+                        'onednn_ms': round(t_fast, 3),
+                    }
                 _write(path, key, entry)
                 source = 'measured'
-            _plan[key] = _entry(entry)
+            _plan[key] = _entry(key, entry)
             table[key] = dict(_plan[key], source=source)
     new = {k: e for k, e in table.items() if e['source'] != 'planned'}
     if new and log:
@@ -356,7 +475,17 @@ def _parse(key: str) -> tuple[str, int, int, int]:
     return m[1], int(m[2]), int(m[3]), int(m[4])
 
 
-def _entry(entry: dict) -> dict:
+def _asked_key(asked: tuple) -> str:
+    """The plan's key for an asked shape: ``(kind, rows, channels, hidden)`` of the pointwise layers or
+    ``('dw', n, h, w, channels, k, d)`` of a depthwise conv."""
+    if asked[0] == 'dw':
+        return _dw_key(*asked[2:])
+    return _key(*asked)[0]
+
+
+def _entry(key: str, entry: dict) -> dict:
+    if _DW_KEY.match(key):
+        return {'input': bool(entry['input']), 'weight': bool(entry['weight']), 'ms': entry.get('ms')}
     return {'onednn': bool(entry['onednn']), 'plain_ms': entry.get('plain_ms'), 'onednn_ms': entry.get('onednn_ms')}
 
 
@@ -367,11 +496,24 @@ def format_table(entries: dict[str, dict], how: str) -> str:
         f'mmconvnext compute paths ({machine["cpu"]}, {machine["threads"]} threads, torch {machine["torch"]}), {how}:',
         f'{"shape":<34} {"kernel":<9} {"plain ms":>9} {"oneDNN ms":>10}  from',
     ]
+    depthwise = []
     for key, e in sorted(entries.items()):
+        if 'onednn' not in e:
+            depthwise.append((key, e))
+            continue
         kernel = 'oneDNN' if e['onednn'] else 'plain'
         lines.append(
             f'{key:<34} {kernel:<9} {e.get("plain_ms")!s:>9} {e.get("onednn_ms")!s:>10}  {e.get("source", "")}'
         )
+    if depthwise:  # the depthwise convs' gradients: aten or the compiled kernel, ms of each
+        lines.append(f'{"depthwise gradients":<34} {"input":<14} {"weight":<14} aten/kernel ms (input; weight)')
+        for key, e in depthwise:
+            ms = e.get('ms') or {}
+            which = ['kernel' if e[g] else 'aten' for g in ('input', 'weight')]
+            times = (
+                f'{ms.get("aten_input")}/{ms.get("kernel_input")}; {ms.get("aten_weight")}/{ms.get("kernel_weight")}'
+            )
+            lines.append(f'{key:<34} {which[0]:<14} {which[1]:<14} {times}  {e.get("source", "")}')
     return '\n'.join(lines)
 
 
@@ -407,7 +549,7 @@ def shapes_asked(model: torch.nn.Module, shape, train: bool) -> set:
         finally:
             for m, mode in modes:
                 m.training = mode
-        asked |= {(kind, rows * n, c, h) for kind, rows, c, h in got}
+        asked |= {(a[0], a[1] * n, *a[2:]) for a in got}  # rows (pointwise) or the batch (depthwise) x n
     return asked
 
 
@@ -439,11 +581,17 @@ def use_record(rec: dict, origin: str, check_machine: bool = True) -> bool:
         return False
     entries = {}
     for key, entry in rec['choices'].items():
-        if not isinstance(key, str) or _KEY.match(key) is None:
-            raise ValueError(f'{origin}: {key!r} is not a compute-path shape ("train|infer:rows=R:c=C:h=H")')
-        if not isinstance(entry, dict) or not isinstance(entry.get('onednn'), bool):
-            raise ValueError(f'{origin}: compute-path choice {key} is not {{"onednn": bool, ...}}: {entry!r}')
-        entries[key] = _entry(entry)
+        if not isinstance(key, str) or (_KEY.match(key) is None and _DW_KEY.match(key) is None):
+            raise ValueError(
+                f'{origin}: {key!r} is not a compute-path shape ("train|infer:rows=R:c=C:h=H" or '
+                '"dw:h=H:w=W:c=C:k=K:d=D")'
+            )
+        if not _valid(key, entry):
+            raise ValueError(
+                f'{origin}: compute-path choice {key} is not {{"onednn": bool, ...}} ({{"input": bool, "weight": '
+                f'bool, ...}} for a depthwise conv): {entry!r}'
+            )
+        entries[key] = _entry(key, entry)
     with _lock:
         _plan.update(entries)
     if entries:
@@ -463,7 +611,13 @@ def describe() -> str:
         used = sorted(_used)
         if not used:
             return 'auto (no planned choice used yet)'
-        return 'auto: ' + ', '.join(f'{k} -> {"oneDNN" if _plan[k]["onednn"] else "plain"}' for k in used)
+        return 'auto: ' + ', '.join(f'{k} -> {_chosen(_plan[k])}' for k in used)
+
+
+def _chosen(entry: dict) -> str:
+    if 'onednn' in entry:
+        return 'oneDNN' if entry['onednn'] else 'plain'
+    return '/'.join(f'{g} {"kernel" if entry[g] else "aten"}' for g in ('input', 'weight'))
 
 
 def reset() -> None:
