@@ -32,7 +32,7 @@ echo "[setup_env] the rest of the stack, the test tools and the deployment extra
 pip_ -r requirements.txt -r requirements-dev.txt -r requirements-deploy.txt "setuptools==80.9.0"
 echo "[setup_env] packages whose declared pins this stack overrides (requirements-nodeps.txt)"
 pip_ --no-deps -r requirements-nodeps.txt
-echo "[setup_env] mmconvnext (editable; compiles its depthwise-conv kernels, about 30 s on 2 cores)"
+echo "[setup_env] mmconvnext (editable; compiles its depthwise-conv kernels, about 35 s on 2 cores)"
 pip_ --no-build-isolation --no-deps -e .
 "$py" -c 'import mmconvnext, mmcv.ops, mmdet, mmseg; print("[setup_env] ready:", mmconvnext.__version__)'
 echo "$want" > "$stamp"

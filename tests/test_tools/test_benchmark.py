@@ -105,3 +105,18 @@ def test_benchmark_deployment_peers_have_rows_with_export_checked(capsys):
             assert f'{runtime}: mmconvnext exported to ONNX' in log and 'max relative difference to PyTorch' in log
         else:
             assert f'skipped {runtime}: {runtime} is not installed' in log
+
+
+def test_depthwise_rows_time_aten_and_the_kernels_per_stage():
+    """``benchmark.py --depthwise``: every stage's forward, input and weight gradient by aten and by the compiled
+    kernels, with GFLOP/s and the share of the FMA rate."""
+    from mmconvnext.analysis.bench.depthwise import depthwise_rows, time_depthwise
+    from mmconvnext.models.layers import depthwise_kernel
+
+    if not depthwise_kernel.built():
+        pytest.skip(depthwise_kernel.why_not_built())
+    stages = time_depthwise('atto', batch=1, size=64, warmup=0, repeats=1, rounds=1)
+    assert [(s['map'], s['channels']) for s in stages] == [(16, 40), (8, 80), (4, 160), (2, 320)]
+    assert all(len(s['seconds']) == 6 and min(s['seconds'].values()) > 0 for s in stages)
+    rows = depthwise_rows(stages, fma_gflops=100.0)
+    assert len(rows) == 4 and all(len(r) == 10 and r[3].endswith('x') and 'GF/s' in r[1] for r in rows)

@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument('--bf16', action='store_true', help='also time mmconvnext under CPU bf16 autocast')
     parser.add_argument(
+        '--depthwise',
+        action='store_true',
+        help="also time each stage's depthwise conv (forward, input and weight gradient) by aten and by the "
+        'compiled kernels, against the fp32 FMA rate',
+    )
+    parser.add_argument(
         '--compile',
         action='store_true',
         help=f'with --no-peers: also {COMPILE} (the runner switch `compile=True`); a default row otherwise',
@@ -235,6 +241,23 @@ def _run_whole_model(args: argparse.Namespace, backbone: dict) -> tuple[dict, tu
     return whole, (whole_columns, whole_rows)
 
 
+def _run_depthwise(args: argparse.Namespace, fma_gflops: float) -> tuple[list, dict]:
+    """``--depthwise``: the stages' depthwise convs by aten and by the kernels, printed and as a results table."""
+    from .depthwise import PASSES, depthwise_rows, time_depthwise
+
+    stages = time_depthwise(args.arch, args.batch, args.size, args.warmup, args.repeats, args.rounds)
+    columns = ['stage (map, channels)']
+    for p in PASSES:
+        columns += [f'{p}: aten', f'{p}: kernel', f'{p}: speed-up']
+    rows = depthwise_rows(stages, fma_gflops)
+    note = (
+        f'7x7 depthwise conv of ConvNeXt-{args.arch}, batch {args.batch}, {args.size}x{args.size}, channels-last '
+        f'fp32; % of the fp32 FMA rate torch.mm reaches here ({fma_gflops:.0f} GFLOP/s); the kernels are AVX2 code'
+    )
+    print(f'\n{note}\n' + '\n'.join(markdown_table(columns, rows)))
+    return stages, (columns, rows, [note])
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """``tools/analysis/benchmark.py`` (see :mod:`mmconvnext.analysis.bench`)."""
     args = build_parser().parse_args(argv)
@@ -326,11 +349,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         + (f'; median of {args.rounds} interleaved rounds' if args.rounds > 1 else '')
     ]
     if ours and args.rounds > 1:
-        print('\nper-round forward ratios (mmconvnext / it):')
-        for name, r in backbone.items():
-            if name != 'mmconvnext':
-                per_round = [o / t for o, t in zip(ours['rounds_fwd_img_s'], r['rounds_fwd_img_s'])]
-                print(f'  {name}: {", ".join(f"{q:.3f}" for q in per_round)}')
+        for key, what in (('rounds_fwd_img_s', 'forward'), ('rounds_fwd_bwd_img_s', 'forward+backward')):
+            print(f'\nper-round {what} ratios (mmconvnext / it):')
+            for name, r in backbone.items():
+                if name != 'mmconvnext' and key in r and key in ours:
+                    per_round = [o / t for o, t in zip(ours[key], r[key])]
+                    print(f'  {name}: {", ".join(f"{q:.3f}" for q in per_round)}')
 
     for name in COMPILED:
         if r_compile := backbone.get(name):
@@ -341,6 +365,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     if args.whole_model:
         results['whole_model'], tables['whole_model'] = _run_whole_model(args, backbone)
+    if args.depthwise:
+        results['depthwise'], tables['depthwise'] = _run_depthwise(args, rate)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=2)
