@@ -186,7 +186,7 @@ def block_path(block: nn.Module, x: torch.Tensor) -> BlockPath:
     if block.onednn_cpu and torch.is_grad_enabled() and depthwise_kernel.available(conv, x):
         if x.requires_grad or any(p.requires_grad for p in conv.parameters()):
             n, c, h, w = x.shape
-            dw_input, dw_weight = path_select.prefers_dw_kernel(
-                block.cpu_path, n, h, w, c, conv.kernel_size[0], conv.dilation[0]
-            )
+            reach = _cropped_reach(conv, x)  # the kernel the conv runs: cropped on a small map
+            k = 2 * reach[0] + 1 if reach is not None and reach[0] == reach[1] else conv.kernel_size[0]
+            dw_input, dw_weight = path_select.prefers_dw_kernel(block.cpu_path, n, h, w, c, k, conv.dilation[0])
     return BlockPath(recompute, use_onednn, fused, dw_input, dw_weight)
