@@ -56,7 +56,7 @@ def auto_cpu_path(tmp_path, monkeypatch):
 
 def fake_timings(monkeypatch, onednn_wins: bool, kernel_wins: bool = False) -> list:
     """The path choice's measurements replaced by fixed times (the winners: oneDNN or the plain ops for the
-    pointwise layers, the compiled kernels or aten for both depthwise gradients); returns the list the measured
+    pointwise layers, the compiled kernels or aten for the three depthwise passes); returns the list the measured
     pointwise ``(kind, rows, channels, hidden)`` are appended to (depthwise ones as ``('dw', n, h, w, c, k, d)``
     to its ``dw`` attribute)."""
     from mmconvnext.models.layers import path_select
@@ -73,7 +73,7 @@ def fake_timings(monkeypatch, onednn_wins: bool, kernel_wins: bool = False) -> l
 
     def measure_dw(n, h, w, channels, k, d):
         calls.dw.append(('dw', n, h, w, channels, k, d))
-        return {'input': kernel_wins, 'weight': kernel_wins, 'ms': {}}
+        return {'forward': kernel_wins, 'input': kernel_wins, 'weight': kernel_wins, 'ms': {}}
 
     monkeypatch.setattr(path_select, '_measure', measure)
     monkeypatch.setattr(path_select, '_measure_dw', measure_dw)

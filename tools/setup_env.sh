@@ -14,7 +14,7 @@ cd "$root"
 venv=${MMCONVNEXT_VENV:-$root/.venv}
 py="$venv/bin/python"
 stamp="$venv/.mmconvnext-stamp"
-want=$(cat requirements.txt requirements-dev.txt requirements-deploy.txt requirements-nodeps.txt setup.py mmconvnext/csrc/*.cpp | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-dev.txt requirements-deploy.txt requirements-nodeps.txt setup.py mmconvnext/csrc/*.cpp mmconvnext/csrc/*.h | sha256sum | cut -d' ' -f1)
 if [ -x "$py" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi

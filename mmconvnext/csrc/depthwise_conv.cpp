@@ -6,16 +6,20 @@
 //
 // Layout: x and the gradients are (N, H, W, C) contiguous (a channels-last NCHW tensor permuted), the weight
 // is (K, K, C) contiguous. Stride 1, "same" zero padding d * (K / 2), dilation d, odd K.
-// Every loop runs over channels innermost (contiguous in channels-last memory) in blocks of kBlock, held in
-// registers by the compiler's vectoriser; rows (n, h) are shared out with at::parallel_for.
-// The weight gradient sums per fixed chunk of rows, then the chunks in order: the result does not depend on
-// the number of threads or their timing (deterministic, no atomics).
+// fp32 with K = 3, 5 or 7 runs the register-blocked loops of depthwise_simd.h, built twice (AVX2 + FMA and
+// AVX-512) and chosen at run time from the CPU's flags (`isa`); other K and fp64 run the generic loops below.
+// Work is shared out with at::parallel_for over (rows, channel tiles of 32).
+// The weight gradient sums per fixed chunk of rows, then the chunks in order: the chunks are a function of the
+// shape only, so the result does not depend on the number of threads or their timing (no atomics).
 
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
 #include <vector>
 
 namespace {
@@ -112,42 +116,206 @@ void weight_grad_chunk(const T* x, const T* dy, T* part, int64_t r0, int64_t r1,
   }
 }
 
+
+// ---- the vectorised fp32 loops, once per instruction set ----------------------------------------------------
+
+// Every tile function of one instruction set: a register-block size per pass, the loops of depthwise_simd.h,
+// and the two entry points the drivers below call for one tile.
+#define MMCONVNEXT_TILES                                                                                       \
+  template <int K>                                                                                             \
+  void forward_tile_k(const float* x, const float* wt, const float* bias, float* y, const Shape& s, int64_t row, \
+                      int64_t c0, int64_t c1) {                                                                \
+    const int64_t n = row / s.h, h = row % s.h, rs = s.w * s.c;                                                \
+    const float* rows[K];                                                                                      \
+    const float* shifted[K];                                                                                   \
+    for (int i = 0; i < K; ++i) {                                                                              \
+      const int64_t ih = h + i * s.d - s.p;                                                                    \
+      rows[i] = (ih < 0 || ih >= s.h) ? nullptr : x + (n * s.h + ih) * rs;                                     \
+    }                                                                                                          \
+    float* yrow = y + row * rs;                                                                                \
+    int64_t c = c0;                                                                                            \
+    auto at = [&](int64_t c) {                                                                                 \
+      for (int i = 0; i < K; ++i) shifted[i] = rows[i] ? rows[i] + c : nullptr;                                \
+      return shifted;                                                                                          \
+    };                                                                                                         \
+    const float* b = bias;                                                                                     \
+    for (; c + kFwdNV * kL <= c1; c += kFwdNV * kL)                                                                  \
+      forward_row<kL, kFwdNV, K, kWB>(at(c), wt + c, b ? b + c : nullptr, yrow + c, s.w, s.c, s.d, s.p);          \
+    for (; c + kL <= c1; c += kL)                                                                              \
+      forward_row<kL, 1, K, kWB>(at(c), wt + c, b ? b + c : nullptr, yrow + c, s.w, s.c, s.d, s.p);            \
+    for (; c + 8 <= c1; c += 8)                                                                                \
+      forward_row<8, 1, K, kWB>(at(c), wt + c, b ? b + c : nullptr, yrow + c, s.w, s.c, s.d, s.p);             \
+    for (; c < c1; ++c)                                                                                        \
+      forward_row<1, 1, K, kWB>(at(c), wt + c, b ? b + c : nullptr, yrow + c, s.w, s.c, s.d, s.p);             \
+  }                                                                                                            \
+  template <int K>                                                                                             \
+  void weight_tile_k(const float* x, const float* dy, float* part, const Shape& s, int64_t r0, int64_t r1,      \
+                     int64_t c0, int64_t c1) {                                                                 \
+    const int64_t rs = s.w * s.c;                                                                              \
+    for (int64_t e = 0; e < K * K; ++e) std::memset(part + e * s.c + c0, 0, (c1 - c0) * sizeof(float));        \
+    for (int64_t r = r0; r < r1; ++r) {                                                                        \
+      const int64_t n = r / s.h, h = r % s.h;                                                                  \
+      const float* grow = dy + r * rs;                                                                         \
+      for (int i = 0; i < K; ++i) {                                                                            \
+        const int64_t ih = h + i * s.d - s.p;                                                                  \
+        if (ih < 0 || ih >= s.h) continue;                                                                     \
+        const float* xrow = x + (n * s.h + ih) * rs;                                                           \
+        float* prow = part + i * K * s.c;                                                                      \
+        int64_t c = c0;                                                                                        \
+        for (; c + kNV * kL <= c1; c += kNV * kL)                                                                  \
+          weight_row<kL, kNV, K, kWWB>(xrow + c, grow + c, prow + c, s.w, s.c, s.d, s.p);                            \
+        for (; c + kL <= c1; c += kL) weight_row<kL, 1, K, kWWB>(xrow + c, grow + c, prow + c, s.w, s.c, s.d, s.p);  \
+        for (; c + 8 <= c1; c += 8) weight_row<8, 1, K, kWWB>(xrow + c, grow + c, prow + c, s.w, s.c, s.d, s.p);     \
+        for (; c < c1; ++c) weight_row<1, 1, K, kWWB>(xrow + c, grow + c, prow + c, s.w, s.c, s.d, s.p);             \
+      }                                                                                                        \
+    }                                                                                                          \
+  }                                                                                                            \
+  void forward_tile(const float* x, const float* wt, const float* bias, float* y, const Shape& s, int64_t row,  \
+                    int64_t c0, int64_t c1) {                                                                  \
+    switch (s.k) {                                                                                             \
+      case 3: return forward_tile_k<3>(x, wt, bias, y, s, row, c0, c1);                                        \
+      case 5: return forward_tile_k<5>(x, wt, bias, y, s, row, c0, c1);                                        \
+      default: return forward_tile_k<7>(x, wt, bias, y, s, row, c0, c1);                                       \
+    }                                                                                                          \
+  }                                                                                                            \
+  void weight_tile(const float* x, const float* dy, float* part, const Shape& s, int64_t r0, int64_t r1,        \
+                   int64_t c0, int64_t c1) {                                                                   \
+    switch (s.k) {                                                                                             \
+      case 3: return weight_tile_k<3>(x, dy, part, s, r0, r1, c0, c1);                                         \
+      case 5: return weight_tile_k<5>(x, dy, part, s, r0, r1, c0, c1);                                        \
+      default: return weight_tile_k<7>(x, dy, part, s, r0, r1, c0, c1);                                        \
+    }                                                                                                          \
+  }
+
+namespace avx2 {  // 16 vector registers: 8 output columns x 1 vector, 7 taps x 1 vector
+constexpr int kL = 8, kNV = 1, kFwdNV = 1, kWB = 8, kWWB = 6;
+#include "depthwise_simd.h"
+MMCONVNEXT_TILES
+}  // namespace avx2
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,fma")
+namespace avx512 {  // 32 vector registers: 8 output columns x 2 vectors, 7 taps x 2 vectors
+constexpr int kL = 16, kNV = 1, kFwdNV = 2, kWB = 8, kWWB = 8;
+#include "depthwise_simd.h"
+MMCONVNEXT_TILES
+}  // namespace avx512
+#pragma GCC pop_options
+#undef MMCONVNEXT_TILES
+
+using ForwardTile = void (*)(const float*, const float*, const float*, float*, const Shape&, int64_t, int64_t,
+                             int64_t);
+using WeightTile = void (*)(const float*, const float*, float*, const Shape&, int64_t, int64_t, int64_t, int64_t);
+
+constexpr int64_t kTile = 32;  // channels per work item
+
+// The instruction set the fp32 loops use: the widest this CPU has, or the one asked for ("" = widest);
+// "generic" = the plain loops above (any dtype and K). An unknown or unsupported name is refused.
+std::string pick_isa(const std::string& asked) {
+  __builtin_cpu_init();
+  const bool has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+  const bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (asked.empty()) return has512 ? "avx512" : (has2 ? "avx2" : "generic");
+  TORCH_CHECK(asked == "avx512" || asked == "avx2" || asked == "generic",
+              "depthwise_conv: isa must be '', 'avx512', 'avx2' or 'generic', got '", asked, "'");
+  TORCH_CHECK(asked != "avx512" || has512, "depthwise_conv: this CPU lacks AVX-512 (isa='avx512')");
+  TORCH_CHECK(asked != "avx2" || has2, "depthwise_conv: this CPU lacks AVX2/FMA (isa='avx2')");
+  return asked;
+}
+
+bool simd_case(const torch::Tensor& x, const Shape& s, const std::string& isa) {
+  return isa != "generic" && x.scalar_type() == torch::kFloat && (s.k == 3 || s.k == 5 || s.k == 7);
+}
+
+void forward_simd(const float* x, const float* wt, const float* bias, float* y, const Shape& s,
+                  const std::string& isa) {
+  const ForwardTile tile = isa == "avx512" ? avx512::forward_tile : avx2::forward_tile;
+  const int64_t tiles = (s.c + kTile - 1) / kTile;
+  at::parallel_for(0, s.n * s.h * tiles, 1, [&](int64_t e0, int64_t e1) {
+    for (int64_t e = e0; e < e1; ++e) {
+      const int64_t row = e / tiles, c0 = (e % tiles) * kTile;
+      tile(x, wt, bias, y, s, row, c0, std::min(s.c, c0 + kTile));
+    }
+  });
+}
+
+void weight_simd(const float* x, const float* dy, float* out, const Shape& s, const std::string& isa) {
+  const WeightTile tile = isa == "avx512" ? avx512::weight_tile : avx2::weight_tile;
+  const int64_t tiles = (s.c + kTile - 1) / kTile, rows = s.n * s.h;
+  // row chunks: about 64 work items in all, a function of the shape only (so of no thread count)
+  const int64_t chunks = std::min(rows, std::max<int64_t>(1, (64 + tiles - 1) / tiles));
+  const int64_t per_chunk = (rows + chunks - 1) / chunks, per = s.k * s.k * s.c;
+  std::vector<float> partial(chunks * per);
+  at::parallel_for(0, chunks * tiles, 1, [&](int64_t e0, int64_t e1) {
+    for (int64_t e = e0; e < e1; ++e) {
+      const int64_t k = e / tiles, c0 = (e % tiles) * kTile;
+      const int64_t r0 = k * per_chunk, r1 = std::min(rows, r0 + per_chunk);
+      float* part = partial.data() + k * per;
+      if (r0 >= r1) {  // an empty last chunk
+        for (int64_t t = 0; t < s.k * s.k; ++t) std::fill(part + t * s.c + c0, part + t * s.c + std::min(s.c, c0 + kTile), 0.f);
+        continue;
+      }
+      tile(x, dy, part, s, r0, r1, c0, std::min(s.c, c0 + kTile));
+    }
+  });
+  at::parallel_for(0, per, 1024, [&](int64_t e0, int64_t e1) {
+    for (int64_t e = e0; e < e1; ++e) {
+      float sum = 0;
+      for (int64_t k = 0; k < chunks; ++k) sum += partial[k * per + e];  // chunk order: fixed
+      out[e] = sum;
+    }
+  });
+}
+
 }  // namespace
 
 // (N, H, W, C) x (K, K, C) [+ (C,)] -> (N, H, W, C)
 torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& weight, const c10::optional<torch::Tensor>& bias,
-                      int64_t dilation) {
+                      int64_t dilation, const std::string& isa_asked) {
   const Shape s = shape_of(x, weight, dilation);
+  const std::string isa = pick_isa(isa_asked);
   auto y = torch::empty_like(x);
+  const bool has_bias = bias.has_value() && bias->defined();
+  TORCH_CHECK(!has_bias || (bias->is_contiguous() && bias->numel() == s.c && bias->scalar_type() == x.scalar_type()),
+              "depthwise_conv: bias must be a contiguous (C,) tensor of x's dtype");
+  if (simd_case(x, s, isa)) {
+    forward_simd(x.data_ptr<float>(), weight.data_ptr<float>(), has_bias ? bias->data_ptr<float>() : nullptr,
+                 y.data_ptr<float>(), s, isa);
+    return y;
+  }
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "depthwise_conv_forward", [&] {
-    const scalar_t* b = nullptr;
-    if (bias.has_value() && bias->defined()) {
-      TORCH_CHECK(bias->is_contiguous() && bias->numel() == s.c, "depthwise_conv: bias must be (C,)");
-      b = bias->data_ptr<scalar_t>();
-    }
+    const scalar_t* b = has_bias ? bias->data_ptr<scalar_t>() : nullptr;
     conv_rows<scalar_t>(x.data_ptr<scalar_t>(), weight.data_ptr<scalar_t>(), b, y.data_ptr<scalar_t>(), s);
   });
   return y;
 }
 
 // dL/dx: the same convolution of dy with the kernel turned by 180 degrees, no bias
-torch::Tensor input_grad(const torch::Tensor& grad_y, const torch::Tensor& weight, int64_t dilation) {
-  return forward(grad_y, weight.flip({0, 1}).contiguous(), c10::nullopt, dilation);
+torch::Tensor input_grad(const torch::Tensor& grad_y, const torch::Tensor& weight, int64_t dilation,
+                         const std::string& isa) {
+  return forward(grad_y, weight.flip({0, 1}).contiguous(), c10::nullopt, dilation, isa);
 }
 
 // dL/dweight as (K, K, C), deterministic
 torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& grad_y, int64_t kernel_size,
-                          int64_t dilation) {
+                          int64_t dilation, const std::string& isa_asked) {
   TORCH_CHECK(kernel_size % 2 == 1 && kernel_size >= 1, "depthwise_conv: kernel_size must be odd");
-  TORCH_CHECK(grad_y.sizes() == x.sizes() && grad_y.is_contiguous(), "depthwise_conv: grad_y must be x's shape");
+  TORCH_CHECK(grad_y.sizes() == x.sizes() && grad_y.is_contiguous() && grad_y.scalar_type() == x.scalar_type(),
+              "depthwise_conv: grad_y must be a contiguous tensor of x's shape and dtype");
   const Shape s = shape_of(x, torch::empty({kernel_size, kernel_size, x.size(3)}, x.options()), dilation);
+  const std::string isa = pick_isa(isa_asked);
+  auto grad_w = torch::empty({s.k, s.k, s.c}, x.options());
+  if (simd_case(x, s, isa)) {
+    weight_simd(x.data_ptr<float>(), grad_y.data_ptr<float>(), grad_w.data_ptr<float>(), s, isa);
+    return grad_w;
+  }
   const int64_t rows = s.n * s.h;
   // chunks of a fixed number of rows (a function of the shape only): at most 64 partial kernels
   const int64_t chunk = std::max<int64_t>(1, (rows + 63) / 64);
   const int64_t chunks = (rows + chunk - 1) / chunk;
   const int64_t per = s.k * s.k * s.c;
   auto partial = torch::zeros({chunks, per}, x.options());
-  auto grad_w = torch::empty({s.k, s.k, s.c}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "depthwise_conv_weight_grad", [&] {
     const scalar_t* xd = x.data_ptr<scalar_t>();
     const scalar_t* gd = grad_y.data_ptr<scalar_t>();
@@ -171,7 +339,12 @@ torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& grad_y, i
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "mmconvnext's channels-last depthwise convolution kernels (CPU)";
-  m.def("forward", &forward, "y = depthwise conv of x (N, H, W, C) with weight (K, K, C) [+ bias]");
-  m.def("input_grad", &input_grad, "dL/dx from dL/dy (N, H, W, C) and weight (K, K, C)");
-  m.def("weight_grad", &weight_grad, "dL/dweight (K, K, C) from x and dL/dy (N, H, W, C), deterministic");
+  namespace py = pybind11;
+  m.def("forward", &forward, "y = depthwise conv of x (N, H, W, C) with weight (K, K, C) [+ bias]", py::arg("x"),
+        py::arg("weight"), py::arg("bias"), py::arg("dilation"), py::arg("isa") = "");
+  m.def("input_grad", &input_grad, "dL/dx from dL/dy (N, H, W, C) and weight (K, K, C)", py::arg("grad_y"),
+        py::arg("weight"), py::arg("dilation"), py::arg("isa") = "");
+  m.def("weight_grad", &weight_grad, "dL/dweight (K, K, C) from x and dL/dy (N, H, W, C), deterministic",
+        py::arg("x"), py::arg("grad_y"), py::arg("kernel_size"), py::arg("dilation"), py::arg("isa") = "");
+  m.def("isa", [] { return pick_isa(""); }, "the instruction set the fp32 loops use on this CPU");
 }

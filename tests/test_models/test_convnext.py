@@ -470,20 +470,21 @@ def test_the_base_refuses_a_backbone_with_missing_or_extra_stages():
 def test_block_path_choices():
     x = torch.randn(1, 8, 4, 4)
     dnn = onednn.available(x)  # oneDNN where this torch has it
-    dw = depthwise_kernel.built()  # the compiled depthwise weight gradient (forced on by the suite's mode)
+    dw = depthwise_kernel.built()  # the compiled depthwise kernels (all three passes in the suite's forced mode)
     block = ConvNeXtBlock(8).eval()
     with torch.no_grad():
-        assert block_path(block, x) == BlockPath('none', dnn, dnn)  # inference: fused
-    assert block_path(block.train(), x) == BlockPath('none', dnn, False, False, dw)  # gradients: unfused
+        assert block_path(block, x) == BlockPath('none', dnn, dnn, dw_forward=dw)  # inference: fused
+    assert block_path(block.train(), x) == BlockPath('none', dnn, False, dw, dw, dw)  # gradients: unfused
     assert block_path(ConvNeXtBlock(8, onednn_cpu=False), x) == BlockPath()
     assert block_path(ConvNeXtBlock(8, linear_pw_conv=False), x) == BlockPath()  # oneDNN is for Linear layers
-    with torch.autocast('cpu', dtype=torch.bfloat16):  # no oneDNN matmul; the depthwise kernels take bf16
-        assert block_path(block, x) == BlockPath(dw_weight=dw)
-    assert block_path(block, x.double()) == BlockPath(dw_weight=dw)
-    assert block_path(ConvNeXtBlock(8).requires_grad_(False).train(), x) == BlockPath('none', dnn, dnn)  # no grads
+    with torch.autocast('cpu', dtype=torch.bfloat16):  # no oneDNN matmul; the depthwise kernels take bf16 grads
+        assert block_path(block, x) == BlockPath(dw_input=dw, dw_weight=dw)  # the forward: aten's bf16
+    assert block_path(block, x.double()) == BlockPath(dw_input=dw, dw_weight=dw, dw_forward=dw)
+    no_grads = ConvNeXtBlock(8).requires_grad_(False).train()
+    assert block_path(no_grads, x) == BlockPath('none', dnn, dnn, dw_forward=dw)  # no grads: the forward only
     # with_cp: selective recomputation where it applies, else the whole block; only with gradients in training
     v1 = ConvNeXtBlock(8, with_cp=True).train()
-    assert block_path(v1, x) == BlockPath('mlp', dnn, False, False, dw)
+    assert block_path(v1, x) == BlockPath('mlp', dnn, False, dw, dw, dw)
     with torch.no_grad():
         assert block_path(v1, x).recompute == 'none'
     assert block_path(v1.eval(), x).recompute == 'none'

@@ -68,8 +68,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     if forced != 'auto':
         print(f'[tune_cpu] ${path_select.ENV_PATH}={forced} forces every backbone left at auto: nothing to choose')
     table = {}
-    for kind in args.kind:
-        table.update(path_select.tune_model(model, (batch, 3, h, w), train=kind == 'train', log=False))
+    for kind in args.kind:  # a shape both kinds ask (the depthwise convs') keeps where it came from first
+        new = path_select.tune_model(model, (batch, 3, h, w), train=kind == 'train', log=False)
+        table.update({key: entry for key, entry in new.items() if key not in table})
     if not table:
         print(f'[tune_cpu] {args.config}: no backbone leaves its CPU kernels to the machine')
     else:

@@ -1,9 +1,9 @@
 """The depthwise-conv kernels alone (``benchmark.py --depthwise``): forward, input gradient and weight gradient of
 each stage's 7x7 depthwise conv of a ConvNeXt at the benchmark's batch and size, by aten (oneDNN) and by
-mmconvnext's compiled kernels (:mod:`mmconvnext.models.layers.depthwise_kernel`), in milliseconds and GFLOP/s
+mmconvnext's compiled kernels (:mod:`mmconvnext.models.layers.depthwise_kernel`, the instruction set
+:func:`~mmconvnext.models.layers.depthwise_kernel.isa` names), in milliseconds and GFLOP/s
 (2 x K^2 x N x H x W x C per pass), and as a fraction of the machine's fp32 FMA rate measured by ``torch.mm``
-(MKL's matmul runs at the FMA units' limit; the kernels are compiled for AVX2's 8-lane FMA, so on an AVX-512
-CPU their ceiling is about half of it). Interleaved: each round times every variant once."""
+(MKL's matmul runs at the FMA units' limit). Interleaved: each round times every variant once."""
 
 import functools
 from typing import Callable
@@ -22,17 +22,13 @@ PASSES = ('forward', 'input grad', 'weight grad')
 
 def _variants(x: torch.Tensor, grad: torch.Tensor, weight: torch.Tensor, k: int) -> dict[str, Callable]:
     channels, pad = x.shape[1], k // 2
-    backward = functools.partial(
-        torch.ops.aten.convolution_backward, grad, x, weight, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], channels
-    )
-    kernel = weight[:, 0].permute(1, 2, 0).contiguous()
-    nhwc = x.permute(0, 2, 3, 1).contiguous()
+    aten = functools.partial(depthwise_kernel.aten_grads, grad, x, weight, 1)
     return {
         'aten forward': lambda: F.conv2d(x, weight, None, padding=pad, groups=channels),
-        'kernel forward': lambda: depthwise_kernel._ext.forward(nhwc, kernel, None, 1),
-        'aten input grad': lambda: backward([True, False, False]),
+        'kernel forward': lambda: depthwise_kernel.forward(x, weight, None, 1),
+        'aten input grad': lambda: aten(True, False),
         'kernel input grad': lambda: depthwise_kernel.input_grad(grad, weight, 1),
-        'aten weight grad': lambda: backward([False, True, False]),
+        'aten weight grad': lambda: aten(False, True),
         'kernel weight grad': lambda: depthwise_kernel.weight_grad(x, grad, k, 1),
     }
 

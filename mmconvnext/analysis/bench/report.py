@@ -243,6 +243,8 @@ def _run_whole_model(args: argparse.Namespace, backbone: dict) -> tuple[dict, tu
 
 def _run_depthwise(args: argparse.Namespace, fma_gflops: float) -> tuple[list, dict]:
     """``--depthwise``: the stages' depthwise convs by aten and by the kernels, printed and as a results table."""
+    from mmconvnext.models.layers import depthwise_kernel
+
     from .depthwise import PASSES, depthwise_rows, time_depthwise
 
     stages = time_depthwise(args.arch, args.batch, args.size, args.warmup, args.repeats, args.rounds)
@@ -252,7 +254,8 @@ def _run_depthwise(args: argparse.Namespace, fma_gflops: float) -> tuple[list, d
     rows = depthwise_rows(stages, fma_gflops)
     note = (
         f'7x7 depthwise conv of ConvNeXt-{args.arch}, batch {args.batch}, {args.size}x{args.size}, channels-last '
-        f'fp32; % of the fp32 FMA rate torch.mm reaches here ({fma_gflops:.0f} GFLOP/s); the kernels are AVX2 code'
+        f'fp32; % of the fp32 FMA rate torch.mm reaches here ({fma_gflops:.0f} GFLOP/s); the kernels run their '
+        f'{depthwise_kernel.isa()} loops'
     )
     print(f'\n{note}\n' + '\n'.join(markdown_table(columns, rows)))
     return stages, (columns, rows, [note])

@@ -13,9 +13,10 @@ what autograd keeps:
   (:func:`~mmconvnext.models.layers.onednn.mlp_recompute`, itself on oneDNN or not).
 - ``recompute='block'``: ``torch.utils.checkpoint`` of the whole block, for the blocks
   the selective form does not cover (GRN, 1x1 convs, another activation).
-- ``dw_input`` / ``dw_weight``: the depthwise conv's input / weight gradient from mmconvnext's
-  compiled kernels (:mod:`~mmconvnext.models.layers.depthwise_kernel`) instead of aten's backward,
-  in training, where they are built; its forward is aten's on every path.
+- ``dw_input`` / ``dw_weight`` / ``dw_forward``: the depthwise conv's input gradient, weight
+  gradient and forward from mmconvnext's compiled kernels
+  (:mod:`~mmconvnext.models.layers.depthwise_kernel`) instead of aten's (oneDNN's), where they are
+  built; the forward in inference too.
 
 Everything that chooses among them is in this module, so a policy (e.g. per machine:
 which kernels are faster where) changes one function, :func:`block_path`, and the
@@ -46,7 +47,8 @@ class BlockPath(NamedTuple):
         onednn: pointwise products on oneDNN (also those of ``recompute='mlp'``).
         fused: with ``onednn``: one kernel for the second pointwise layer, layer scale
             and the residual add (inference: no gradient through the block's MLP).
-        dw_input, dw_weight: the depthwise conv's input / weight gradient by the compiled kernels.
+        dw_input, dw_weight, dw_forward: the depthwise conv's input gradient / weight gradient /
+            forward by the compiled kernels.
     """
 
     recompute: str = 'none'
@@ -54,6 +56,7 @@ class BlockPath(NamedTuple):
     fused: bool = False
     dw_input: bool = False
     dw_weight: bool = False
+    dw_forward: bool = False
 
 
 def exact_gelu(act: nn.Module) -> bool:
@@ -111,22 +114,24 @@ def depthwise_conv(conv: nn.Conv2d, x: torch.Tensor, path: Optional['BlockPath']
     """A block's depthwise ``conv`` on ``x``: ``conv(x)``, with the kernel cropped to what
     can touch the map when the map is smaller than the kernel's reach (:func:`_cropped_reach`;
     the same outputs and gradients up to summation order, the cropped-off weights getting
-    the zero gradient they get from the whole kernel), and its gradients from the compiled
-    kernels where ``path`` says so (a square kernel, cropped or not). Autocast applies to it
-    as to ``conv``."""
+    the zero gradient they get from the whole kernel), and its forward and gradients from the
+    compiled kernels where ``path`` says so (a square kernel, cropped or not). Autocast applies
+    to it as to ``conv``."""
     reach = _cropped_reach(conv, x)
-    kernels = path is not None and (path.dw_input or path.dw_weight)
+    kernels = path is not None and (path.dw_forward or path.dw_input or path.dw_weight)
     if reach is None:
         if kernels:
             return depthwise_kernel.DepthwiseConv.apply(
-                x, conv.weight, conv.bias, conv.dilation[0], path.dw_input, path.dw_weight
+                x, conv.weight, conv.bias, conv.dilation[0], path.dw_forward, path.dw_input, path.dw_weight
             )
         return conv(x)
     (rh, rw), (kh, kw), (dh, dw) = reach, conv.kernel_size, conv.dilation
     ch, cw = kh // 2, kw // 2
     weight = conv.weight[:, :, ch - rh : ch + rh + 1, cw - rw : cw + rw + 1]
     if kernels and rh == rw:
-        return depthwise_kernel.DepthwiseConv.apply(x, weight, conv.bias, dh, path.dw_input, path.dw_weight)
+        return depthwise_kernel.DepthwiseConv.apply(
+            x, weight, conv.bias, dh, path.dw_forward, path.dw_input, path.dw_weight
+        )
     return F.conv2d(x, weight, conv.bias, padding=(rh * dh, rw * dw), dilation=conv.dilation, groups=conv.groups)
 
 
@@ -157,9 +162,9 @@ def block_path(block: nn.Module, x: torch.Tensor) -> BlockPath:
       for the call's shape and kind (inference or training; :mod:`.path_select`).
     - fused when on oneDNN, not recomputing the MLP, no gradient is needed through the
       MLP, and drop path is off (eval mode, or a rate of 0).
-    - the depthwise conv's gradients from the compiled kernels where it needs gradients,
-      :func:`depthwise_kernel.available` holds and the plan (or a forced mode) says so
-      (:func:`path_select.prefers_dw_kernel`).
+    - the depthwise conv's forward, and where it needs gradients its input and weight
+      gradients, from the compiled kernels where :func:`depthwise_kernel.available` holds and
+      the plan (or a forced mode) says so (:func:`path_select.prefers_dw_kernel`).
     """
     recompute = 'none'
     if block.with_cp and block.training and torch.is_grad_enabled():
@@ -181,12 +186,17 @@ def block_path(block: nn.Module, x: torch.Tensor) -> BlockPath:
             and not needs_grad
             and (not block.training or isinstance(block.drop_path, nn.Identity))
         )
-    dw_input = dw_weight = False
+    dw_forward = dw_input = dw_weight = False
     conv = block.depthwise_conv
-    if block.onednn_cpu and torch.is_grad_enabled() and depthwise_kernel.available(conv, x):
-        if x.requires_grad or any(p.requires_grad for p in conv.parameters()):
-            n, c, h, w = x.shape
-            reach = _cropped_reach(conv, x)  # the kernel the conv runs: cropped on a small map
-            k = 2 * reach[0] + 1 if reach is not None and reach[0] == reach[1] else conv.kernel_size[0]
-            dw_input, dw_weight = path_select.prefers_dw_kernel(block.cpu_path, n, h, w, c, k, conv.dilation[0])
-    return BlockPath(recompute, use_onednn, fused, dw_input, dw_weight)
+    if block.onednn_cpu and depthwise_kernel.available(conv, x):
+        n, c, h, w = x.shape
+        reach = _cropped_reach(conv, x)  # the kernel the conv runs: cropped on a small map
+        k = 2 * reach[0] + 1 if reach is not None and reach[0] == reach[1] else conv.kernel_size[0]
+        if reach is None or reach[0] == reach[1]:
+            dw_forward, dw_input, dw_weight = path_select.prefers_dw_kernel(
+                block.cpu_path, n, h, w, c, k, conv.dilation[0]
+            )
+        grads = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in conv.parameters()))
+        dw_input, dw_weight = dw_input and grads, dw_weight and grads
+        dw_forward = dw_forward and not torch.is_autocast_enabled('cpu')  # autocast: aten's, in its dtype
+    return BlockPath(recompute, use_onednn, fused, dw_input, dw_weight, dw_forward)

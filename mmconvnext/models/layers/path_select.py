@@ -38,12 +38,13 @@ earlier, noisier measurement (the median of 3 calls), it matched the oneDNN path
 but, in one of two runs, trained 0.88x as fast as either uniform path (run-to-run noise there
 was 10-30%); the new default has not been measured on an AMD EPYC yet.
 
-The depthwise convs' gradients are a second choice of the same plan: for a block whose depthwise conv
-needs gradients (training), aten's backward (oneDNN) or mmconvnext's compiled kernels
-(:mod:`.depthwise_kernel`), separately for the input and the weight gradient, timed per map shape
-(``dw:h=H:w=W:c=C:k=K:d=D``; :func:`prefers_dw_kernel`). The kernel must win by the same margin.
-``MMCONVNEXT_CPU_PATH=onednn`` (``onednn_cpu=True``) takes every hand-written kernel (oneDNN's pointwise
-layers, the depthwise weight gradient; the input gradient stays aten's), ``plain`` none.
+The depthwise convs are a second choice of the same plan: aten's (oneDNN's) kernels or mmconvnext's
+compiled ones (:mod:`.depthwise_kernel`), separately for the forward (inference and training), the input
+gradient and the weight gradient, timed per map shape (``dw:h=H:w=W:c=C:k=K:d=D``;
+:func:`prefers_dw_kernel`). The kernel must win by the same margin. The machine a choice is made for
+includes the instruction set the compiled kernels run (:func:`depthwise_kernel.isa`), so a rebuilt or
+missing extension chooses anew. ``MMCONVNEXT_CPU_PATH=onednn`` (``onednn_cpu=True``) takes every
+hand-written kernel (oneDNN's pointwise layers, the three depthwise passes), ``plain`` none.
 
 Written by hand: neither PyTorch nor mmengine selects eager kernels per shape (inductor's
 autotuning does, but only inside ``torch.compile``).
@@ -131,7 +132,12 @@ def effective_mode(mode: str) -> str:
 
 
 def _machine() -> dict[str, Union[str, int]]:
-    return {'cpu': cpu_name(), 'threads': torch.get_num_threads(), 'torch': str(torch.__version__)}
+    return {
+        'cpu': cpu_name(),
+        'threads': torch.get_num_threads(),
+        'torch': str(torch.__version__),
+        'kernels': depthwise_kernel.isa(),
+    }
 
 
 def cache_file() -> str:
@@ -256,32 +262,21 @@ def _measure(kind: str, rows: int, channels: int, hidden: int) -> tuple[float, f
 
 
 def _measure_dw(n: int, h: int, w: int, channels: int, k: int, d: int) -> dict:
-    """Milliseconds of the input and the weight gradient of a depthwise conv (``k`` x ``k``, dilation ``d``,
-    "same" padding) on an (n, channels, h, w) channels-last map, by aten and by the compiled kernels; timed
-    like :func:`_measure` (interleaved, the fastest of ``_REPEATS`` after ``_WARMUP``)."""
+    """Milliseconds of the forward, the input gradient and the weight gradient of a depthwise conv (``k`` x
+    ``k``, dilation ``d``, "same" padding) on an (n, channels, h, w) channels-last map, by aten and by the
+    compiled kernels; timed like :func:`_measure` (interleaved, the fastest of ``_REPEATS`` after ``_WARMUP``)."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, channels, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
     grad = torch.randn(n, channels, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
     weight = torch.randn(channels, 1, k, k, generator=gen) * 0.1
-    ops = {}
-    for which in ('input', 'weight'):
-        mask = [which == 'input', which == 'weight', False]
-        ops[f'aten_{which}'] = functools.partial(
-            torch.ops.aten.convolution_backward,
-            grad,
-            x,
-            weight,
-            None,
-            [1, 1],
-            [d * (k // 2)] * 2,
-            [d, d],
-            False,
-            [0, 0],
-            channels,
-            mask,
-        )
-    ops['kernel_input'] = functools.partial(depthwise_kernel.input_grad, grad, weight, d)
-    ops['kernel_weight'] = functools.partial(depthwise_kernel.weight_grad, x, grad, k, d)
+    ops = {
+        'aten_forward': functools.partial(F.conv2d, x, weight, None, 1, d * (k // 2), d, channels),
+        'kernel_forward': functools.partial(depthwise_kernel.forward, x, weight, None, d),
+        'aten_input': functools.partial(depthwise_kernel.aten_grads, grad, x, weight, d, True, False),
+        'kernel_input': functools.partial(depthwise_kernel.input_grad, grad, weight, d),
+        'aten_weight': functools.partial(depthwise_kernel.aten_grads, grad, x, weight, d, False, True),
+        'kernel_weight': functools.partial(depthwise_kernel.weight_grad, x, grad, k, d),
+    }
     with torch.no_grad():
         for _ in range(_WARMUP):
             for op in ops.values():
@@ -291,15 +286,13 @@ def _measure_dw(n: int, h: int, w: int, channels: int, k: int, d: int) -> dict:
             for name, op in ops.items():
                 times[name].append(_time_ms(op))
     ms = {name: round(min(t), 3) for name, t in times.items()}
-    return {
-        'input': ms['kernel_input'] < _MARGIN * ms['aten_input'],
-        'weight': ms['kernel_weight'] < _MARGIN * ms['aten_weight'],
-        'ms': ms,
-    }
+    return {p: ms[f'kernel_{p}'] < _MARGIN * ms[f'aten_{p}'] for p in _DW_PASSES} | {'ms': ms}
 
 
 _KEY = re.compile(r'^(train|infer):rows=(\d+):c=(\d+):h=(\d+)$')
 _DW_KEY = re.compile(r'^dw:h=(\d+):w=(\d+):c=(\d+):k=(\d+):d=(\d+)$')
+#: the depthwise passes a choice covers (a record without ``forward`` ran aten's forward)
+_DW_PASSES = ('forward', 'input', 'weight')
 
 
 def _valid(key: str, entry: object) -> bool:
@@ -307,7 +300,11 @@ def _valid(key: str, entry: object) -> bool:
     if not isinstance(entry, dict):
         return False
     if _DW_KEY.match(key):
-        return isinstance(entry.get('input'), bool) and isinstance(entry.get('weight'), bool)
+        return (
+            isinstance(entry.get('input'), bool)
+            and isinstance(entry.get('weight'), bool)
+            and isinstance(entry.get('forward', False), bool)
+        )
     return _KEY.match(key) is not None and isinstance(entry.get('onednn'), bool)
 
 
@@ -335,31 +332,31 @@ def _nearest_dw(h: int, w: int, channels: int, k: int, d: int) -> Optional[str]:
     return None if best is None else best[1]
 
 
-def prefers_dw_kernel(mode: str, n: int, h: int, w: int, channels: int, k: int, d: int) -> tuple[bool, bool]:
-    """Whether a block in ``mode`` computes its depthwise conv's (input, weight) gradient with the compiled
-    kernels, for an (n, channels, h, w) map, a ``k`` x ``k`` kernel of dilation ``d``. Call only where
-    :func:`depthwise_kernel.available` holds and gradients are needed. ``'auto'`` follows the plan as
-    :func:`prefers_onednn` does (a map without a choice takes the nearest planned one, else aten)."""
+def prefers_dw_kernel(mode: str, n: int, h: int, w: int, channels: int, k: int, d: int) -> tuple[bool, bool, bool]:
+    """Whether a block in ``mode`` computes its depthwise conv's (forward, input gradient, weight gradient)
+    with the compiled kernels, for an (n, channels, h, w) map, a ``k`` x ``k`` kernel of dilation ``d``. Call
+    only where :func:`depthwise_kernel.available` holds. ``'auto'`` follows the plan as :func:`prefers_onednn`
+    does (a map without a choice takes the nearest planned one, else aten)."""
     mode = effective_mode(mode)
     if mode != 'auto':
-        return False, mode == 'onednn'
+        return (mode == 'onednn',) * 3
     with _lock:
         if _collecting:
             _collecting[-1].add(('dw', n, h, w, channels, k, d))
-            return False, False
+            return False, False, False
         key = _dw_key(h, w, channels, k, d)
         planned = key if key in _plan else _nearest_dw(h, w, channels, k, d)
         if planned is None:
             _warn_once(
                 'unplanned:' + key,
-                f'mmconvnext compute path: no choice was made for {key} before the run; aten runs its gradients '
+                f'mmconvnext compute path: no choice was made for {key} before the run; aten runs it '
                 '(choose before running: mmconvnext.engine.ComputePathHook, path_select.tune_model or '
                 'tools/analysis/tune_cpu.py)',
                 level=logging.INFO,
             )
-            return False, False
+            return False, False, False
         _used.add(planned)
-        return _plan[planned]['input'], _plan[planned]['weight']
+        return tuple(_plan[planned][p] for p in _DW_PASSES)
 
 
 def _key(kind: str, rows: int, channels: int, hidden: int) -> tuple[str, int]:
@@ -485,7 +482,7 @@ def _asked_key(asked: tuple) -> str:
 
 def _entry(key: str, entry: dict) -> dict:
     if _DW_KEY.match(key):
-        return {'input': bool(entry['input']), 'weight': bool(entry['weight']), 'ms': entry.get('ms')}
+        return {p: bool(entry.get(p, False)) for p in _DW_PASSES} | {'ms': entry.get('ms')}
     return {'onednn': bool(entry['onednn']), 'plain_ms': entry.get('plain_ms'), 'onednn_ms': entry.get('onednn_ms')}
 
 
@@ -505,15 +502,15 @@ def format_table(entries: dict[str, dict], how: str) -> str:
         lines.append(
             f'{key:<34} {kernel:<9} {e.get("plain_ms")!s:>9} {e.get("onednn_ms")!s:>10}  {e.get("source", "")}'
         )
-    if depthwise:  # the depthwise convs' gradients: aten or the compiled kernel, ms of each
-        lines.append(f'{"depthwise gradients":<34} {"input":<14} {"weight":<14} aten/kernel ms (input; weight)')
+    if depthwise:  # the depthwise convs' passes: aten or the compiled kernel, ms of each
+        lines.append(
+            f'{"depthwise conv":<34} {"forward":<8} {"input":<8} {"weight":<8} aten/kernel ms (forward; input; weight)'
+        )
         for key, e in depthwise:
             ms = e.get('ms') or {}
-            which = ['kernel' if e[g] else 'aten' for g in ('input', 'weight')]
-            times = (
-                f'{ms.get("aten_input")}/{ms.get("kernel_input")}; {ms.get("aten_weight")}/{ms.get("kernel_weight")}'
-            )
-            lines.append(f'{key:<34} {which[0]:<14} {which[1]:<14} {times}  {e.get("source", "")}')
+            which = ''.join(f'{"kernel" if e[p] else "aten":<9}' for p in _DW_PASSES)
+            times = '; '.join(f'{ms.get(f"aten_{p}")}/{ms.get(f"kernel_{p}")}' for p in _DW_PASSES)
+            lines.append(f'{key:<34} {which}{times}  {e.get("source", "")}')
     return '\n'.join(lines)
 
 
@@ -617,7 +614,7 @@ def describe() -> str:
 def _chosen(entry: dict) -> str:
     if 'onednn' in entry:
         return 'oneDNN' if entry['onednn'] else 'plain'
-    return '/'.join(f'{g} {"kernel" if entry[g] else "aten"}' for g in ('input', 'weight'))
+    return '/'.join(f'{p} {"kernel" if entry[p] else "aten"}' for p in _DW_PASSES)
 
 
 def reset() -> None:
