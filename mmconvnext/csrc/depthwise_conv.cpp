@@ -188,7 +188,7 @@ void weight_grad_chunk(const T* x, const T* dy, T* part, int64_t r0, int64_t r1,
   }
 
 namespace avx2 {  // 16 vector registers: 8 output columns x 1 vector, 7 taps x 1 vector
-constexpr int kL = 8, kNV = 1, kFwdNV = 1, kWB = 8, kWWB = 6;
+constexpr int kL = 8, kNV = 1, kFwdNV = 1, kWB = 7, kWWB = 6;
 #include "depthwise_simd.h"
 MMCONVNEXT_TILES
 }  // namespace avx2
@@ -196,7 +196,7 @@ MMCONVNEXT_TILES
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,fma")
 namespace avx512 {  // 32 vector registers: 8 output columns x 2 vectors, 7 taps x 2 vectors
-constexpr int kL = 16, kNV = 1, kFwdNV = 2, kWB = 8, kWWB = 8;
+constexpr int kL = 16, kNV = 1, kFwdNV = 2, kWB = 7, kWWB = 8;
 #include "depthwise_simd.h"
 MMCONVNEXT_TILES
 }  // namespace avx512
