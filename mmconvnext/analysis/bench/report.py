@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar='N',
         help='the bound: N^3 fp32 matmuls (default 2048; smaller only for quick checks, it reads a lower rate)',
     )
+    parser.add_argument(
+        '--profile',
+        action='store_true',
+        help='also profile forward+backward steps of the eager rows (torch.profiler): each operator group\'s '
+        'share of the step',
+    )
     parser.add_argument('--json', help='also write the raw numbers here')
     parser.add_argument(
         '--results', metavar='FILE', help='write the tables, with command, machine, versions, date and commit'
@@ -261,6 +267,25 @@ def _run_depthwise(args: argparse.Namespace, fma_gflops: float) -> tuple[list, d
     return stages, (columns, rows, [note])
 
 
+def _run_profile(args: argparse.Namespace, impls: list[str]) -> tuple[dict, tuple]:
+    """``--profile``: the eager rows' steps under torch.profiler, each in its own process, as one table."""
+    from .profile import profile_rows
+
+    results = {}
+    for impl in [i for i in impls if i in IMPLS]:  # the eager rows
+        job = dict(impl=impl, arch=args.arch, batch=args.batch, size=args.size, warmup=args.warmup, steps=2)
+        if (r := _child(dict(job, profile=True, threads=args.threads))) is not None and 'skipped' not in r:
+            results[impl] = r
+    columns, rows = profile_rows(results)
+    note = (
+        f'ConvNeXt-{args.arch} features, batch {args.batch}, {args.size}x{args.size}: torch.profiler self CPU time '
+        'over 2 forward+backward steps after the warm-up, grouped by operator (share of the summed self time, '
+        'ms per step); s / step: the profiled steps\' wall time'
+    )
+    print(f'\n{note}\n' + '\n'.join(markdown_table(columns, rows)))
+    return results, (columns, rows, [note])
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """``tools/analysis/benchmark.py`` (see :mod:`mmconvnext.analysis.bench`)."""
     args = build_parser().parse_args(argv)
@@ -370,6 +395,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         results['whole_model'], tables['whole_model'] = _run_whole_model(args, backbone)
     if args.depthwise:
         results['depthwise'], tables['depthwise'] = _run_depthwise(args, rate)
+    if args.profile:
+        results['profile'], tables['profile'] = _run_profile(args, _chosen_rows(args))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=2)

@@ -15,7 +15,7 @@ a fixed order).
 block's :class:`~mmconvnext.models.layers.compute_path.BlockPath` says; which one is a per-machine choice
 (:mod:`~mmconvnext.models.layers.path_select`), made in :mod:`.compute_path`. These are kernels only. Where
 the extension is not built (a GPU machine, a failed compile, a CPU without AVX2), the aten path runs and one
-log line says why.
+log line says why. Under ``torch.profiler`` the kernels' calls show as ``mmconvnext::depthwise_*``.
 """
 
 import logging
@@ -24,6 +24,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
+from torch.profiler import record_function
 
 __all__ = [
     'DepthwiseConv',
@@ -108,7 +109,8 @@ def forward(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
     (C, 1, K, K) and ``bias``."""
     kernel = weight.to(x.dtype)[:, 0].permute(1, 2, 0).contiguous()
     b = None if bias is None else bias.to(x.dtype).contiguous()
-    return _ext.forward(_nhwc(x, x.dtype), kernel, b, dilation).permute(0, 3, 1, 2)
+    with record_function('mmconvnext::depthwise_forward'):
+        return _ext.forward(_nhwc(x, x.dtype), kernel, b, dilation).permute(0, 3, 1, 2)
 
 
 def aten_grads(
@@ -138,14 +140,16 @@ def input_grad(grad_y: torch.Tensor, weight: torch.Tensor, dilation: int) -> tor
     from dL/dy (N, C, H, W), computed in fp32 (fp64 for fp64 operands)."""
     dtype = torch.float64 if grad_y.dtype == torch.float64 else torch.float32
     kernel = weight.to(dtype)[:, 0].permute(1, 2, 0).contiguous()
-    return _ext.input_grad(_nhwc(grad_y, dtype), kernel, dilation).permute(0, 3, 1, 2)
+    with record_function('mmconvnext::depthwise_input_grad'):
+        return _ext.input_grad(_nhwc(grad_y, dtype), kernel, dilation).permute(0, 3, 1, 2)
 
 
 def weight_grad(x: torch.Tensor, grad_y: torch.Tensor, k: int, dilation: int) -> torch.Tensor:
     """The kernel's dL/dweight (C, 1, K, K) of the depthwise conv of ``x`` (N, C, H, W) from dL/dy, computed in
     fp32 (fp64 for fp64 operands); the same bits for any thread count."""
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-    return _ext.weight_grad(_nhwc(x, dtype), _nhwc(grad_y, dtype), k, dilation).permute(2, 0, 1)[:, None]
+    with record_function('mmconvnext::depthwise_weight_grad'):
+        return _ext.weight_grad(_nhwc(x, dtype), _nhwc(grad_y, dtype), k, dilation).permute(2, 0, 1)[:, None]
 
 
 class DepthwiseConv(torch.autograd.Function):
