@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--profile',
         action='store_true',
-        help='also profile forward+backward steps of the eager rows (torch.profiler): each operator group\'s '
+        help="also profile forward+backward steps of the eager rows (torch.profiler): each operator group's "
         'share of the step',
     )
     parser.add_argument('--json', help='also write the raw numbers here')
@@ -280,7 +280,7 @@ def _run_profile(args: argparse.Namespace, impls: list[str]) -> tuple[dict, tupl
     note = (
         f'ConvNeXt-{args.arch} features, batch {args.batch}, {args.size}x{args.size}: torch.profiler self CPU time '
         'over 2 forward+backward steps after the warm-up, grouped by operator (share of the summed self time, '
-        'ms per step); s / step: the profiled steps\' wall time'
+        "ms per step); s / step: the profiled steps' wall time"
     )
     print(f'\n{note}\n' + '\n'.join(markdown_table(columns, rows)))
     return results, (columns, rows, [note])

@@ -1,7 +1,8 @@
-"""One row or case of the benchmark, in this process: ``python -m mmconvnext.analysis.bench.worker JOB``, JOB a
-JSON object with ``impl`` (a backbone row: :func:`.backbone.run_impl`'s arguments; with ``profile``,
-:func:`.profile.profile_impl`'s) or ``case`` (a whole-model case: :func:`.whole.run_whole_case`'s) and ``threads``. Prints the result as one JSON line. The report starts
-one process per row so that one row's thread pools and memory do not touch another's."""
+"""One row or case of the benchmark, in this process: ``python -m mmconvnext.analysis.bench.worker JOB``, JOB a JSON
+object with ``impl`` (a backbone row: :func:`.backbone.run_impl`'s arguments; with ``profile``,
+:func:`.profile.profile_impl`'s) or ``case`` (a whole-model case: :func:`.whole.run_whole_case`'s) and ``threads``.
+Prints the result as one JSON line. The report starts one process per row so that one row's thread pools and memory
+do not touch another's."""
 
 import json
 import sys
