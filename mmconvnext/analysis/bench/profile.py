@@ -37,7 +37,8 @@ def profile_impl(impl: str, arch: str, batch: int, size: int, warmup: int, steps
     if reason := missing_packages(impl):
         return {'skipped': reason}
     torch.manual_seed(0)
-    model = build_backbone(impl, arch).train()
+    model = build_backbone(impl, arch)
+    model.train()  # (mmpretrain's train() returns None)
     x = torch.randn(batch, 3, size, size)
     for train in (False, True):  # the shipped default's kernels, chosen before running (as the timed rows)
         path_select.tune_model(model, x.shape, train=train)
