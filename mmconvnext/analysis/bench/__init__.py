@@ -4,7 +4,8 @@ pick instead, or deploy instead, and against the machine's matmul rate, in one r
     python tools/analysis/benchmark.py [--arch tiny] [--batch 8] [--size 224] [--threads 2]
                                        [--repeats 10] [--warmup 3] [--no-peers] [--no-compile]
                                        [--impls NAME ...] [--whole-model] [--whole-cases CASE ...] [--rounds N]
-                                       [--det-size H W] [--bf16] [--compile] [--json FILE] [--results FILE]
+                                       [--det-size H W] [--bf16] [--compile] [--depthwise] [--profile]
+                                       [--json FILE] [--results FILE]
     # with the peers (timm, mmpretrain) importable:
     PYTHONPATH=.peers:tools/peers/stub python tools/analysis/benchmark.py   (make bench)
     # the deployment peers are optional packages: pip install -e .[deploy]
@@ -29,12 +30,17 @@ matmul rate the whole backbone reaches.
 ``--whole-model`` also times training steps (forward, backward, AdamW step): the
 backbone alone (the benchmark's batch and size) with and without ``with_cp``; UperNet-T
 (512x512, batch 2) and Mask R-CNN-T (``--det-size``, batch 2) built from the project's
-configs, once with mmconvnext's backbone and once with mmpretrain's, UperNet-T
+configs, with mmconvnext's backbone, with mmpretrain's and with mmconvnext's on the plain
+eager ops (``onednn_cpu=False``), UperNet-T
 with ``with_cp=True``, and the segmentation demo's training iteration (its config's model,
 optimizer and batch of 8 x 128x128), in seconds per iteration as ``tools/demo.py`` reports
 them. Each case runs in a subprocess of its own so its
 peak memory (the process's resident high-water mark above what it held before the
 first step) is its own.
+
+``--depthwise`` times each stage's depthwise conv pass by pass (forward, input and weight gradient), by aten
+and by the compiled kernels, against the fp32 FMA rate (:mod:`.depthwise`); ``--profile`` runs the eager rows'
+training steps under ``torch.profiler`` and reports each operator group's share of the step (:mod:`.profile`).
 
 The pieces: :mod:`.backbone` (the backbone rows and the bound), :mod:`.whole` (the whole-model cases),
 :mod:`.worker` (one row or case in its own process: ``python -m mmconvnext.analysis.bench.worker JOB``) and

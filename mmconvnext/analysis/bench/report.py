@@ -221,7 +221,7 @@ def _run_whole_model(args: argparse.Namespace, backbone: dict) -> tuple[dict, tu
         base = whole.get(f'{task}/mmconvnext')
         other = whole.get(f'{task}/mmpretrain')
         note = ''
-        if case == f'{task}/mmpretrain' and base:
+        if case in (f'{task}/mmpretrain', f'{task}/mmconvnext-plain') and base:
             note = f'mmconvnext {r["step_s"] / base["step_s"]:.3f}x as fast'
             ratios = [p / o for p, o in zip(r['rounds_step_s'], base['rounds_step_s'])]
             if len(ratios) > 1:

@@ -1,6 +1,7 @@
 """The whole-model rows of the benchmark (``--whole-model``): training steps (forward, backward, AdamW) of the
 backbone alone, UperNet-T and Mask R-CNN-T built from the project's configs (with mmconvnext's backbone and with
-mmpretrain's), with ``with_cp``, and the segmentation demo's iteration. Each case runs in a process of its own
+mmpretrain's, and with mmconvnext's forced onto the plain eager ops), with ``with_cp``, and the segmentation
+demo's iteration. Each case runs in a process of its own
 (:mod:`.worker`) so that its peak memory is its own."""
 
 import os
@@ -28,9 +29,11 @@ WHOLE_CASES = (
     'backbone/mmconvnext+with_cp',
     'upernet/mmconvnext',
     'upernet/mmpretrain',
+    'upernet/mmconvnext-plain',
     'upernet/mmconvnext+with_cp',
     'maskrcnn/mmconvnext',
     'maskrcnn/mmpretrain',
+    'maskrcnn/mmconvnext-plain',
     DEMO_CASE,
 )
 
@@ -93,6 +96,8 @@ def run_whole_case(
         )
     if variant.endswith('with_cp'):
         backbone.with_cp = True
+    if variant == 'mmconvnext-plain':  # the backbone on the plain eager ops (no oneDNN, no compiled kernels)
+        backbone.onednn_cpu = False
     torch.manual_seed(0)
     model = revert_sync_batchnorm(build_model(cfg))  # one process: plain BN
     model.init_weights()
