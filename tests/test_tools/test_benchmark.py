@@ -120,3 +120,20 @@ def test_depthwise_rows_time_aten_and_the_kernels_per_stage():
     assert all(len(s['seconds']) == 6 and min(s['seconds'].values()) > 0 for s in stages)
     rows = depthwise_rows(stages, fma_gflops=100.0)
     assert len(rows) == 4 and all(len(r) == 10 and r[3].endswith('x') and 'GF/s' in r[1] for r in rows)
+
+
+def test_profile_groups_the_step_by_operator():
+    """``benchmark.py --profile``: a row's training step and inference forward under torch.profiler, every
+    operator's self time in one group; the matmuls are found, and mmconvnext's depthwise kernels under their own
+    label where the plan (here: the suite's forced fast path) takes them."""
+    from mmconvnext.analysis.bench.profile import GROUPS, profile_impl, profile_rows
+    from mmconvnext.models.layers import depthwise_kernel
+
+    result = profile_impl('mmconvnext', 'atto', batch=1, size=64, warmup=0, steps=1)
+    for kind in ('train', 'infer'):
+        ms = result[kind]['self_ms']
+        assert set(ms) == {g for g, _ in GROUPS} | {'other'} and result[kind]['step_ms'] > 0
+        assert ms['matmuls (mm, addmm, oneDNN linear)'] > 0
+        assert (ms['depthwise conv, mmconvnext kernels'] > 0) == depthwise_kernel.built()
+    columns, rows = profile_rows({'mmconvnext': result}, 'train')
+    assert columns[1].startswith('mmconvnext (') and len(rows) == len(GROUPS) + 1

@@ -1,8 +1,8 @@
-"""Where a training step's time goes (``benchmark.py --profile``): ``torch.profiler`` over forward+backward steps
-of each eager backbone row (mmconvnext as shipped, the plain ops, timm, mmpretrain), the operators' self CPU time
-summed into groups (matmuls, depthwise convs, GELU, LayerNorm, copies, ...) as a share of the step. Each row runs
-in a process of its own, after the same warm-up as the timed rows; the rows' own step times are the profiled
-steps' wall time (the profiler adds a little to each).
+"""Where the time goes (``benchmark.py --profile``): ``torch.profiler`` over training steps (forward+backward) and
+inference forwards (eval, no grad) of each eager backbone row (mmconvnext as shipped, the plain ops, timm,
+mmpretrain), the operators' self CPU time summed into groups (matmuls, depthwise convs, GELU, LayerNorm, copies,
+...) as a share of the step. Each row runs in a process of its own, after the same warm-up as the timed rows; the
+step times are the profiled steps' wall time (the profiler adds a little to each).
 
 mmconvnext's compiled depthwise kernels are not aten operators; they are recorded under
 ``mmconvnext::depthwise_*`` names (:mod:`mmconvnext.models.layers.depthwise_kernel`)."""
@@ -32,21 +32,30 @@ GROUPS = (
 
 
 def profile_impl(impl: str, arch: str, batch: int, size: int, warmup: int, steps: int) -> dict:
-    """Self CPU milliseconds per step of each group (and ``other``) and the wall time per profiled step, for
-    one row; ``{'skipped': why}`` where its package is missing."""
+    """For one row, per kind (``train``, ``infer``): self CPU milliseconds per step of each group (and ``other``)
+    and the wall time per profiled step; ``{'skipped': why}`` where its package is missing."""
     if reason := missing_packages(impl):
         return {'skipped': reason}
     torch.manual_seed(0)
     model = build_backbone(impl, arch)
-    model.train()  # (mmpretrain's train() returns None)
     x = torch.randn(batch, 3, size, size)
     for train in (False, True):  # the shipped default's kernels, chosen before running (as the timed rows)
         path_select.tune_model(model, x.shape, train=train)
 
-    def step():
+    def train_step():
+        model.train()
         model.zero_grad(set_to_none=True)
         sum(o.mean() for o in model(x)).backward()
 
+    def infer_step():
+        model.eval()
+        with torch.no_grad():
+            model(x)
+
+    return {'train': _profile(train_step, warmup, steps), 'infer': _profile(infer_step, warmup, steps)}
+
+
+def _profile(step, warmup: int, steps: int) -> dict:
     for _ in range(warmup):
         step()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
@@ -61,15 +70,16 @@ def profile_impl(impl: str, arch: str, batch: int, size: int, warmup: int, steps
     return {'step_ms': wall * 1e3, 'self_ms': groups}
 
 
-def profile_rows(results: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
-    """The table: a row per group, a column per implementation (share of the summed self time, ms per step)."""
-    impls = [name for name, r in results.items() if 'self_ms' in r]
-    columns = ['share of the step'] + [f'{name} ({results[name]["step_ms"] / 1e3:.2f} s / step)' for name in impls]
+def profile_rows(results: dict[str, dict], kind: str) -> tuple[list[str], list[list[str]]]:
+    """The table of ``kind`` (``'train'`` or ``'infer'``): a row per group, a column per implementation (share of
+    the summed self time, ms per step)."""
+    impls = [name for name, r in results.items() if kind in r]
+    columns = ['share of the step'] + [f'{name} ({results[name][kind]["step_ms"]:.0f} ms / step)' for name in impls]
     rows = []
     for group in [g for g, _ in GROUPS] + ['other']:
         row = [group]
         for name in impls:
-            ms = results[name]['self_ms']
+            ms = results[name][kind]['self_ms']
             row.append(f'{ms[group] / sum(ms.values()):.1%} ({ms[group]:.0f} ms)')
         rows.append(row)
     return columns, rows

@@ -276,14 +276,17 @@ def _run_profile(args: argparse.Namespace, impls: list[str]) -> tuple[dict, tupl
         job = dict(impl=impl, arch=args.arch, batch=args.batch, size=args.size, warmup=args.warmup, steps=2)
         if (r := _child(dict(job, profile=True, threads=args.threads))) is not None and 'skipped' not in r:
             results[impl] = r
-    columns, rows = profile_rows(results)
-    note = (
-        f'ConvNeXt-{args.arch} features, batch {args.batch}, {args.size}x{args.size}: torch.profiler self CPU time '
-        'over 2 forward+backward steps after the warm-up, grouped by operator (share of the summed self time, '
-        "ms per step); s / step: the profiled steps' wall time"
-    )
-    print(f'\n{note}\n' + '\n'.join(markdown_table(columns, rows)))
-    return results, (columns, rows, [note])
+    tables = {}
+    for kind, what in (('train', 'forward+backward steps'), ('infer', 'inference forwards (eval, no grad)')):
+        columns, rows = profile_rows(results, kind)
+        note = (
+            f'ConvNeXt-{args.arch} features, batch {args.batch}, {args.size}x{args.size}: torch.profiler self CPU '
+            f'time over 2 {what} after the warm-up, grouped by operator (share of the summed self time, ms per '
+            "step); ms / step: the profiled steps' wall time"
+        )
+        print(f'\n{note}\n' + '\n'.join(markdown_table(columns, rows)))
+        tables[kind] = (columns, rows, [note])
+    return results, tables
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -396,7 +399,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.depthwise:
         results['depthwise'], tables['depthwise'] = _run_depthwise(args, rate)
     if args.profile:
-        results['profile'], tables['profile'] = _run_profile(args, _chosen_rows(args))
+        results['profile'], profiles = _run_profile(args, _chosen_rows(args))
+        tables['profile_train'], tables['profile_infer'] = profiles['train'], profiles['infer']
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=2)
