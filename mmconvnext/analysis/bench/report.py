@@ -267,15 +267,30 @@ def _run_depthwise(args: argparse.Namespace, fma_gflops: float) -> tuple[list, d
     return stages, (columns, rows, [note])
 
 
-def _run_profile(args: argparse.Namespace, impls: list[str]) -> tuple[dict, tuple]:
-    """``--profile``: the eager rows' steps under torch.profiler, each in its own process, as one table."""
+def _run_profile(args: argparse.Namespace, impls: list[str]) -> tuple[dict, dict]:
+    """``--profile``: the eager rows' steps under torch.profiler, each in its own process, ``--rounds`` times
+    interleaved (each group's and the step's median over the rounds), as one table per kind."""
     from .profile import profile_rows
 
+    runs: dict[str, list] = {impl: [] for impl in impls if impl in IMPLS}  # the eager rows
+    for _ in range(max(1, args.rounds)):
+        for impl in runs:
+            job = dict(impl=impl, arch=args.arch, batch=args.batch, size=args.size, warmup=args.warmup, steps=2)
+            if (r := _child(dict(job, profile=True, threads=args.threads))) is not None and 'skipped' not in r:
+                runs[impl].append(r)
     results = {}
-    for impl in [i for i in impls if i in IMPLS]:  # the eager rows
-        job = dict(impl=impl, arch=args.arch, batch=args.batch, size=args.size, warmup=args.warmup, steps=2)
-        if (r := _child(dict(job, profile=True, threads=args.threads))) is not None and 'skipped' not in r:
-            results[impl] = r
+    for impl, rs in runs.items():
+        if rs:
+            results[impl] = {
+                kind: {
+                    'step_ms': statistics.median(r[kind]['step_ms'] for r in rs),
+                    'self_ms': {
+                        g: statistics.median(r[kind]['self_ms'][g] for r in rs) for g in rs[0][kind]['self_ms']
+                    },
+                    'rounds': [r[kind] for r in rs],
+                }
+                for kind in ('train', 'infer')
+            }
     tables = {}
     for kind, what in (('train', 'forward+backward steps'), ('infer', 'inference forwards (eval, no grad)')):
         columns, rows = profile_rows(results, kind)
