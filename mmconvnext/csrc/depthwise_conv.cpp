@@ -208,6 +208,9 @@ using ForwardTile = void (*)(const float*, const float*, const float*, float*, c
 using WeightTile = void (*)(const float*, const float*, float*, const Shape&, int64_t, int64_t, int64_t, int64_t);
 
 constexpr int64_t kTile = 32;  // channels per work item
+// The kernels' version: a compute-path choice timed with one version is not followed with another. Raise it
+// with every change to what the loops compute or how fast.
+constexpr int kVersion = 2;
 
 // The instruction set the fp32 loops use: the widest this CPU has, or the one asked for ("" = widest);
 // "generic" = the plain loops above (any dtype and K). An unknown or unsupported name is refused.
@@ -347,4 +350,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("weight_grad", &weight_grad, "dL/dweight (K, K, C) from x and dL/dy (N, H, W, C), deterministic",
         py::arg("x"), py::arg("grad_y"), py::arg("kernel_size"), py::arg("dilation"), py::arg("isa") = "");
   m.def("isa", [] { return pick_isa(""); }, "the instruction set the fp32 loops use on this CPU");
+  m.def("version", [] { return kVersion; }, "the kernels' version");
 }

@@ -199,7 +199,7 @@ def test_a_record_is_followed_on_this_machine_only(monkeypatch, caplog):
         'cpu': path_select.cpu_name(),
         'threads': torch.get_num_threads(),
         'torch': torch.__version__,
-        'kernels': depthwise_kernel.isa(),
+        'kernels': depthwise_kernel.build_id(),
     }
     rec['choices'] = {k: e for k, e in rec['choices'].items() if 'onednn' in e}  # the pointwise layers'
     assert len(rec['choices']) == 2 and not any(e['onednn'] for e in rec['choices'].values())

@@ -30,6 +30,7 @@ __all__ = [
     'DepthwiseConv',
     'aten_grads',
     'available',
+    'build_id',
     'built',
     'forward',
     'input_grad',
@@ -44,7 +45,7 @@ try:
     _WHY = ''
 except ImportError as error:  # not compiled (setup.py builds it; MMCONVNEXT_NO_EXT=1 skips it)
     _ext, _WHY = None, f'the extension mmconvnext._depthwise_conv is not built ({error})'
-if _ext is not None and not hasattr(_ext, 'isa'):  # built from an older source: `make install` rebuilds it
+if _ext is not None and not hasattr(_ext, 'version'):  # built from an older source: `make install` rebuilds it
     _ext, _WHY = None, f'the extension {_ext.__file__} is a stale build (reinstall mmconvnext to rebuild it)'
 if _ext is not None and torch.backends.cpu.get_cpu_capability() not in ('AVX2', 'AVX512'):
     _ext, _WHY = None, f'this CPU lacks AVX2 (torch reports {torch.backends.cpu.get_cpu_capability()})'
@@ -63,8 +64,15 @@ def why_not_built() -> str:
 
 def isa() -> str:
     """The instruction set the kernels' fp32 loops use here (``'avx512'``, ``'avx2'``), or ``'none'`` where they
-    are not built; part of the machine a compute-path choice is made for."""
+    are not built."""
     return _ext.isa() if _ext is not None else 'none'
+
+
+def build_id() -> str:
+    """The kernels' version and instruction set (``'v2-avx512'``), or ``'none'`` where they are not built: part
+    of the machine a compute-path choice is made for, so a new version or another instruction set chooses
+    anew."""
+    return f'v{_ext.version()}-{_ext.isa()}' if _ext is not None else 'none'
 
 
 def available(conv: torch.nn.Conv2d, x: torch.Tensor) -> bool:

@@ -42,8 +42,8 @@ The depthwise convs are a second choice of the same plan: aten's (oneDNN's) kern
 compiled ones (:mod:`.depthwise_kernel`), separately for the forward (inference and training), the input
 gradient and the weight gradient, timed per map shape (``dw:h=H:w=W:c=C:k=K:d=D``;
 :func:`prefers_dw_kernel`). The kernel must win by the same margin. The machine a choice is made for
-includes the instruction set the compiled kernels run (:func:`depthwise_kernel.isa`), so a rebuilt or
-missing extension chooses anew. ``MMCONVNEXT_CPU_PATH=onednn`` (``onednn_cpu=True``) takes every
+includes the compiled kernels' version and instruction set (:func:`depthwise_kernel.build_id`), so a new
+kernel version or a missing extension chooses anew. ``MMCONVNEXT_CPU_PATH=onednn`` (``onednn_cpu=True``) takes every
 hand-written kernel (oneDNN's pointwise layers, the three depthwise passes), ``plain`` none.
 
 Written by hand: neither PyTorch nor mmengine selects eager kernels per shape (inductor's
@@ -136,7 +136,7 @@ def _machine() -> dict[str, Union[str, int]]:
         'cpu': cpu_name(),
         'threads': torch.get_num_threads(),
         'torch': str(torch.__version__),
-        'kernels': depthwise_kernel.isa(),
+        'kernels': depthwise_kernel.build_id(),
     }
 
 
