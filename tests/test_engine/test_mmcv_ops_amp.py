@@ -19,6 +19,7 @@ def boxes_and_scores(n=50):
 def test_patch_is_applied_once():
     from mmcv.ops.nms import NMSop
 
+    assert patch_mmcv_ops_for_autocast() is True  # applied (here, or before by another test's run)
     forward = NMSop.forward
     assert patch_mmcv_ops_for_autocast() is True
     assert NMSop.forward is forward  # idempotent: not wrapped twice
