@@ -8,6 +8,7 @@
 // is (K, K, C) contiguous. Stride 1, "same" zero padding d * (K / 2), dilation d, odd K.
 // fp32 with K = 3, 5 or 7 runs the register-blocked loops of depthwise_simd.h, built twice (AVX2 + FMA and
 // AVX-512) and chosen at run time from the CPU's flags (`isa`); other K and fp64 run the generic loops below.
+// Written by hand: no library has channels-last depthwise kernels for eager PyTorch beside oneDNN's.
 // Work is shared out with at::parallel_for over (rows, channel tiles of 32).
 // The weight gradient sums per fixed chunk of rows, then the chunks in order: the chunks are a function of the
 // shape only, so the result does not depend on the number of threads or their timing (no atomics).
@@ -18,7 +19,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -118,90 +118,21 @@ void weight_grad_chunk(const T* x, const T* dy, T* part, int64_t r0, int64_t r1,
 
 
 // ---- the vectorised fp32 loops, once per instruction set ----------------------------------------------------
+// Each namespace sets the register blocks (lanes per vector; forward: vectors x output columns; weight gradient:
+// vectors x output columns), then depthwise_simd.h defines its loops and the tile functions the drivers call.
 
-// Every tile function of one instruction set: a register-block size per pass, the loops of depthwise_simd.h,
-// and the two entry points the drivers below call for one tile.
-#define MMCONVNEXT_TILES                                                                                       \
-  template <int K>                                                                                             \
-  void forward_tile_k(const float* x, const float* wt, const float* bias, float* y, const Shape& s, int64_t row, \
-                      int64_t c0, int64_t c1) {                                                                \
-    const int64_t n = row / s.h, h = row % s.h, rs = s.w * s.c;                                                \
-    const float* rows[K];                                                                                      \
-    const float* shifted[K];                                                                                   \
-    for (int i = 0; i < K; ++i) {                                                                              \
-      const int64_t ih = h + i * s.d - s.p;                                                                    \
-      rows[i] = (ih < 0 || ih >= s.h) ? nullptr : x + (n * s.h + ih) * rs;                                     \
-    }                                                                                                          \
-    float* yrow = y + row * rs;                                                                                \
-    int64_t c = c0;                                                                                            \
-    auto at = [&](int64_t c) {                                                                                 \
-      for (int i = 0; i < K; ++i) shifted[i] = rows[i] ? rows[i] + c : nullptr;                                \
-      return shifted;                                                                                          \
-    };                                                                                                         \
-    const float* b = bias;                                                                                     \
-    for (; c + kFwdNV * kL <= c1; c += kFwdNV * kL)                                                                  \
-      forward_row<kL, kFwdNV, K, kWB>(at(c), wt + c, b ? b + c : nullptr, yrow + c, s.w, s.c, s.d, s.p);          \
-    for (; c + kL <= c1; c += kL)                                                                              \
-      forward_row<kL, 1, K, kWB>(at(c), wt + c, b ? b + c : nullptr, yrow + c, s.w, s.c, s.d, s.p);            \
-    for (; c + 8 <= c1; c += 8)                                                                                \
-      forward_row<8, 1, K, kWB>(at(c), wt + c, b ? b + c : nullptr, yrow + c, s.w, s.c, s.d, s.p);             \
-    for (; c < c1; ++c)                                                                                        \
-      forward_row<1, 1, K, kWB>(at(c), wt + c, b ? b + c : nullptr, yrow + c, s.w, s.c, s.d, s.p);             \
-  }                                                                                                            \
-  template <int K>                                                                                             \
-  void weight_tile_k(const float* x, const float* dy, float* part, const Shape& s, int64_t r0, int64_t r1,      \
-                     int64_t c0, int64_t c1) {                                                                 \
-    const int64_t rs = s.w * s.c;                                                                              \
-    for (int64_t e = 0; e < K * K; ++e) std::memset(part + e * s.c + c0, 0, (c1 - c0) * sizeof(float));        \
-    for (int64_t r = r0; r < r1; ++r) {                                                                        \
-      const int64_t n = r / s.h, h = r % s.h;                                                                  \
-      const float* grow = dy + r * rs;                                                                         \
-      for (int i = 0; i < K; ++i) {                                                                            \
-        const int64_t ih = h + i * s.d - s.p;                                                                  \
-        if (ih < 0 || ih >= s.h) continue;                                                                     \
-        const float* xrow = x + (n * s.h + ih) * rs;                                                           \
-        float* prow = part + i * K * s.c;                                                                      \
-        int64_t c = c0;                                                                                        \
-        for (; c + kNV * kL <= c1; c += kNV * kL)                                                                  \
-          weight_row<kL, kNV, K, kWWB>(xrow + c, grow + c, prow + c, s.w, s.c, s.d, s.p);                            \
-        for (; c + kL <= c1; c += kL) weight_row<kL, 1, K, kWWB>(xrow + c, grow + c, prow + c, s.w, s.c, s.d, s.p);  \
-        for (; c + 8 <= c1; c += 8) weight_row<8, 1, K, kWWB>(xrow + c, grow + c, prow + c, s.w, s.c, s.d, s.p);     \
-        for (; c < c1; ++c) weight_row<1, 1, K, kWWB>(xrow + c, grow + c, prow + c, s.w, s.c, s.d, s.p);             \
-      }                                                                                                        \
-    }                                                                                                          \
-  }                                                                                                            \
-  void forward_tile(const float* x, const float* wt, const float* bias, float* y, const Shape& s, int64_t row,  \
-                    int64_t c0, int64_t c1) {                                                                  \
-    switch (s.k) {                                                                                             \
-      case 3: return forward_tile_k<3>(x, wt, bias, y, s, row, c0, c1);                                        \
-      case 5: return forward_tile_k<5>(x, wt, bias, y, s, row, c0, c1);                                        \
-      default: return forward_tile_k<7>(x, wt, bias, y, s, row, c0, c1);                                       \
-    }                                                                                                          \
-  }                                                                                                            \
-  void weight_tile(const float* x, const float* dy, float* part, const Shape& s, int64_t r0, int64_t r1,        \
-                   int64_t c0, int64_t c1) {                                                                   \
-    switch (s.k) {                                                                                             \
-      case 3: return weight_tile_k<3>(x, dy, part, s, r0, r1, c0, c1);                                         \
-      case 5: return weight_tile_k<5>(x, dy, part, s, r0, r1, c0, c1);                                        \
-      default: return weight_tile_k<7>(x, dy, part, s, r0, r1, c0, c1);                                        \
-    }                                                                                                          \
-  }
-
-namespace avx2 {  // 16 vector registers: 8 output columns x 1 vector, 7 taps x 1 vector
-constexpr int kL = 8, kNV = 1, kFwdNV = 1, kWB = 7, kWWB = 6;
+namespace avx2 {  // 16 vector registers: forward 7 columns x 1 vector (+ 7 weights), weight 7 taps + 6 columns
+constexpr int kLanes = 8, kFwdVectors = 1, kFwdColumns = 7, kWeightVectors = 1, kWeightColumns = 6;
 #include "depthwise_simd.h"
-MMCONVNEXT_TILES
 }  // namespace avx2
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,fma")
-namespace avx512 {  // 32 vector registers: 8 output columns x 2 vectors, 7 taps x 2 vectors
-constexpr int kL = 16, kNV = 1, kFwdNV = 2, kWB = 7, kWWB = 8;
+namespace avx512 {  // 32 vector registers: forward 7 columns x 2 vectors (+ 14 weights), weight 7 taps + 8 columns
+constexpr int kLanes = 16, kFwdVectors = 2, kFwdColumns = 7, kWeightVectors = 1, kWeightColumns = 8;
 #include "depthwise_simd.h"
-MMCONVNEXT_TILES
 }  // namespace avx512
 #pragma GCC pop_options
-#undef MMCONVNEXT_TILES
 
 using ForwardTile = void (*)(const float*, const float*, const float*, float*, const Shape&, int64_t, int64_t,
                              int64_t);
@@ -249,17 +180,12 @@ void weight_simd(const float* x, const float* dy, float* out, const Shape& s, co
   // row chunks: about 64 work items in all, a function of the shape only (so of no thread count)
   const int64_t chunks = std::min(rows, std::max<int64_t>(1, (64 + tiles - 1) / tiles));
   const int64_t per_chunk = (rows + chunks - 1) / chunks, per = s.k * s.k * s.c;
-  std::vector<float> partial(chunks * per);
+  std::vector<float> partial(chunks * per);  // zeros: each (chunk, tile) item adds into its own slice
   at::parallel_for(0, chunks * tiles, 1, [&](int64_t e0, int64_t e1) {
     for (int64_t e = e0; e < e1; ++e) {
       const int64_t k = e / tiles, c0 = (e % tiles) * kTile;
       const int64_t r0 = k * per_chunk, r1 = std::min(rows, r0 + per_chunk);
-      float* part = partial.data() + k * per;
-      if (r0 >= r1) {  // an empty last chunk
-        for (int64_t t = 0; t < s.k * s.k; ++t) std::fill(part + t * s.c + c0, part + t * s.c + std::min(s.c, c0 + kTile), 0.f);
-        continue;
-      }
-      tile(x, dy, part, s, r0, r1, c0, std::min(s.c, c0 + kTile));
+      tile(x, dy, partial.data() + k * per, s, r0, r1, c0, std::min(s.c, c0 + kTile));  // (an empty chunk: none)
     }
   });
   at::parallel_for(0, per, 1024, [&](int64_t e0, int64_t e1) {

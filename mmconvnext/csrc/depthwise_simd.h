@@ -1,8 +1,10 @@
 // The fp32 depthwise-conv kernels, vectorised over channels with GCC vector types.
 //
 // Included once per instruction set by depthwise_conv.cpp, inside a `#pragma GCC target` region and a namespace
-// of its own (no header guard on purpose, and no #include here: everything it needs is declared before it), so
-// one source gives an AVX2 and an AVX-512 build of every loop; which one runs is decided at run time.
+// of its own (no header guard on purpose, and no #include here: everything it needs is declared before it:
+// Shape and the namespace's block sizes kLanes, kFwdVectors, kFwdColumns, kWeightVectors,
+// kWeightColumns), so one source gives an AVX2 and an AVX-512 build of every loop; which one runs is decided at
+// run time. forward_tile and weight_tile are what the drivers call.
 //
 // Layout as in depthwise_conv.cpp: (N, H, W, C) activations, (K, K, C) weights, stride 1, zero padding
 // p = d * (K / 2), dilation d. Channels are innermost; a register block is NV vectors of L lanes. Loops over
@@ -159,4 +161,78 @@ inline void weight_row(const float* xrow, const float* grow, float* part, int64_
   for (int j = 0; j < K; ++j)
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) V::store(part + j * C + v * L, V::load(part + j * C + v * L) + acc[j][v]);
+}
+
+// ---- one work item: a row (forward) or a chunk of rows (weight gradient) of one channel tile [c0, c1) --------
+// Channels go in register blocks of kFwdVectors / kWeightVectors vectors, then single vectors, then 8 lanes, then
+// one lane (the tail of a channel count that is no multiple of 8).
+
+template <int K>
+void forward_tile_k(const float* x, const float* wt, const float* bias, float* y, const Shape& s, int64_t row,
+                    int64_t c0, int64_t c1) {
+  const int64_t n = row / s.h, h = row % s.h, rs = s.w * s.c;
+  const float* rows[K];  // the input rows each kernel row reads (nullptr: outside the map)
+  for (int i = 0; i < K; ++i) {
+    const int64_t ih = h + i * s.d - s.p;
+    rows[i] = (ih < 0 || ih >= s.h) ? nullptr : x + (n * s.h + ih) * rs;
+  }
+  float* yrow = y + row * rs;
+  const float* from[K];
+  auto rows_at = [&](int64_t c) {  // the input rows at channel c
+    for (int i = 0; i < K; ++i) from[i] = rows[i] ? rows[i] + c : nullptr;
+    return from;
+  };
+  const int64_t w = s.w, cs = s.c, d = s.d, p = s.p;
+  int64_t c = c0;
+  for (; c + kFwdVectors * kLanes <= c1; c += kFwdVectors * kLanes)
+    forward_row<kLanes, kFwdVectors, K, kFwdColumns>(rows_at(c), wt + c, bias ? bias + c : nullptr, yrow + c, w, cs,
+                                                     d, p);
+  for (; c + kLanes <= c1; c += kLanes)
+    forward_row<kLanes, 1, K, kFwdColumns>(rows_at(c), wt + c, bias ? bias + c : nullptr, yrow + c, w, cs, d, p);
+  for (; c + 8 <= c1; c += 8)
+    forward_row<8, 1, K, kFwdColumns>(rows_at(c), wt + c, bias ? bias + c : nullptr, yrow + c, w, cs, d, p);
+  for (; c < c1; ++c)
+    forward_row<1, 1, K, kFwdColumns>(rows_at(c), wt + c, bias ? bias + c : nullptr, yrow + c, w, cs, d, p);
+}
+
+// part (K, K, C) += this chunk's rows' weight gradient on channels [c0, c1)
+template <int K>
+void weight_tile_k(const float* x, const float* dy, float* part, const Shape& s, int64_t r0, int64_t r1, int64_t c0,
+                   int64_t c1) {
+  const int64_t rs = s.w * s.c;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t n = r / s.h, h = r % s.h;
+    const float* grow = dy + r * rs;
+    for (int i = 0; i < K; ++i) {
+      const int64_t ih = h + i * s.d - s.p;
+      if (ih < 0 || ih >= s.h) continue;
+      const float* xrow = x + (n * s.h + ih) * rs;
+      float* prow = part + i * K * s.c;
+      const int64_t w = s.w, cs = s.c, d = s.d, p = s.p;
+      int64_t c = c0;
+      for (; c + kWeightVectors * kLanes <= c1; c += kWeightVectors * kLanes)
+        weight_row<kLanes, kWeightVectors, K, kWeightColumns>(xrow + c, grow + c, prow + c, w, cs, d, p);
+      for (; c + kLanes <= c1; c += kLanes) weight_row<kLanes, 1, K, kWeightColumns>(xrow + c, grow + c, prow + c, w, cs, d, p);
+      for (; c + 8 <= c1; c += 8) weight_row<8, 1, K, kWeightColumns>(xrow + c, grow + c, prow + c, w, cs, d, p);
+      for (; c < c1; ++c) weight_row<1, 1, K, kWeightColumns>(xrow + c, grow + c, prow + c, w, cs, d, p);
+    }
+  }
+}
+
+void forward_tile(const float* x, const float* wt, const float* bias, float* y, const Shape& s, int64_t row,
+                  int64_t c0, int64_t c1) {
+  switch (s.k) {
+    case 3: return forward_tile_k<3>(x, wt, bias, y, s, row, c0, c1);
+    case 5: return forward_tile_k<5>(x, wt, bias, y, s, row, c0, c1);
+    default: return forward_tile_k<7>(x, wt, bias, y, s, row, c0, c1);
+  }
+}
+
+void weight_tile(const float* x, const float* dy, float* part, const Shape& s, int64_t r0, int64_t r1, int64_t c0,
+                 int64_t c1) {
+  switch (s.k) {
+    case 3: return weight_tile_k<3>(x, dy, part, s, r0, r1, c0, c1);
+    case 5: return weight_tile_k<5>(x, dy, part, s, r0, r1, c0, c1);
+    default: return weight_tile_k<7>(x, dy, part, s, r0, r1, c0, c1);
+  }
 }

@@ -188,14 +188,11 @@ def block_path(block: nn.Module, x: torch.Tensor) -> BlockPath:
         )
     dw_forward = dw_input = dw_weight = False
     conv = block.depthwise_conv
-    if block.onednn_cpu and depthwise_kernel.available(conv, x):
+    reach = _cropped_reach(conv, x)  # the kernel the conv runs: cropped on a small map (square: the kernels')
+    if block.onednn_cpu and depthwise_kernel.available(conv, x) and (reach is None or reach[0] == reach[1]):
         n, c, h, w = x.shape
-        reach = _cropped_reach(conv, x)  # the kernel the conv runs: cropped on a small map
-        k = 2 * reach[0] + 1 if reach is not None and reach[0] == reach[1] else conv.kernel_size[0]
-        if reach is None or reach[0] == reach[1]:
-            dw_forward, dw_input, dw_weight = path_select.prefers_dw_kernel(
-                block.cpu_path, n, h, w, c, k, conv.dilation[0]
-            )
+        k = conv.kernel_size[0] if reach is None else 2 * reach[0] + 1
+        dw_forward, dw_input, dw_weight = path_select.prefers_dw_kernel(block.cpu_path, n, h, w, c, k, conv.dilation[0])
         grads = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in conv.parameters()))
         dw_input, dw_weight = dw_input and grads, dw_weight and grads
         dw_forward = dw_forward and not torch.is_autocast_enabled('cpu')  # autocast: aten's, in its dtype
